@@ -1,0 +1,41 @@
+# Quill's two commands: `make serve` and `make test`. Everything else is a step they use.
+SHELL := /bin/bash
+SWIFT ?= swift
+APT_PACKAGES := libopenblas-dev libssl-dev zlib1g-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Tests run optimised (numeric code is slow in debug builds) in a build folder of their own,
+# so that `make build` and `make test` do not rebuild each other's products.
+TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-test
+
+.PHONY: all deps build test bench serve clean
+
+all: build
+
+## deps: install the C libraries (OpenBLAS, OpenSSL, zlib) with apt-get when any is missing
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+## build: release build of every product
+build: deps
+	$(SWIFT) build -c release
+
+## test: the whole test suite (Swift Testing), optimised
+test: deps
+	$(SWIFT) test $(TEST_FLAGS)
+
+## bench: Quill against PyTorch on the reference configurations (installs PyTorch in ~/.cache on first use)
+bench: build
+	../shared/bench/compare.sh train
+
+## serve: build and serve the bundled model
+serve: build
+	@echo "quill-server is not built yet: the HTTP server lands with its own issue (see README.md)." >&2
+	@exit 1
+
+clean:
+	rm -rf .build .build-test

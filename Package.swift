@@ -1,0 +1,58 @@
+// swift-tools-version: 6.0
+// Quill: train a small GPT on any text and serve it over HTTP, in Swift on Linux.
+// Module layout and dependency directions follow ../shared/docs/DESIGN.md: each module depends only on the
+// modules listed above it.
+import PackageDescription
+
+/// Kernels are compiled for AVX2 + FMA (every x86-64 server since 2013); the numeric code depends on it for speed.
+let fast: [SwiftSetting] = {
+    #if arch(x86_64)
+    return [.unsafeFlags(["-target-cpu", "haswell"])]
+    #else
+    return []
+    #endif
+}()
+
+let package = Package(
+    name: "Quill",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "quill-bench", targets: ["quill-bench"]),
+        .library(name: "QuillModel", targets: ["QuillModel"]),
+        .library(name: "QuillTokenizers", targets: ["QuillTokenizers"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - C libraries (Debian: libopenblas-dev, libssl-dev, zlib1g-dev)
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+
+        // MARK: - Libraries, in dependency order
+        .target(name: "QuillTensor", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "QuillTokenizers", swiftSettings: fast),
+        .target(name: "QuillModel", dependencies: ["QuillTensor"], swiftSettings: fast),
+        .target(name: "QuillCheckpoint", dependencies: ["QuillModel", "QuillTokenizers", "COpenSSL"]),
+        .target(name: "QuillTraining", dependencies: ["QuillModel", "QuillCheckpoint", "QuillTokenizers", "CZlib"],
+                swiftSettings: fast),
+        .target(name: "QuillHTTP", dependencies: ["CZlib"]),
+        .target(name: "QuillService", dependencies: ["QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers"]),
+
+        // MARK: - Executables
+        .executableTarget(
+            name: "quill-bench",
+            dependencies: [
+                "QuillTensor", "QuillModel", "QuillTokenizers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: fast),
+
+        // MARK: - Tests
+        .testTarget(name: "QuillTensorTests", dependencies: ["QuillTensor"], swiftSettings: fast),
+        .testTarget(name: "QuillTokenizersTests", dependencies: ["QuillTokenizers"]),
+        .testTarget(name: "QuillModelTests", dependencies: ["QuillModel", "QuillTensor"], swiftSettings: fast),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,422 @@
+// The GPT (GPT-2's architecture) for training: parameters in one flat block, explicit forward and backward
+// over per-worker activation buffers (llm.c gpt2_forward/gpt2_backward).
+//
+// Threads: a batch is split by samples over the workers (one per core); each worker runs the whole forward and
+// backward of its samples single-threaded (OpenBLAS on the calling thread), into its own gradient block; the
+// blocks are summed at the end. One fork-join per pass, no BLAS threads inside our loops, and a result that
+// does not depend on which worker ran a sample, except for the order of one final sum.
+import QuillTensor
+
+public final class GPT: LanguageModel, @unchecked Sendable {
+    public let config: GPTConfig
+    public let layout: ParameterLayout
+    public let parameters: FloatBuffer
+    public let gradients: FloatBuffer
+    public var isTraining = true
+    /// Seed of the dropout masks; each forward pass draws masks from (seed, pass number).
+    public var dropoutSeed: UInt64
+    /// Forward passes run so far in training mode (the dropout stream position; saved with the optimizer state).
+    public var trainingPasses: UInt64 = 0
+
+    public var vocabSize: Int { config.vocabSize }
+    public var contextLength: Int { config.blockSize }
+
+    let weights: Weights
+    /// The fixed sinusoidal table (T, C) when positions are not learned.
+    private let positions: FloatBuffer?
+    private let workerLimit: Int
+    private var workers: [Worker] = []
+    private var shape: (B: Int, T: Int) = (0, 0)
+    private var inputs: TokenBuffer
+    private var targets: TokenBuffer
+    private var lastPass: (hasTargets: Bool, validTargets: Int, mask: DropoutMask?)? = nil
+
+    /// Builds the model with GPT-2's initialisation from `seed`. `workers` caps the threads (default: all cores).
+    public init(config: GPTConfig, seed: UInt64 = 1337, workers: Int = Parallel.defaultWorkers) throws(ModelError) {
+        try config.validate()
+        Parallel.configureBLAS()
+        self.config = config
+        self.layout = GPT.layout(for: config)
+        self.parameters = allocateFloats(layout.count)
+        self.gradients = allocateFloats(layout.count)
+        self.weights = Weights(layout: layout, config: config, block: parameters)
+        self.dropoutSeed = seed ^ 0x5DEE_CE66_D1CE_F00D
+        self.workerLimit = max(1, workers)
+        self.inputs = TokenBuffer.allocate(capacity: 1)
+        self.targets = TokenBuffer.allocate(capacity: 1)
+        if config.positional == .sinusoidal {
+            let p = allocateFloats(config.blockSize * config.nEmbd)
+            sinusoidalPositions(p, T: config.blockSize, C: config.nEmbd)
+            positions = p
+        } else {
+            positions = nil
+        }
+        initialise(seed: seed)
+    }
+
+    deinit {
+        freeFloats(parameters)
+        freeFloats(gradients)
+        if let positions { freeFloats(positions) }
+        inputs.deallocate()
+        targets.deallocate()
+    }
+
+    // MARK: - Layout and initialisation
+
+    /// Hugging Face GPT-2 names and shapes (Conv1D weights are [in, out]); the LM head is tied to wte.
+    public static func layout(for c: GPTConfig) -> ParameterLayout {
+        var l = ParameterLayout()
+        let C = c.nEmbd
+        l.append("wte.weight", [c.vocabSize, C])
+        if c.positional == .learned { l.append("wpe.weight", [c.blockSize, C]) }
+        for i in 0..<c.nLayer {
+            let p = "h.\(i)."
+            l.append(p + "ln_1.weight", [C])
+            if c.bias { l.append(p + "ln_1.bias", [C]) }
+            l.append(p + "attn.c_attn.weight", [C, 3 * C])
+            if c.bias { l.append(p + "attn.c_attn.bias", [3 * C]) }
+            l.append(p + "attn.c_proj.weight", [C, C])
+            if c.bias { l.append(p + "attn.c_proj.bias", [C]) }
+            l.append(p + "ln_2.weight", [C])
+            if c.bias { l.append(p + "ln_2.bias", [C]) }
+            l.append(p + "mlp.c_fc.weight", [C, 4 * C])
+            if c.bias { l.append(p + "mlp.c_fc.bias", [4 * C]) }
+            l.append(p + "mlp.c_proj.weight", [4 * C, C])
+            if c.bias { l.append(p + "mlp.c_proj.bias", [C]) }
+        }
+        l.append("ln_f.weight", [C])
+        if c.bias { l.append("ln_f.bias", [C]) }
+        return l
+    }
+
+    /// GPT-2's initialisation: N(0, 0.02) weights, residual projections scaled by 1/√(2·n_layer), zero biases,
+    /// LayerNorm gains one. Tensors are drawn in layout order from one SplitMix64 stream.
+    public func initialise(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        let residualStd = 0.02 / Float(2 * config.nLayer).squareRoot()
+        for t in layout.tensors {
+            let p = parameters.slice(t.offset, t.count)
+            if t.name.hasSuffix(".bias") {
+                zero(p)
+            } else if t.name.hasPrefix("ln_") || t.name.contains(".ln_") {
+                p.update(repeating: 1)
+            } else {
+                let std: Float = t.name.hasSuffix("c_proj.weight") ? residualStd : 0.02
+                for i in 0..<t.count { p[i] = rng.nextGaussian() * std }
+            }
+        }
+    }
+
+    // MARK: - Forward and backward
+
+    @discardableResult
+    public func forward(inputs ids: [Int32], targets tgt: [Int32]?, batchSize B: Int,
+                        sequenceLength T: Int) throws(ModelError) -> Float? {
+        try validateBatch(inputs: ids, targets: tgt, B: B, T: T, vocabSize: config.vocabSize,
+                          contextLength: config.blockSize)
+        prepare(B: B, T: T)
+        _ = inputs.update(fromContentsOf: ids)
+        var valid = 0
+        if let tgt {
+            _ = targets.update(fromContentsOf: tgt)
+            for y in tgt where y != ignoreIndex { valid += 1 }
+        }
+        var mask: DropoutMask? = nil
+        if isTraining && config.dropout > 0 {
+            mask = DropoutMask(key: SplitMix64.mix(dropoutSeed ^ (trainingPasses &* 0x9E37_79B9_7F4A_7C15)),
+                               p: config.dropout)
+            trainingPasses &+= 1
+        }
+        let hasTargets = tgt != nil
+        let ws = workers
+        Parallel.forEach(ws.count) { w in
+            ws[w].forward(model: self, hasTargets: hasTargets, mask: mask)
+        }
+        lastPass = (hasTargets, valid, mask)
+        guard hasTargets else { return nil }
+        var total = 0.0
+        for w in ws { total += w.lossSum }
+        return valid > 0 ? Float(total / Double(valid)) : 0
+    }
+
+    public func backward() throws(ModelError) {
+        guard let pass = lastPass, pass.hasTargets else { throw .noForwardPass }
+        lastPass = nil  // the probabilities are turned into gradients in place: one backward per forward
+        guard pass.validTargets > 0 else { return }
+        let dloss = 1 / Float(pass.validTargets)
+        let ws = workers
+        Parallel.forEach(ws.count) { w in
+            ws[w].backward(model: self, dloss: dloss, mask: pass.mask)
+        }
+        // Sum the other workers' gradient blocks into the model's, split by ranges over the cores.
+        if ws.count > 1 {
+            let n = layout.count
+            Parallel.forEach(ws.count) { part in
+                let r = Parallel.range(part, of: ws.count, total: n)
+                let dst = self.gradients.slice(r.lowerBound, r.count)
+                for w in ws.dropFirst() {
+                    accumulate(dst, w.grads!.slice(r.lowerBound, r.count), count: r.count)
+                }
+            }
+        }
+    }
+
+    public func logits(sample b: Int, position t: Int) -> [Float] {
+        precondition(lastPass?.hasTargets == false, "logits(sample:position:) needs a forward pass without targets")
+        precondition(b < shape.B && t < shape.T)
+        let w = workers.first { $0.samples.contains(b) }!
+        let V = config.vocabSize
+        let row = w.acts.logits.ptr + ((b - w.samples.lowerBound) * shape.T + t) * V
+        return Array(UnsafeBufferPointer(start: row, count: V))
+    }
+
+    /// Sizes the per-worker buffers for a batch of B sequences of T tokens (reused while the shape holds).
+    private func prepare(B: Int, T: Int) {
+        guard shape.B != B || shape.T != T else { return }
+        workers = []
+        inputs.deallocate()
+        targets.deallocate()
+        inputs = TokenBuffer.allocate(capacity: B * T)
+        targets = TokenBuffer.allocate(capacity: B * T)
+        let n = min(B, workerLimit)
+        for w in 0..<n {
+            let r = Parallel.range(w, of: n, total: B)
+            workers.append(Worker(config: config, layout: layout, samples: r, T: T, ownGradients: w > 0))
+        }
+        shape = (B, T)
+    }
+
+    /// Bytes of activation and scratch memory held for the current batch shape.
+    public var activationBytes: Int { workers.reduce(0) { $0 + $1.bytes } }
+
+    // MARK: - Parameter views
+
+    /// Pointers into one block (parameters or a gradient block) for each tensor, built once.
+    struct Weights {
+        struct Layer {
+            var ln1w, ln1b: FloatBuffer?
+            var attnW, attnB: FloatBuffer?
+            var projW, projB: FloatBuffer?
+            var ln2w, ln2b: FloatBuffer?
+            var fcW, fcB: FloatBuffer?
+            var fcProjW, fcProjB: FloatBuffer?
+        }
+        let wte: FloatBuffer
+        let wpe: FloatBuffer?
+        let layers: [Layer]
+        let lnfw: FloatBuffer
+        let lnfb: FloatBuffer?
+
+        init(layout: ParameterLayout, config: GPTConfig, block: FloatBuffer) {
+            func s(_ name: String) -> FloatBuffer? {
+                layout[name] == nil ? nil : layout.slice(name, of: block)
+            }
+            wte = s("wte.weight")!
+            wpe = s("wpe.weight")
+            layers = (0..<config.nLayer).map { i in
+                let p = "h.\(i)."
+                return Layer(ln1w: s(p + "ln_1.weight"), ln1b: s(p + "ln_1.bias"),
+                             attnW: s(p + "attn.c_attn.weight"), attnB: s(p + "attn.c_attn.bias"),
+                             projW: s(p + "attn.c_proj.weight"), projB: s(p + "attn.c_proj.bias"),
+                             ln2w: s(p + "ln_2.weight"), ln2b: s(p + "ln_2.bias"),
+                             fcW: s(p + "mlp.c_fc.weight"), fcB: s(p + "mlp.c_fc.bias"),
+                             fcProjW: s(p + "mlp.c_proj.weight"), fcProjB: s(p + "mlp.c_proj.bias"))
+            }
+            lnfw = s("ln_f.weight")!
+            lnfb = s("ln_f.bias")
+        }
+    }
+
+    fileprivate var positionTable: FloatBuffer { positions ?? weights.wpe! }
+    fileprivate var tokens: (inputs: TokenBuffer, targets: TokenBuffer) { (inputs, targets) }
+}
+
+// MARK: - Worker: one core's share of a batch
+
+/// Dropout sites, each its own mask stream per layer.
+private enum DropSite: UInt64 { case embedding = 0, attention = 1, attnResidual = 2, mlpResidual = 3 }
+
+@inline(__always)
+private func siteMask(_ m: DropoutMask, layer: Int, _ site: DropSite) -> DropoutMask {
+    m.stream(UInt64(layer) &* 4 &+ site.rawValue &+ 1)
+}
+
+final class Worker: @unchecked Sendable {
+    /// Activations saved for backward, for Bw samples of T tokens (llm.c ActivationTensors).
+    struct Activations {
+        struct Layer {
+            var ln1, ln1Mean, ln1Rstd, qkv, att, atty, residual2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, residual3: FloatBuffer
+        }
+        var encoded: FloatBuffer
+        var layers: [Layer]
+        var lnf, lnfMean, lnfRstd, logits, losses: FloatBuffer
+        /// Output of c_proj (attention and MLP) before it joins the residual stream; not needed by backward.
+        var branch: FloatBuffer
+        // Gradient scratch, reused layer after layer.
+        var dres, dtmp, dln, dbigA, dbigB: FloatBuffer
+        var attnScratch: FloatBuffer
+    }
+
+    let samples: Range<Int>
+    let T: Int
+    let block: FloatBuffer
+    var acts: Activations
+    /// Gradient block of this worker (nil for worker 0, which writes into the model's gradients).
+    let grads: FloatBuffer?
+    let gradWeights: GPT.Weights?
+    var lossSum = 0.0
+
+    init(config c: GPTConfig, layout: ParameterLayout, samples: Range<Int>, T: Int, ownGradients: Bool) {
+        self.samples = samples
+        self.T = T
+        let B = samples.count, C = c.nEmbd, N = B * T, V = c.vocabSize, NH = c.nHead
+        var sizes: [Int] = []
+        func take(_ n: Int) -> Int { sizes.append(n); return sizes.count - 1 }
+        let encoded = take(N * C)
+        var layerIdx: [[Int]] = []
+        for _ in 0..<c.nLayer {
+            layerIdx.append([take(N * C), take(N), take(N), take(3 * N * C), take(B * NH * T * T), take(N * C),
+                             take(N * C), take(N * C), take(N), take(N), take(4 * N * C), take(4 * N * C),
+                             take(N * C)])
+        }
+        let tail = [take(N * C), take(N), take(N), take(N * V), take(N), take(N * C),
+                    take(N * C), take(N * C), take(N * C), take(4 * N * C), take(4 * N * C),
+                    take(attentionScratchCount(T: T, headSize: c.headSize))]
+        // One allocation; every tensor starts on a 64-byte boundary.
+        var offsets: [Int] = []
+        var total = 0
+        for s in sizes { offsets.append(total); total += (s + 15) & ~15 }
+        block = allocateFloats(total)
+        let blk = block
+        func buf(_ i: Int) -> FloatBuffer { blk.slice(offsets[i], sizes[i]) }
+        acts = Activations(
+            encoded: buf(encoded),
+            layers: layerIdx.map { l in
+                Activations.Layer(ln1: buf(l[0]), ln1Mean: buf(l[1]), ln1Rstd: buf(l[2]), qkv: buf(l[3]),
+                                  att: buf(l[4]), atty: buf(l[5]), residual2: buf(l[6]), ln2: buf(l[7]),
+                                  ln2Mean: buf(l[8]), ln2Rstd: buf(l[9]), fch: buf(l[10]), fchGelu: buf(l[11]),
+                                  residual3: buf(l[12]))
+            },
+            lnf: buf(tail[0]), lnfMean: buf(tail[1]), lnfRstd: buf(tail[2]), logits: buf(tail[3]),
+            losses: buf(tail[4]), branch: buf(tail[5]), dres: buf(tail[6]), dtmp: buf(tail[7]), dln: buf(tail[8]),
+            dbigA: buf(tail[9]), dbigB: buf(tail[10]), attnScratch: buf(tail[11]))
+        if ownGradients {
+            let g = allocateFloats(layout.count)
+            grads = g
+            gradWeights = GPT.Weights(layout: layout, config: c, block: g)
+        } else {
+            grads = nil
+            gradWeights = nil
+        }
+    }
+
+    deinit {
+        freeFloats(block)
+        if let grads { freeFloats(grads) }
+    }
+
+    var bytes: Int { (block.count + (grads?.count ?? 0)) * MemoryLayout<Float>.size }
+
+    /// Applies a dropout mask to each sample's slice of x (N·width floats), one stream per global sample.
+    private func dropout(_ x: FloatBuffer, _ m: DropoutMask, width: Int, backward: Bool) {
+        for b in 0..<samples.count {
+            let s = x.slice(b * T * width, T * width)
+            let mb = m.stream(UInt64(samples.lowerBound + b))
+            if backward { dropoutBackward(s, mask: mb, count: T * width) } else { dropoutForward(s, mask: mb, count: T * width) }
+        }
+    }
+
+    func forward(model: GPT, hasTargets: Bool, mask: DropoutMask?) {
+        let c = model.config, w = model.weights
+        let B = samples.count, C = c.nEmbd, N = B * T, V = c.vocabSize, NH = c.nHead
+        let (allInputs, allTargets) = model.tokens
+        let inp = allInputs.slice(samples.lowerBound * T, N)
+        encoderForward(acts.encoded, inp, w.wte, model.positionTable, B: B, T: T, C: C)
+        if let mask { dropout(acts.encoded, siteMask(mask, layer: 0, .embedding), width: C, backward: false) }
+        var residual = acts.encoded
+        for l in 0..<c.nLayer {
+            let p = w.layers[l], a = acts.layers[l]
+            layerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, residual, p.ln1w!, p.ln1b, rows: N, C: C)
+            matmulForward(a.qkv, a.ln1, p.attnW!, p.attnB, rows: N, inChannels: C, outChannels: 3 * C)
+            attentionForward(a.atty, a.att, a.qkv, scratch: acts.attnScratch, B: B, T: T, C: C, NH: NH,
+                             dropout: mask.map { siteMask($0, layer: l, .attention) }, sampleOffset: samples.lowerBound)
+            matmulForward(acts.branch, a.atty, p.projW!, p.projB, rows: N, inChannels: C, outChannels: C)
+            if let mask { dropout(acts.branch, siteMask(mask, layer: l, .attnResidual), width: C, backward: false) }
+            residualForward(a.residual2, residual, acts.branch, count: N * C)
+            layerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.residual2, p.ln2w!, p.ln2b, rows: N, C: C)
+            matmulForward(a.fch, a.ln2, p.fcW!, p.fcB, rows: N, inChannels: C, outChannels: 4 * C)
+            geluForward(a.fchGelu, a.fch, count: 4 * N * C)
+            matmulForward(acts.branch, a.fchGelu, p.fcProjW!, p.fcProjB, rows: N, inChannels: 4 * C, outChannels: C)
+            if let mask { dropout(acts.branch, siteMask(mask, layer: l, .mlpResidual), width: C, backward: false) }
+            residualForward(a.residual3, a.residual2, acts.branch, count: N * C)
+            residual = a.residual3
+        }
+        layerNormForward(acts.lnf, acts.lnfMean, acts.lnfRstd, residual, w.lnfw, w.lnfb, rows: N, C: C)
+        lmHeadForward(acts.logits, acts.lnf, w.wte, rows: N, C: C, V: V)
+        lossSum = 0
+        if hasTargets {
+            let tgt = allTargets.slice(samples.lowerBound * T, N)
+            lossSum = softmaxCrossEntropyForward(acts.losses, acts.logits, tgt, rows: N, V: V)
+        }
+    }
+
+    func backward(model: GPT, dloss: Float, mask: DropoutMask?) {
+        let c = model.config, w = model.weights
+        let g = gradWeights ?? GPT.Weights(layout: model.layout, config: c, block: model.gradients)
+        if let grads { zero(grads) }
+        let B = samples.count, C = c.nEmbd, N = B * T, V = c.vocabSize, NH = c.nHead
+        let (allInputs, allTargets) = model.tokens
+        let inp = allInputs.slice(samples.lowerBound * T, N)
+        let tgt = allTargets.slice(samples.lowerBound * T, N)
+        let dres = acts.dres, dtmp = acts.dtmp, dln = acts.dln
+        let dbigA = acts.dbigA, dbigB = acts.dbigB
+
+        softmaxCrossEntropyBackward(acts.logits, tgt, dloss: dloss, rows: N, V: V)
+        zero(dln)
+        lmHeadBackward(dln, g.wte, acts.logits, acts.lnf, w.wte, rows: N, C: C, V: V)
+        zero(dres)
+        let last = c.nLayer > 0 ? acts.layers[c.nLayer - 1].residual3 : acts.encoded
+        layerNormBackward(dres, g.lnfw, g.lnfb, dln, last, w.lnfw, acts.lnfMean, acts.lnfRstd, rows: N, C: C)
+
+        for l in stride(from: c.nLayer - 1, through: 0, by: -1) {
+            let p = w.layers[l], gp = g.layers[l], a = acts.layers[l]
+            let residualIn = l == 0 ? acts.encoded : acts.layers[l - 1].residual3
+            // MLP branch: residual3 = residual2 + dropout(c_proj(gelu(c_fc(ln_2(residual2)))))
+            var dbranch = dres
+            if let mask {
+                dtmp.ptr.update(from: dres.ptr, count: N * C)
+                dropout(dtmp, siteMask(mask, layer: l, .mlpResidual), width: C, backward: true)
+                dbranch = dtmp
+            }
+            zero(dbigA.slice(0, 4 * N * C))
+            matmulBackward(dbigA, gp.fcProjW!, gp.fcProjB, dbranch, a.fchGelu, p.fcProjW!,
+                           rows: N, inChannels: 4 * C, outChannels: C)
+            zero(dbigB.slice(0, 4 * N * C))
+            geluBackward(dbigB, a.fch, dbigA, count: 4 * N * C)
+            zero(dln)
+            matmulBackward(dln, gp.fcW!, gp.fcB, dbigB, a.ln2, p.fcW!, rows: N, inChannels: C, outChannels: 4 * C)
+            layerNormBackward(dres, gp.ln2w!, gp.ln2b, dln, a.residual2, p.ln2w!, a.ln2Mean, a.ln2Rstd, rows: N, C: C)
+            // Attention branch: residual2 = residualIn + dropout(c_proj(attention(c_attn(ln_1(residualIn)))))
+            dbranch = dres
+            if let mask {
+                dtmp.ptr.update(from: dres.ptr, count: N * C)
+                dropout(dtmp, siteMask(mask, layer: l, .attnResidual), width: C, backward: true)
+                dbranch = dtmp
+            }
+            zero(dln)
+            matmulBackward(dln, gp.projW!, gp.projB, dbranch, a.atty, p.projW!, rows: N, inChannels: C, outChannels: C)
+            let dqkv = dbigA.slice(0, 3 * N * C)
+            zero(dqkv)
+            attentionBackward(dqkv, dln, a.att, a.qkv, scratch: acts.attnScratch, B: B, T: T, C: C, NH: NH,
+                              dropout: mask.map { siteMask($0, layer: l, .attention) },
+                              sampleOffset: samples.lowerBound)
+            let dln1 = dbigB.slice(0, N * C)
+            zero(dln1)
+            matmulBackward(dln1, gp.attnW!, gp.attnB, dqkv, a.ln1, p.attnW!, rows: N, inChannels: C, outChannels: 3 * C)
+            layerNormBackward(dres, gp.ln1w!, gp.ln1b, dln1, residualIn, p.ln1w!, a.ln1Mean, a.ln1Rstd, rows: N, C: C)
+        }
+        if let mask { dropout(dres, siteMask(mask, layer: 0, .embedding), width: C, backward: true) }
+        encoderBackward(g.wte, g.wpe, dres, inp, B: B, T: T, C: C)
+    }
+}

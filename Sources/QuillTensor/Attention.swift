@@ -1,0 +1,171 @@
+// Causal multi-head self-attention, forward and backward, over the fused qkv activations (llm.c
+// attention_forward/backward). Per (sample, head): S = Q Kᵀ / √hs, A = softmax(S) under the causal mask,
+// optional dropout on A, Y = A V. Products run on register tiles (MicroGemm.swift) that skip the masked half.
+
+/// Scratch floats one attention call needs (per worker): Kᵀ or Vᵀ (hs x Tp) and five Tp x Tp planes.
+public func attentionScratchCount(T: Int, headSize hs: Int) -> Int {
+    let tp = (T + 7) & ~7
+    return hs * tp + 5 * tp * tp
+}
+
+@inline(__always) private func roundUp8(_ x: Int) -> Int { (x + 7) & ~7 }
+
+// MARK: - Forward
+
+/// out (B, T, C): attention output, heads side by side;  att (B, NH, T, T): softmax weights (before dropout),
+/// zero above the diagonal, saved for backward;  inp (B, T, 3C): q, k, v side by side.
+/// dropout: applied to att inside the product with V; stream per (sampleOffset + b, head).
+public func attentionForward(_ out: FloatBuffer, _ att: FloatBuffer, _ inp: FloatBuffer, scratch: FloatBuffer,
+                             B: Int, T: Int, C: Int, NH: Int,
+                             dropout: DropoutMask? = nil, sampleOffset: Int = 0) {
+    let hs = C / NH, C3 = 3 * C, tp = roundUp8(T)
+    precondition(hs * NH == C && out.count >= B * T * C && att.count >= B * NH * T * T && inp.count >= B * T * C3)
+    precondition(scratch.count >= attentionScratchCount(T: T, headSize: hs), "attentionForward: scratch")
+    let scale = 1 / Float(hs).squareRoot()
+    let kT = scratch.ptr                 // (hs, tp)
+    let S = kT + hs * tp                 // (T, tp) scores
+    let AD = S + tp * tp                 // (T, T) weights after dropout
+    for b in 0..<B {
+        for h in 0..<NH {
+            let q = inp.ptr + b * T * C3 + h * hs
+            let k = q + C, v = q + 2 * C
+            let A = att.ptr + (b * NH + h) * T * T
+            let y = out.ptr + b * T * C + h * hs
+            // Kᵀ, zero-padded to tp columns so the score tiles can run whole vectors past T.
+            transpose(kT, ldd: tp, k, lds: C3, rows: T, cols: hs)
+            if tp > T { for d in 0..<hs { for t in T..<tp { kT[d * tp + t] = 0 } } }
+            // S rows i0..<i0+4 need columns 0..<i0+4 only (causal).
+            var i0 = 0
+            while i0 < T {
+                let r = min(4, T - i0)
+                gemmTile(rows: r, n: roundUp8(i0 + r), k0: 0, k1: hs, q + i0 * C3, lda: C3, kT, ldb: tp,
+                         S + i0 * tp, ldc: tp, accumulate: false)
+                i0 += 4
+            }
+            for t in 0..<T { softmaxCausalRow(A + t * T, S + t * tp, t: t, T: T, scale: scale) }
+            var P = A
+            if let dropout {
+                let m = dropout.stream(UInt64((sampleOffset + b) * NH + h))
+                for t in 0..<T {
+                    for t2 in 0...t { AD[t * T + t2] = A[t * T + t2] * m.factor(t * T + t2) }
+                    for t2 in (t + 1)..<T { AD[t * T + t2] = 0 }
+                }
+                P = AD
+            }
+            // Y = P V: row tile i0 reads P columns (= V rows) 0..<i0+4 only.
+            i0 = 0
+            while i0 < T {
+                let r = min(4, T - i0)
+                gemmTile(rows: r, n: hs, k0: 0, k1: min(i0 + r, T), P + i0 * T, lda: T, v, ldb: C3,
+                         y + i0 * C, ldc: C, accumulate: false)
+                i0 += 4
+            }
+        }
+    }
+}
+
+/// a[0..<T] = softmax(scale · s[0...t]) with zeros after t. Max subtracted for stability.
+@inline(__always)
+private func softmaxCausalRow(_ a: UnsafeMutablePointer<Float>, _ s: UnsafeMutablePointer<Float>,
+                              t: Int, T: Int, scale: Float) {
+    let n = t + 1
+    var mx = -Float.infinity
+    var j = 0
+    if n >= 8 {
+        var m8 = Float8(repeating: -.infinity)
+        while j + 8 <= n { m8 = pointwiseMax(m8, load8(s + j)); j += 8 }
+        mx = hmax(m8)
+    }
+    while j < n { mx = max(mx, s[j]); j += 1 }
+    let mxs = Float8(repeating: mx * scale), sc = Float8(repeating: scale)
+    var sum8 = Float8()
+    j = 0
+    while j + 8 <= n {
+        let e = fastExp(fma(load8(s + j), sc, -mxs))
+        store8(e, a + j)
+        sum8 += e
+        j += 8
+    }
+    var sum = hsum(sum8)
+    while j < n { let e = fastExp(s[j] * scale - mx * scale); a[j] = e; sum += e; j += 1 }
+    let inv = 1 / sum, inv8 = Float8(repeating: inv)
+    j = 0
+    while j + 8 <= n { store8(load8(a + j) * inv8, a + j); j += 8 }
+    while j < n { a[j] *= inv; j += 1 }
+    for z in n..<T { a[z] = 0 }
+}
+
+// MARK: - Backward
+
+/// dinp (B, T, 3C) += gradients for q, k, v;  dout (B, T, C);  att, inp as saved by the forward.
+public func attentionBackward(_ dinp: FloatBuffer, _ dout: FloatBuffer, _ att: FloatBuffer, _ inp: FloatBuffer,
+                              scratch: FloatBuffer, B: Int, T: Int, C: Int, NH: Int,
+                              dropout: DropoutMask? = nil, sampleOffset: Int = 0) {
+    let hs = C / NH, C3 = 3 * C, tp = roundUp8(T)
+    precondition(hs * NH == C && dinp.count >= B * T * C3 && dout.count >= B * T * C && att.count >= B * NH * T * T)
+    precondition(scratch.count >= attentionScratchCount(T: T, headSize: hs), "attentionBackward: scratch")
+    let scale = 1 / Float(hs).squareRoot()
+    let vT = scratch.ptr                 // (hs, tp)
+    let DA = vT + hs * tp                // (T, tp)  dP, the gradient of the (dropped-out) weights
+    let DS = DA + tp * tp                // (T, tp)  dS, the gradient of the pre-softmax scores (scaled)
+    let PT = DS + tp * tp                // (tp, tp) Pᵀ
+    let ST = PT + tp * tp                // (tp, tp) dSᵀ
+    let PD = ST + tp * tp                // (T, T)   P = A after dropout
+    for b in 0..<B {
+        for h in 0..<NH {
+            let q = inp.ptr + b * T * C3 + h * hs
+            let k = q + C, v = q + 2 * C
+            let dq = dinp.ptr + b * T * C3 + h * hs
+            let dk = dq + C, dv = dq + 2 * C
+            let A = att.ptr + (b * NH + h) * T * T
+            let dy = dout.ptr + b * T * C + h * hs
+            let m = dropout?.stream(UInt64((sampleOffset + b) * NH + h))
+            var P = A
+            if let m {
+                for t in 0..<T {
+                    for t2 in 0...t { PD[t * T + t2] = A[t * T + t2] * m.factor(t * T + t2) }
+                    for t2 in (t + 1)..<T { PD[t * T + t2] = 0 }
+                }
+                P = PD
+            }
+            // dP = dY Vᵀ, causal columns only.
+            transpose(vT, ldd: tp, v, lds: C3, rows: T, cols: hs)
+            if tp > T { for d in 0..<hs { for t in T..<tp { vT[d * tp + t] = 0 } } }
+            var i0 = 0
+            while i0 < T {
+                let r = min(4, T - i0)
+                gemmTile(rows: r, n: roundUp8(i0 + r), k0: 0, k1: hs, dy + i0 * C, lda: C, vT, ldb: tp,
+                         DA + i0 * tp, ldc: tp, accumulate: false)
+                i0 += 4
+            }
+            // Through dropout, then softmax: dS = A ⊙ (dA - Σ A dA), times the score scale.
+            for t in 0..<T {
+                let da = DA + t * tp, ds = DS + t * tp, a = A + t * T
+                if let m { for t2 in 0...t { da[t2] *= m.factor(t * T + t2) } }
+                var dot: Float = 0
+                for t2 in 0...t { dot += a[t2] * da[t2] }
+                for t2 in 0...t { ds[t2] = a[t2] * (da[t2] - dot) * scale }
+                for t2 in (t + 1)..<tp { ds[t2] = 0 }
+            }
+            // dQ += dS K (k range causal);  dV += Pᵀ dY and dK += dSᵀ Q (k range t ≥ row).
+            i0 = 0
+            while i0 < T {
+                let r = min(4, T - i0)
+                gemmTile(rows: r, n: hs, k0: 0, k1: min(i0 + r, T), DS + i0 * tp, lda: tp, k, ldb: C3,
+                         dq + i0 * C3, ldc: C3, accumulate: true)
+                i0 += 4
+            }
+            transpose(PT, ldd: tp, P, lds: T, rows: T, cols: T)
+            transpose(ST, ldd: tp, DS, lds: tp, rows: T, cols: T)
+            i0 = 0
+            while i0 < T {
+                let r = min(4, T - i0)
+                gemmTile(rows: r, n: hs, k0: i0, k1: T, PT + i0 * tp, lda: tp, dy, ldb: C,
+                         dv + i0 * C3, ldc: C3, accumulate: true)
+                gemmTile(rows: r, n: hs, k0: i0, k1: T, ST + i0 * tp, lda: tp, q, ldb: C3,
+                         dk + i0 * C3, ldc: C3, accumulate: true)
+                i0 += 4
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+// Flat float buffers as the kernels see them: UnsafeMutableBufferPointer<Float> slices carved out of one
+// allocation. The owner allocates once and frees once; kernels never allocate.
+
+public typealias FloatBuffer = UnsafeMutableBufferPointer<Float>
+public typealias TokenBuffer = UnsafeMutableBufferPointer<Int32>
+
+extension UnsafeMutableBufferPointer {
+    /// Elements [offset, offset + count) as a buffer of their own (no copy).
+    @inline(__always)
+    public func slice(_ offset: Int, _ count: Int) -> UnsafeMutableBufferPointer<Element> {
+        precondition(offset >= 0 && count >= 0 && offset + count <= self.count, "slice out of range")
+        return UnsafeMutableBufferPointer(start: baseAddress! + offset, count: count)
+    }
+
+    /// The start pointer; a zero-length buffer still yields a valid (unused) pointer.
+    @inline(__always)
+    public var ptr: UnsafeMutablePointer<Element> { baseAddress! }
+}
+
+/// Allocates a zero-filled float buffer of `count` elements (at least 1, so baseAddress is never nil).
+public func allocateFloats(_ count: Int) -> FloatBuffer {
+    let b = FloatBuffer.allocate(capacity: max(count, 1))
+    b.initialize(repeating: 0)
+    return FloatBuffer(start: b.baseAddress, count: count)
+}
+
+/// Frees a buffer from allocateFloats.
+public func freeFloats(_ b: FloatBuffer) {
+    UnsafeMutableRawPointer(b.baseAddress!).deallocate()
+}
+
+/// Sets every element to zero.
+@inline(__always)
+public func zero(_ b: FloatBuffer) {
+    guard b.count > 0 else { return }
+    b.ptr.update(repeating: 0, count: b.count)
+}

@@ -1,0 +1,78 @@
+// Matrix product with bias, forward and backward, on cblas_sgemm (row-major). Weights use the Hugging Face
+// GPT-2 (Conv1D) layout [in, out], so the forward is inp · W without a transpose.
+import CBLAS
+
+// MARK: - Forward
+
+/// out (N, OC) = inp (N, IC) · weight (IC, OC) + bias (OC)
+public func matmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ weight: FloatBuffer, _ bias: FloatBuffer?,
+                          rows N: Int, inChannels IC: Int, outChannels OC: Int) {
+    precondition(out.count >= N * OC && inp.count >= N * IC && weight.count >= IC * OC, "matmulForward: sizes")
+    var beta: Float = 0
+    if let bias {
+        precondition(bias.count >= OC)
+        for r in 0..<N { (out.ptr + r * OC).update(from: bias.ptr, count: OC) }
+        beta = 1
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(N), Int32(OC), Int32(IC),
+                1, inp.ptr, Int32(IC), weight.ptr, Int32(OC), beta, out.ptr, Int32(OC))
+}
+
+// MARK: - Backward
+
+/// dinp (N, IC) += dout · weightᵀ;  dweight (IC, OC) += inpᵀ · dout;  dbias (OC) += Σ_rows dout.
+/// dinp may be nil when the input needs no gradient (the first layer's tokens never do; here it always does).
+public func matmulBackward(_ dinp: FloatBuffer?, _ dweight: FloatBuffer, _ dbias: FloatBuffer?,
+                           _ dout: FloatBuffer, _ inp: FloatBuffer, _ weight: FloatBuffer,
+                           rows N: Int, inChannels IC: Int, outChannels OC: Int) {
+    precondition(dout.count >= N * OC && inp.count >= N * IC && dweight.count >= IC * OC, "matmulBackward: sizes")
+    if let dinp {
+        precondition(dinp.count >= N * IC)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(N), Int32(IC), Int32(OC),
+                    1, dout.ptr, Int32(OC), weight.ptr, Int32(OC), 1, dinp.ptr, Int32(IC))
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(IC), Int32(OC), Int32(N),
+                1, inp.ptr, Int32(IC), dout.ptr, Int32(OC), 1, dweight.ptr, Int32(OC))
+    if let dbias {
+        precondition(dbias.count >= OC)
+        columnSumAccumulate(dbias.ptr, dout.ptr, rows: N, cols: OC)
+    }
+}
+
+/// acc (cols) += Σ_r m[r, :]
+@inline(__always)
+func columnSumAccumulate(_ acc: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+    var j = 0
+    while j + 8 <= cols {
+        var s = load8(acc + j)
+        var r = 0
+        while r < rows { s += load8(m + r * cols + j); r += 1 }
+        store8(s, acc + j)
+        j += 8
+    }
+    while j < cols {
+        var s = acc[j]
+        for r in 0..<rows { s += m[r * cols + j] }
+        acc[j] = s
+        j += 1
+    }
+}
+
+// MARK: - Language-model head (weights tied to the token embedding, layout [V, C])
+
+/// logits (N, V) = inp (N, C) · wteᵀ (wte: V, C)
+public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: FloatBuffer, rows N: Int, C: Int, V: Int) {
+    precondition(logits.count >= N * V && inp.count >= N * C && wte.count >= V * C, "lmHeadForward: sizes")
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(N), Int32(V), Int32(C),
+                1, inp.ptr, Int32(C), wte.ptr, Int32(C), 0, logits.ptr, Int32(V))
+}
+
+/// dinp (N, C) += dlogits · wte;  dwte (V, C) += dlogitsᵀ · inp
+public func lmHeadBackward(_ dinp: FloatBuffer, _ dwte: FloatBuffer, _ dlogits: FloatBuffer, _ inp: FloatBuffer,
+                           _ wte: FloatBuffer, rows N: Int, C: Int, V: Int) {
+    precondition(dlogits.count >= N * V && dinp.count >= N * C && dwte.count >= V * C, "lmHeadBackward: sizes")
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(N), Int32(C), Int32(V),
+                1, dlogits.ptr, Int32(V), wte.ptr, Int32(C), 1, dinp.ptr, Int32(C))
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(V), Int32(C), Int32(N),
+                1, dlogits.ptr, Int32(V), inp.ptr, Int32(C), 1, dwte.ptr, Int32(C))
+}

@@ -1,0 +1,47 @@
+// How Quill spreads work over cores: one pool of workers (DispatchQueue.concurrentPerform), and OpenBLAS kept
+// single-threaded so that exactly one source of threads is ever active (no BLAS threads inside our loops).
+import CBLAS
+import Dispatch
+import Foundation
+
+public enum Parallel {
+    /// Cores used by the kernels' parallel loops: QUILL_THREADS when set, else the active processor count.
+    public static let defaultWorkers: Int = {
+        if let s = ProcessInfo.processInfo.environment["QUILL_THREADS"], let n = Int(s), n >= 1 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    /// OpenBLAS runs each sgemm on the calling thread; Quill's workers provide the parallelism.
+    /// Called once by everything that owns a model, before the first matrix product.
+    public static func configureBLAS() {
+        _ = blasConfigured
+    }
+
+    private static let blasConfigured: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
+
+    /// Runs body(i) for i in 0..<count on up to `count` threads and waits for all. count 1 runs inline.
+    @inline(__always)
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 1 {
+            if count == 1 { body(0) }
+            return
+        }
+        // The callers write disjoint ranges of their buffers from each iteration: that is the contract that
+        // makes the body safe to share, which the type system cannot see through raw pointers.
+        withoutActuallyEscaping(body) { escapable in
+            let shared = unsafeBitCast(escapable, to: (@Sendable (Int) -> Void).self)
+            DispatchQueue.concurrentPerform(iterations: count, execute: shared)
+        }
+    }
+
+    /// Splits 0..<n into `parts` contiguous ranges as evenly as possible; range i of parts.
+    @inline(__always)
+    public static func range(_ i: Int, of parts: Int, total n: Int) -> Range<Int> {
+        let base = n / parts, extra = n % parts
+        let start = i * base + min(i, extra)
+        return start..<(start + base + (i < extra ? 1 : 0))
+    }
+}

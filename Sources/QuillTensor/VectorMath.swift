@@ -1,0 +1,77 @@
+// Vector helpers for the kernels: unaligned SIMD8 loads and stores, fused multiply-add, and fast exp and tanh
+// over SIMD8<Float>. exp is Cephes' expf (range reduction by ln 2, degree-6 polynomial): about 1 ulp.
+
+public typealias Float8 = SIMD8<Float>
+
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> Float8 {
+    UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
+}
+
+@inline(__always) func load8(_ p: UnsafeMutablePointer<Float>) -> Float8 {
+    UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
+}
+
+@inline(__always) func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self)
+}
+
+/// a * b + c in one rounding (vfmadd).
+@inline(__always) func fma(_ a: Float8, _ b: Float8, _ c: Float8) -> Float8 {
+    c.addingProduct(a, b)
+}
+
+/// Fast vector e^x. Inputs are clamped to [-87.3, 88.7], the range where e^x is a normal float.
+@inline(__always) public func fastExp(_ x: Float8) -> Float8 {
+    let lo = Float8(repeating: -87.336_54), hi = Float8(repeating: 88.722_83)
+    var x = x.replacing(with: lo, where: x .< lo)
+    x = x.replacing(with: hi, where: x .> hi)
+    // n = round(x / ln 2) with the 1.5 * 2^23 trick: the integer lands in the low mantissa bits of t.
+    let magic = Float8(repeating: 12_582_912.0)
+    let t = fma(x, Float8(repeating: 1.442_695_04), magic)
+    let n = t - magic
+    // r = x - n ln 2, with ln 2 split in two so that n * ln2_hi is exact.
+    var r = fma(n, Float8(repeating: -0.693_359_375), x)
+    r = fma(n, Float8(repeating: 2.121_944_4e-4), r)
+    var p = Float8(repeating: 1.987_569_15e-4)
+    p = fma(p, r, Float8(repeating: 1.398_199_95e-3))
+    p = fma(p, r, Float8(repeating: 8.333_451_9e-3))
+    p = fma(p, r, Float8(repeating: 4.166_579_59e-2))
+    p = fma(p, r, Float8(repeating: 1.666_666_55e-1))
+    p = fma(p, r, Float8(repeating: 5.000_000_12e-1))
+    p = fma(p, r * r, r + 1)
+    // 2^n assembled from the exponent bits.
+    let k = unsafeBitCast(t, to: SIMD8<UInt32>.self) &- unsafeBitCast(magic, to: SIMD8<UInt32>.self)
+    let scale = unsafeBitCast((k &+ 127) &<< 23, to: Float8.self)
+    return p * scale
+}
+
+/// Fast vector tanh: 1 - 2 / (e^{2x} + 1), odd-symmetric, saturating to ±1 for |x| > 9.
+/// |x| < 1/8 uses the Taylor series to x^9 (error < 1e-12), where the exp form would lose digits to cancellation.
+@inline(__always) public func fastTanh(_ x: Float8) -> Float8 {
+    let absx = vabs(x)
+    let ax = absx.replacing(with: 9, where: absx .> 9)
+    let e = fastExp(ax + ax)
+    var y = 1 - 2 / (e + 1)
+    let x2 = x * x
+    var poly = Float8(repeating: 62.0 / 2835.0)
+    poly = fma(poly, x2, Float8(repeating: -17.0 / 315.0))
+    poly = fma(poly, x2, Float8(repeating: 2.0 / 15.0))
+    poly = fma(poly, x2, Float8(repeating: -1.0 / 3.0))
+    poly = fma(poly, x2, Float8(repeating: 1))
+    let series = x * poly
+    y = y.replacing(with: -y, where: x .< 0)
+    return y.replacing(with: series, where: absx .< 0.125)
+}
+
+/// |x| by clearing the sign bits.
+@inline(__always) public func vabs(_ x: Float8) -> Float8 {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Float8.self)
+}
+
+/// Scalar tail versions, the same formulas, for the last count % 8 elements of a row.
+@inline(__always) public func fastExp(_ x: Float) -> Float { fastExp(Float8(repeating: x))[0] }
+@inline(__always) public func fastTanh(_ x: Float) -> Float { fastTanh(Float8(repeating: x))[0] }
+
+/// Horizontal sum and max, for reductions at the end of a row.
+@inline(__always) func hsum(_ v: Float8) -> Float { v.sum() }
+@inline(__always) func hmax(_ v: Float8) -> Float { v.max() }

@@ -1,0 +1,11 @@
+// quill-bench: Quill's benchmarks. Each subcommand prints one JSON line of figures, last, so scripts can read it
+// (../shared/bench/compare.sh runs these beside PyTorch's torch_gpt.py with the same flags).
+import ArgumentParser
+
+@main
+struct QuillBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quill-bench",
+        abstract: "Quill's benchmarks; each prints one JSON line.",
+        subcommands: [TrainBench.self])
+}

@@ -1,0 +1,70 @@
+// quill-bench train: the training step of ../shared/bench/torch_gpt.py train (forward, zero-grad, backward,
+// gradient clipping at 1.0, AdamW at lr 1e-3) on a fixed random batch, timed; same flags, same JSON fields.
+import ArgumentParser
+import Foundation
+import QuillModel
+import QuillTensor
+
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Time GPT training steps; prints one JSON line.")
+
+    @Option(name: .customLong("n-layer"), help: "Transformer blocks.") var nLayer = 8
+    @Option(name: .customLong("n-head"), help: "Attention heads.") var nHead = 8
+    @Option(name: .customLong("n-embd"), help: "Embedding width.") var nEmbd = 128
+    @Option(name: .customLong("block-size"), help: "Context length (tokens per sequence).") var blockSize = 128
+    @Option(name: .customLong("batch-size"), help: "Sequences per step.") var batchSize = 32
+    @Option(help: "Vocabulary size.") var vocab = 65
+    @Option(help: "Timed steps.") var steps = 10
+    @Option(help: "Untimed steps first.") var warmup = 3
+    @Option(help: "Seed for weights and batch.") var seed: UInt64 = 1337
+    @Option(help: "Worker threads (default: all cores, or QUILL_THREADS).") var threads: Int?
+    @Option(help: "Dropout probability.") var dropout: Float = 0
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be >= 1") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be >= 0") }
+    }
+
+    func run() throws {
+        let config = GPTConfig(vocabSize: vocab, blockSize: blockSize, nLayer: nLayer, nHead: nHead, nEmbd: nEmbd,
+                               dropout: dropout)
+        let workers = threads ?? Parallel.defaultWorkers
+        let model: GPT
+        do { model = try GPT(config: config, seed: seed, workers: workers) } catch {
+            throw ValidationError(error.description)
+        }
+        let opt = AdamW(layout: model.layout, config: AdamWConfig(weightDecay: 0.1), workers: workers)
+        var rng = SplitMix64(seed: seed)
+        let n = batchSize * blockSize
+        let x = (0..<n).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(vocab)) }
+        let y = (0..<n).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(vocab)) }
+
+        func step() throws {
+            try model.forward(inputs: x, targets: y, batchSize: batchSize, sequenceLength: blockSize)
+            model.zeroGradients()
+            try model.backward()
+            clipGradientNorm(model.gradients, maxNorm: 1.0, workers: workers)
+            opt.update(params: model.parameters, grads: model.gradients, lr: 1e-3)
+        }
+        for _ in 0..<warmup { try step() }
+        var times: [Double] = []
+        for _ in 0..<steps {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try step()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        times.sort()
+        let med = times[times.count / 2]
+        let params = model.parameterCount
+        // torch_gpt.py's accounting: 6N per token for the dense layers + 12·L·C·T for attention (PaLM, app. B).
+        let flopsPerToken = 6.0 * Double(params) + 12.0 * Double(nLayer * nEmbd * blockSize)
+        printJSON([
+            "mode": "train", "impl": "quill", "threads": workers, "params": params,
+            "step_ms_median": round2(med * 1e3), "step_ms_min": round2(times[0] * 1e3),
+            "tokens_per_s": round1(Double(n) / med),
+            "gflops_per_s": round2(flopsPerToken * Double(n) / med / 1e9),
+            "peak_rss_mb": round1(peakRSSMegabytes()),
+        ])
+    }
+}

@@ -1,0 +1,131 @@
+// Every fast kernel equals its plain twin (Reference) on awkward shapes: 1, primes, non-multiples of 8.
+import Foundation
+import QuillTensor
+import Testing
+
+@Suite("Fast kernels match their naive twins")
+struct KernelTwinTests {
+    @Test("fast exp stays within a few ulp of libm over the float range")
+    func fastExpAccuracy() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 88 {
+            let got = fastExp(x), want = Float(exp(Double(x)))
+            worst = max(worst, abs(got - want) / want)
+            x += 0.0137
+        }
+        #expect(worst < 1e-6)
+        #expect(fastExp(-1000) < 1e-37)
+        #expect(fastExp(Float(0)) == 1)
+    }
+
+    @Test("fast tanh stays within 1e-6 of libm, including near zero and in saturation")
+    func fastTanhAccuracy() {
+        var worst: Float = 0
+        var x: Float = -12
+        while x < 12 {
+            worst = max(worst, abs(fastTanh(x) - Float(tanh(Double(x)))))
+            x += 0.00731
+        }
+        for tiny: Float in [1e-7, -3e-5, 0.001, -0.0039, 0.0041] {
+            worst = max(worst, abs(fastTanh(tiny) - Float(tanh(Double(tiny)))) / abs(tiny))
+        }
+        #expect(worst < 1e-6)
+        #expect(fastTanh(Float(0)) == 0)
+    }
+
+    @Test("matmul forward and backward equal the triple loop", arguments: [(1, 1, 1), (7, 3, 17), (13, 29, 5), (33, 16, 24)])
+    func matmul(shape: (Int, Int, Int)) {
+        let (N, IC, OC) = shape
+        let inp = Buf(N * IC, seed: 1), w = Buf(IC * OC, seed: 2), bias = Buf(OC, seed: 3), dout = Buf(N * OC, seed: 4)
+        let fast = Buf(N * OC), slow = Buf(N * OC)
+        matmulForward(fast.b, inp.b, w.b, bias.b, rows: N, inChannels: IC, outChannels: OC)
+        Reference.matmulForward(slow.b, inp.b, w.b, bias.b, rows: N, inChannels: IC, outChannels: OC)
+        #expect(maxRelativeDiff(fast.b, slow.b, count: N * OC).diff < 1e-5)
+
+        let di1 = Buf(N * IC, seed: 5), dw1 = Buf(IC * OC, seed: 6), db1 = Buf(OC, seed: 7)
+        let di2 = Buf(copy: di1), dw2 = Buf(copy: dw1), db2 = Buf(copy: db1)
+        matmulBackward(di1.b, dw1.b, db1.b, dout.b, inp.b, w.b, rows: N, inChannels: IC, outChannels: OC)
+        Reference.matmulBackward(di2.b, dw2.b, db2.b, dout.b, inp.b, w.b, rows: N, inChannels: IC, outChannels: OC)
+        #expect(maxRelativeDiff(di1.b, di2.b, count: N * IC).diff < 1e-5)
+        #expect(maxRelativeDiff(dw1.b, dw2.b, count: IC * OC).diff < 1e-5)
+        #expect(maxRelativeDiff(db1.b, db2.b, count: OC).diff < 1e-5)
+    }
+
+    @Test("layernorm forward and backward equal the scalar loops", arguments: [(1, 1), (3, 5), (7, 13), (4, 67)])
+    func layerNorm(shape: (Int, Int)) {
+        let (N, C) = shape
+        let inp = Buf(N * C, seed: 11, scale: 3), w = Buf(C, seed: 12), bias = Buf(C, seed: 13), dout = Buf(N * C, seed: 14)
+        for i in 0..<(N * C) { inp[i] += 5 }  // an offset, as residual streams have
+        let o1 = Buf(N * C), o2 = Buf(N * C), m1 = Buf(N), m2 = Buf(N), r1 = Buf(N), r2 = Buf(N)
+        layerNormForward(o1.b, m1.b, r1.b, inp.b, w.b, bias.b, rows: N, C: C)
+        Reference.layerNormForward(o2.b, m2.b, r2.b, inp.b, w.b, bias.b, rows: N, C: C)
+        #expect(maxRelativeDiff(o1.b, o2.b, count: N * C).diff < 1e-4)
+        #expect(maxRelativeDiff(r1.b, r2.b, count: N).diff < 1e-4)
+        let di1 = Buf(N * C, seed: 15), dw1 = Buf(C, seed: 16), db1 = Buf(C, seed: 17)
+        let di2 = Buf(copy: di1), dw2 = Buf(copy: dw1), db2 = Buf(copy: db1)
+        layerNormBackward(di1.b, dw1.b, db1.b, dout.b, inp.b, w.b, m1.b, r1.b, rows: N, C: C)
+        Reference.layerNormBackward(di2.b, dw2.b, db2.b, dout.b, inp.b, w.b, m1.b, r1.b, rows: N, C: C)
+        #expect(maxRelativeDiff(di1.b, di2.b, count: N * C).diff < 1e-4)
+        #expect(maxRelativeDiff(dw1.b, dw2.b, count: C).diff < 1e-4)
+        #expect(maxRelativeDiff(db1.b, db2.b, count: C).diff < 1e-5)
+    }
+
+    @Test("GELU forward and backward equal libm's tanh formula", arguments: [1, 7, 8, 37, 1000])
+    func gelu(n: Int) {
+        let inp = Buf(n, seed: 21, scale: 3), dout = Buf(n, seed: 22)
+        let o1 = Buf(n), o2 = Buf(n)
+        geluForward(o1.b, inp.b, count: n)
+        Reference.geluForward(o2.b, inp.b, count: n)
+        #expect(maxRelativeDiff(o1.b, o2.b, count: n).diff < 1e-5)
+        let d1 = Buf(n, seed: 23), d2 = Buf(copy: d1)
+        geluBackward(d1.b, inp.b, dout.b, count: n)
+        Reference.geluBackward(d2.b, inp.b, dout.b, count: n)
+        #expect(maxRelativeDiff(d1.b, d2.b, count: n).diff < 1e-5)
+    }
+
+    @Test("attention forward and backward equal the full-matrix version",
+          arguments: [(1, 1, 4, 1), (2, 5, 12, 3), (2, 9, 24, 2), (1, 13, 16, 1), (3, 20, 40, 5), (1, 33, 64, 4)])
+    func attention(shape: (Int, Int, Int, Int)) {
+        for p: Float in [0, 0.3] {
+            let (B, T, C, NH) = shape
+            let mask: DropoutMask? = p > 0 ? DropoutMask(key: 99, p: p) : nil
+            let inp = Buf(B * T * 3 * C, seed: 31), dout = Buf(B * T * C, seed: 32)
+            let scratch = Buf(attentionScratchCount(T: T, headSize: C / NH))
+            let o1 = Buf(B * T * C), o2 = Buf(B * T * C), a1 = Buf(B * NH * T * T), a2 = Buf(B * NH * T * T)
+            attentionForward(o1.b, a1.b, inp.b, scratch: scratch.b, B: B, T: T, C: C, NH: NH, dropout: mask, sampleOffset: 3)
+            Reference.attentionForward(o2.b, a2.b, inp.b, B: B, T: T, C: C, NH: NH, dropout: mask, sampleOffset: 3)
+            #expect(maxRelativeDiff(o1.b, o2.b, count: B * T * C).diff < 1e-5)
+            #expect(maxRelativeDiff(a1.b, a2.b, count: B * NH * T * T).diff < 1e-5)
+            let d1 = Buf(B * T * 3 * C, seed: 33), d2 = Buf(copy: d1)
+            attentionBackward(d1.b, dout.b, a1.b, inp.b, scratch: scratch.b, B: B, T: T, C: C, NH: NH, dropout: mask, sampleOffset: 3)
+            Reference.attentionBackward(d2.b, dout.b, a2.b, inp.b, B: B, T: T, C: C, NH: NH, dropout: mask, sampleOffset: 3)
+            #expect(maxRelativeDiff(d1.b, d2.b, count: B * T * 3 * C).diff < 1e-4)
+        }
+    }
+
+    @Test("softmax cross-entropy equals the log-sum-exp in Double, ignoring padded rows", arguments: [1, 3, 13, 65, 257])
+    func crossEntropy(V: Int) {
+        let N = 6
+        let logits = Buf(N * V, seed: 41, scale: 4)
+        let copy = Buf(copy: logits)
+        let targets = Tokens((0..<N).map { $0 == 2 ? ignoreIndex : Int32(($0 * 7) % V) })
+        let l1 = Buf(N), l2 = Buf(N)
+        let s1 = softmaxCrossEntropyForward(l1.b, logits.b, targets.b, rows: N, V: V)
+        let s2 = Reference.softmaxCrossEntropyForward(l2.b, copy.b, targets.b, rows: N, V: V)
+        #expect(abs(s1 - s2) < 1e-4 * max(1, abs(s2)))
+        #expect(l1[2] == 0)
+        #expect(maxRelativeDiff(l1.b, l2.b, count: N).diff < 1e-5)
+        #expect(maxRelativeDiff(logits.b, copy.b, count: N * V).diff < 1e-5)  // both now hold probabilities
+    }
+
+    @Test("cross-entropy keeps a finite loss where the target's probability underflows")
+    func crossEntropyUnderflow() {
+        let logits = Buf(3)
+        logits[0] = 200; logits[1] = -200; logits[2] = 0
+        let losses = Buf(1)
+        let t = Tokens([1])
+        softmaxCrossEntropyForward(losses.b, logits.b, t.b, rows: 1, V: 3)
+        #expect(abs(losses[0] - 400) < 1e-3)
+    }
+}
