@@ -1,0 +1,50 @@
+// AdamW, gradient clipping and the learning-rate schedule against hand-computed values.
+import Foundation
+import QuillModel
+import QuillTensor
+import Testing
+
+@Suite("Optimizer")
+struct OptimizerTests {
+    @Test("AdamW decays 2-D weights only and takes PyTorch's first step")
+    func adamwFirstStep() {
+        var layout = ParameterLayout()
+        layout.append("w", [2, 1])
+        layout.append("b", [1])
+        let params = allocateFloats(3), grads = allocateFloats(3)
+        defer { freeFloats(params); freeFloats(grads) }
+        params[0] = 1; params[1] = -2; params[2] = 0.5
+        grads[0] = 0.1; grads[1] = -0.3; grads[2] = 2
+        let opt = AdamW(layout: layout, config: AdamWConfig(beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1), workers: 2)
+        opt.update(params: params, grads: grads, lr: 0.01)
+        // Step 1: m̂ = g, v̂ = g², so the Adam step is lr·sign(g) (up to eps); decay multiplies by 1 - lr·wd.
+        let want: [Float] = [1 * 0.999 - 0.01, -2 * 0.999 + 0.01, 0.5 - 0.01]  // the bias is not decayed
+        for i in 0..<3 { #expect(abs(params[i] - want[i]) < 1e-6) }
+        #expect(opt.step == 1)
+    }
+
+    @Test("clipping scales the global gradient norm down to the limit and leaves small ones alone")
+    func clipping() {
+        let g = allocateFloats(1001)
+        defer { freeFloats(g) }
+        for i in 0..<1001 { g[i] = 3 }
+        let norm = clipGradientNorm(g, maxNorm: 1, workers: 2)
+        #expect(abs(norm - 3 * Float(1001).squareRoot()) < 1e-2)
+        var s: Float = 0
+        for i in 0..<1001 { s += g[i] * g[i] }
+        #expect(abs(s.squareRoot() - 1) < 1e-4)
+        let again = clipGradientNorm(g, maxNorm: 5)
+        #expect(abs(again - 1) < 1e-4 && abs(g[0] - 1 / Float(1001).squareRoot()) < 1e-5)
+    }
+
+    @Test("the schedule warms up linearly, decays along a cosine, then holds the minimum")
+    func schedule() {
+        let s = LearningRateSchedule(maxLR: 1e-3, minLR: 1e-4, warmupSteps: 10, decaySteps: 110)
+        #expect(abs(s.rate(at: 0) - 1e-4) < 1e-9)
+        #expect(abs(s.rate(at: 9) - 1e-3) < 1e-9)
+        #expect(abs(s.rate(at: 10) - 1e-3) < 1e-9)
+        #expect(abs(s.rate(at: 60) - 5.5e-4) < 1e-8)
+        #expect(abs(s.rate(at: 110) - 1e-4) < 1e-9)
+        #expect(abs(s.rate(at: 5000) - 1e-4) < 1e-9)
+    }
+}
