@@ -373,8 +373,7 @@ final class Worker: @unchecked Sendable {
         let dbigA = acts.dbigA, dbigB = acts.dbigB
 
         softmaxCrossEntropyBackward(acts.logits, tgt, dloss: dloss, rows: N, V: V)
-        zero(dln)
-        lmHeadBackward(dln, g.wte, acts.logits, acts.lnf, w.wte, rows: N, C: C, V: V)
+        lmHeadBackward(dln, g.wte, acts.logits, acts.lnf, w.wte, rows: N, C: C, V: V, overwriteInput: true)
         zero(dres)
         let last = c.nLayer > 0 ? acts.layers[c.nLayer - 1].residual3 : acts.encoded
         layerNormBackward(dres, g.lnfw, g.lnfb, dln, last, w.lnfw, acts.lnfMean, acts.lnfRstd, rows: N, C: C)
@@ -389,13 +388,11 @@ final class Worker: @unchecked Sendable {
                 dropout(dtmp, siteMask(mask, layer: l, .mlpResidual), width: C, backward: true)
                 dbranch = dtmp
             }
-            zero(dbigA.slice(0, 4 * N * C))
             matmulBackward(dbigA, gp.fcProjW!, gp.fcProjB, dbranch, a.fchGelu, p.fcProjW!,
-                           rows: N, inChannels: 4 * C, outChannels: C)
-            zero(dbigB.slice(0, 4 * N * C))
-            geluBackward(dbigB, a.fch, dbigA, count: 4 * N * C)
-            zero(dln)
-            matmulBackward(dln, gp.fcW!, gp.fcB, dbigB, a.ln2, p.fcW!, rows: N, inChannels: C, outChannels: 4 * C)
+                           rows: N, inChannels: 4 * C, outChannels: C, overwriteInput: true)
+            geluBackward(dbigB, a.fch, dbigA, count: 4 * N * C, overwrite: true)
+            matmulBackward(dln, gp.fcW!, gp.fcB, dbigB, a.ln2, p.fcW!, rows: N, inChannels: C, outChannels: 4 * C,
+                           overwriteInput: true)
             layerNormBackward(dres, gp.ln2w!, gp.ln2b, dln, a.residual2, p.ln2w!, a.ln2Mean, a.ln2Rstd, rows: N, C: C)
             // Attention branch: residual2 = residualIn + dropout(c_proj(attention(c_attn(ln_1(residualIn)))))
             dbranch = dres
@@ -404,16 +401,15 @@ final class Worker: @unchecked Sendable {
                 dropout(dtmp, siteMask(mask, layer: l, .attnResidual), width: C, backward: true)
                 dbranch = dtmp
             }
-            zero(dln)
-            matmulBackward(dln, gp.projW!, gp.projB, dbranch, a.atty, p.projW!, rows: N, inChannels: C, outChannels: C)
+            matmulBackward(dln, gp.projW!, gp.projB, dbranch, a.atty, p.projW!, rows: N, inChannels: C, outChannels: C,
+                           overwriteInput: true)
             let dqkv = dbigA.slice(0, 3 * N * C)
-            zero(dqkv)
             attentionBackward(dqkv, dln, a.att, a.qkv, scratch: acts.attnScratch, B: B, T: T, C: C, NH: NH,
                               dropout: mask.map { siteMask($0, layer: l, .attention) },
-                              sampleOffset: samples.lowerBound)
+                              sampleOffset: samples.lowerBound, overwrite: true)
             let dln1 = dbigB.slice(0, N * C)
-            zero(dln1)
-            matmulBackward(dln1, gp.attnW!, gp.attnB, dqkv, a.ln1, p.attnW!, rows: N, inChannels: C, outChannels: 3 * C)
+            matmulBackward(dln1, gp.attnW!, gp.attnB, dqkv, a.ln1, p.attnW!, rows: N, inChannels: C, outChannels: 3 * C,
+                           overwriteInput: true)
             layerNormBackward(dres, gp.ln1w!, gp.ln1b, dln1, residualIn, p.ln1w!, a.ln1Mean, a.ln1Rstd, rows: N, C: C)
         }
         if let mask { dropout(dres, siteMask(mask, layer: 0, .embedding), width: C, backward: true) }

@@ -2,10 +2,10 @@
 // attention_forward/backward). Per (sample, head): S = Q Kᵀ / √hs, A = softmax(S) under the causal mask,
 // optional dropout on A, Y = A V. Products run on register tiles (MicroGemm.swift) that skip the masked half.
 
-/// Scratch floats one attention call needs (per worker): Kᵀ or Vᵀ (hs x Tp) and five Tp x Tp planes.
+/// Scratch floats one attention call needs (per worker): Kᵀ or Vᵀ (hs x Tp) and three Tp x Tp planes.
 public func attentionScratchCount(T: Int, headSize hs: Int) -> Int {
     let tp = (T + 7) & ~7
-    return hs * tp + 5 * tp * tp
+    return hs * tp + 3 * tp * tp
 }
 
 @inline(__always) private func roundUp8(_ x: Int) -> Int { (x + 7) & ~7 }
@@ -73,7 +73,7 @@ private func softmaxCausalRow(_ a: UnsafeMutablePointer<Float>, _ s: UnsafeMutab
     var j = 0
     if n >= 8 {
         var m8 = Float8(repeating: -.infinity)
-        while j + 8 <= n { m8 = pointwiseMax(m8, load8(s + j)); j += 8 }
+        while j + 8 <= n { m8 = vmax(m8, load8(s + j)); j += 8 }
         mx = hmax(m8)
     }
     while j < n { mx = max(mx, s[j]); j += 1 }
@@ -95,12 +95,27 @@ private func softmaxCausalRow(_ a: UnsafeMutablePointer<Float>, _ s: UnsafeMutab
     for z in n..<T { a[z] = 0 }
 }
 
+/// ds[0..<n] = scale · a ⊙ (da − Σ a·da): the softmax Jacobian applied to da.
+@inline(__always)
+private func softmaxBackwardRow(_ ds: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>,
+                                _ da: UnsafeMutablePointer<Float>, n: Int, scale: Float) {
+    var d8 = Float8(), j = 0
+    while j + 8 <= n { d8 = fma(load8(a + j), load8(da + j), d8); j += 8 }
+    var dot = hsum(d8)
+    while j < n { dot += a[j] * da[j]; j += 1 }
+    let dot8 = Float8(repeating: dot), sc8 = Float8(repeating: scale)
+    j = 0
+    while j + 8 <= n { store8(load8(a + j) * (load8(da + j) - dot8) * sc8, ds + j); j += 8 }
+    while j < n { ds[j] = a[j] * (da[j] - dot) * scale; j += 1 }
+}
+
 // MARK: - Backward
 
-/// dinp (B, T, 3C) += gradients for q, k, v;  dout (B, T, C);  att, inp as saved by the forward.
+/// dinp (B, T, 3C) += gradients for q, k, v (= with overwrite: every element is written exactly once);
+/// dout (B, T, C);  att, inp as saved by the forward.
 public func attentionBackward(_ dinp: FloatBuffer, _ dout: FloatBuffer, _ att: FloatBuffer, _ inp: FloatBuffer,
                               scratch: FloatBuffer, B: Int, T: Int, C: Int, NH: Int,
-                              dropout: DropoutMask? = nil, sampleOffset: Int = 0) {
+                              dropout: DropoutMask? = nil, sampleOffset: Int = 0, overwrite: Bool = false) {
     let hs = C / NH, C3 = 3 * C, tp = roundUp8(T)
     precondition(hs * NH == C && dinp.count >= B * T * C3 && dout.count >= B * T * C && att.count >= B * NH * T * T)
     precondition(scratch.count >= attentionScratchCount(T: T, headSize: hs), "attentionBackward: scratch")
@@ -108,9 +123,7 @@ public func attentionBackward(_ dinp: FloatBuffer, _ dout: FloatBuffer, _ att: F
     let vT = scratch.ptr                 // (hs, tp)
     let DA = vT + hs * tp                // (T, tp)  dP, the gradient of the (dropped-out) weights
     let DS = DA + tp * tp                // (T, tp)  dS, the gradient of the pre-softmax scores (scaled)
-    let PT = DS + tp * tp                // (tp, tp) Pᵀ
-    let ST = PT + tp * tp                // (tp, tp) dSᵀ
-    let PD = ST + tp * tp                // (T, T)   P = A after dropout
+    let PD = DS + tp * tp                // (T, T)   P = A after dropout
     for b in 0..<B {
         for h in 0..<NH {
             let q = inp.ptr + b * T * C3 + h * hs
@@ -142,28 +155,25 @@ public func attentionBackward(_ dinp: FloatBuffer, _ dout: FloatBuffer, _ att: F
             for t in 0..<T {
                 let da = DA + t * tp, ds = DS + t * tp, a = A + t * T
                 if let m { for t2 in 0...t { da[t2] *= m.factor(t * T + t2) } }
-                var dot: Float = 0
-                for t2 in 0...t { dot += a[t2] * da[t2] }
-                for t2 in 0...t { ds[t2] = a[t2] * (da[t2] - dot) * scale }
-                for t2 in (t + 1)..<tp { ds[t2] = 0 }
+                softmaxBackwardRow(ds, a, da, n: t + 1, scale: scale)
+                // dSᵀ is read in 4-row tiles below: up to 3 entries past the diagonal must be zero.
+                for t2 in (t + 1)..<min(t + 4, tp) { ds[t2] = 0 }
             }
             // dQ += dS K (k range causal);  dV += Pᵀ dY and dK += dSᵀ Q (k range t ≥ row).
             i0 = 0
             while i0 < T {
                 let r = min(4, T - i0)
                 gemmTile(rows: r, n: hs, k0: 0, k1: min(i0 + r, T), DS + i0 * tp, lda: tp, k, ldb: C3,
-                         dq + i0 * C3, ldc: C3, accumulate: true)
+                         dq + i0 * C3, ldc: C3, accumulate: !overwrite)
                 i0 += 4
             }
-            transpose(PT, ldd: tp, P, lds: T, rows: T, cols: T)
-            transpose(ST, ldd: tp, DS, lds: tp, rows: T, cols: T)
             i0 = 0
             while i0 < T {
                 let r = min(4, T - i0)
-                gemmTile(rows: r, n: hs, k0: i0, k1: T, PT + i0 * tp, lda: tp, dy, ldb: C,
-                         dv + i0 * C3, ldc: C3, accumulate: true)
-                gemmTile(rows: r, n: hs, k0: i0, k1: T, ST + i0 * tp, lda: tp, q, ldb: C3,
-                         dk + i0 * C3, ldc: C3, accumulate: true)
+                gemmTile(rows: r, n: hs, k0: i0, k1: T, P + i0, lda: T, transposedA: true, dy, ldb: C,
+                         dv + i0 * C3, ldc: C3, accumulate: !overwrite)
+                gemmTile(rows: r, n: hs, k0: i0, k1: T, DS + i0, lda: tp, transposedA: true, q, ldb: C3,
+                         dk + i0 * C3, ldc: C3, accumulate: !overwrite)
                 i0 += 4
             }
         }

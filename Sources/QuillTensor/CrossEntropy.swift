@@ -54,7 +54,7 @@ public func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ V: Int) -> (max: Fl
     var j = 0
     if V >= 8 {
         var m8 = Float8(repeating: -.infinity)
-        while j + 8 <= V { m8 = pointwiseMax(m8, load8(row + j)); j += 8 }
+        while j + 8 <= V { m8 = vmax(m8, load8(row + j)); j += 8 }
         mx = hmax(m8)
     }
     while j < V { mx = max(mx, row[j]); j += 1 }

@@ -1,45 +1,50 @@
 // GELU with GPT-2's tanh approximation, forward and backward:
-// gelu(x) = 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))).
+// gelu(x) = 0.5 x (1 + tanh(u)), u = √(2/π) (x + 0.044715 x³).
+// Computed through the identity 0.5 (1 + tanh(u)) = σ(2u) = 1 / (1 + e^{-2u}): one exp and one division, and
+// it saturates correctly at both ends without special cases.
 
 let geluScale: Float = 0.797_884_56  // √(2/π)
 
 /// out (N) = gelu(inp)
 public func geluForward(_ out: FloatBuffer, _ inp: FloatBuffer, count N: Int) {
     precondition(out.count >= N && inp.count >= N)
-    let k = Float8(repeating: geluScale), c3 = Float8(repeating: 0.044_715)
+    let k2 = Float8(repeating: -2 * geluScale), c3 = Float8(repeating: 0.044_715)
     var i = 0
     while i + 8 <= N {
         let x = load8(inp.ptr + i)
-        let u = k * fma(c3 * x, x * x, x)
-        store8(0.5 * x * (1 + fastTanh(u)), out.ptr + i)
+        let e = fastExp(k2 * fma(c3 * x, x * x, x))  // e^{-2u}
+        store8(x / (1 + e), out.ptr + i)
         i += 8
     }
     while i < N {
         let x = inp[i]
-        out[i] = 0.5 * x * (1 + fastTanh(geluScale * (x + 0.044_715 * x * x * x)))
+        out[i] = x / (1 + fastExp(-2 * geluScale * (x + 0.044_715 * x * x * x)))
         i += 1
     }
 }
 
-/// dinp (N) += gelu'(inp) · dout
-public func geluBackward(_ dinp: FloatBuffer, _ inp: FloatBuffer, _ dout: FloatBuffer, count N: Int) {
+/// dinp (N) += gelu'(inp) · dout  (= with overwrite), where gelu'(x) = s + 2 x s (1 - s) u'(x), s = σ(2u).
+public func geluBackward(_ dinp: FloatBuffer, _ inp: FloatBuffer, _ dout: FloatBuffer, count N: Int,
+                         overwrite: Bool = false) {
     precondition(dinp.count >= N && inp.count >= N && dout.count >= N)
-    let k = Float8(repeating: geluScale), c3 = Float8(repeating: 0.044_715)
+    let k2 = Float8(repeating: -2 * geluScale), c3 = Float8(repeating: 0.044_715)
+    let du = Float8(repeating: 2 * geluScale), c33 = Float8(repeating: 3 * 0.044_715)
     var i = 0
     while i + 8 <= N {
         let x = load8(inp.ptr + i)
         let x2 = x * x
-        let th = fastTanh(k * fma(c3 * x, x2, x))
-        let sech2 = 1 - th * th
-        let local = 0.5 * (1 + th) + 0.5 * x * sech2 * k * fma(3 * c3, x2, Float8(repeating: 1))
-        store8(fma(local, load8(dout.ptr + i), load8(dinp.ptr + i)), dinp.ptr + i)
+        let s = 1 / (1 + fastExp(k2 * fma(c3 * x, x2, x)))
+        // 2 u'(x) = 2√(2/π) (1 + 3·0.044715 x²)
+        let local = fma(x * s * (1 - s), du * fma(c33, x2, Float8(repeating: 1)), s)
+        let g = local * load8(dout.ptr + i)
+        store8(overwrite ? g : g + load8(dinp.ptr + i), dinp.ptr + i)
         i += 8
     }
     while i < N {
         let x = inp[i]
-        let th = fastTanh(geluScale * (x + 0.044_715 * x * x * x))
-        let local = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * geluScale * (1 + 3 * 0.044_715 * x * x)
-        dinp[i] += local * dout[i]
+        let s = 1 / (1 + fastExp(-2 * geluScale * (x + 0.044_715 * x * x * x)))
+        let local = s + x * s * (1 - s) * 2 * geluScale * (1 + 3 * 0.044_715 * x * x)
+        dinp[i] = (overwrite ? 0 : dinp[i]) + local * dout[i]
         i += 1
     }
 }

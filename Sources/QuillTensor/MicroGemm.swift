@@ -4,27 +4,37 @@
 // how causal masking skips the zero half of the work.
 
 /// C[i, j] (=, or += when accumulate) Σ_{k in k0..<k1} A[i, k] · B[k, j]   for i in 0..<rows (≤ 4), j in 0..<n.
-/// Row strides: lda, ldb, ldc. Requires rows in 1...4.
+/// Row strides: lda, ldb, ldc. Requires rows in 1...4. With transposedA, A is stored as Aᵀ: A[i, k] = a[k·lda + i],
+/// which reads the 4 rows' values for one k from 4 adjacent floats (so Pᵀ·dY needs no transpose of P).
 @inline(__always)
 func gemmTile(rows: Int, n: Int, k0: Int, k1: Int,
-              _ a: UnsafeMutablePointer<Float>, lda: Int,
+              _ a: UnsafeMutablePointer<Float>, lda: Int, transposedA: Bool = false,
               _ b: UnsafeMutablePointer<Float>, ldb: Int,
               _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
     if rows == 4 {
-        gemmTile4(n: n, k0: k0, k1: k1, a, lda: lda, b, ldb: ldb, c, ldc: ldc, accumulate: accumulate)
+        if transposedA {
+            gemmTile4(n: n, k0: k0, k1: k1, a, ks: lda, rs: 1, b, ldb: ldb, c, ldc: ldc, accumulate: accumulate)
+        } else {
+            gemmTile4(n: n, k0: k0, k1: k1, a, ks: 1, rs: lda, b, ldb: ldb, c, ldc: ldc, accumulate: accumulate)
+        }
     } else {
         for i in 0..<rows {
-            gemmTile1(n: n, k0: k0, k1: k1, a + i * lda, b, ldb: ldb, c + i * ldc, accumulate: accumulate)
+            if transposedA {
+                gemmTile1(n: n, k0: k0, k1: k1, a + i, ks: lda, b, ldb: ldb, c + i * ldc, accumulate: accumulate)
+            } else {
+                gemmTile1(n: n, k0: k0, k1: k1, a + i * lda, ks: 1, b, ldb: ldb, c + i * ldc, accumulate: accumulate)
+            }
         }
     }
 }
 
+/// A[r, k] = a[r·rs + k·ks].
 @inline(__always)
 private func gemmTile4(n: Int, k0: Int, k1: Int,
-                       _ a: UnsafeMutablePointer<Float>, lda: Int,
+                       _ a: UnsafeMutablePointer<Float>, ks: Int, rs: Int,
                        _ b: UnsafeMutablePointer<Float>, ldb: Int,
                        _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-    let a0p = a, a1p = a + lda, a2p = a + 2 * lda, a3p = a + 3 * lda
+    let a0p = a, a1p = a + rs, a2p = a + 2 * rs, a3p = a + 3 * rs
     let c0p = c, c1p = c + ldc, c2p = c + 2 * ldc, c3p = c + 3 * ldc
     var j = 0
     // 4 x 16 tile: 8 accumulators, 2 loads of B and 4 broadcasts of A per 8 FMAs.
@@ -39,8 +49,8 @@ private func gemmTile4(n: Int, k0: Int, k1: Int,
         while k < k1 {
             let bp = b + k * ldb + j
             let b0 = load8(bp), b1 = load8(bp + 8)
-            let x0 = Float8(repeating: a0p[k]), x1 = Float8(repeating: a1p[k])
-            let x2 = Float8(repeating: a2p[k]), x3 = Float8(repeating: a3p[k])
+            let x0 = Float8(repeating: a0p[k * ks]), x1 = Float8(repeating: a1p[k * ks])
+            let x2 = Float8(repeating: a2p[k * ks]), x3 = Float8(repeating: a3p[k * ks])
             c00 = fma(x0, b0, c00); c01 = fma(x0, b1, c01)
             c10 = fma(x1, b0, c10); c11 = fma(x1, b1, c11)
             c20 = fma(x2, b0, c20); c21 = fma(x2, b1, c21)
@@ -57,10 +67,10 @@ private func gemmTile4(n: Int, k0: Int, k1: Int,
         var k = k0
         while k < k1 {
             let b0 = load8(b + k * ldb + j)
-            c0 = fma(Float8(repeating: a0p[k]), b0, c0)
-            c1 = fma(Float8(repeating: a1p[k]), b0, c1)
-            c2 = fma(Float8(repeating: a2p[k]), b0, c2)
-            c3 = fma(Float8(repeating: a3p[k]), b0, c3)
+            c0 = fma(Float8(repeating: a0p[k * ks]), b0, c0)
+            c1 = fma(Float8(repeating: a1p[k * ks]), b0, c1)
+            c2 = fma(Float8(repeating: a2p[k * ks]), b0, c2)
+            c3 = fma(Float8(repeating: a3p[k * ks]), b0, c3)
             k += 1
         }
         store8(c0, c0p + j); store8(c1, c1p + j); store8(c2, c2p + j); store8(c3, c3p + j)
@@ -68,33 +78,33 @@ private func gemmTile4(n: Int, k0: Int, k1: Int,
     }
     if j < n {
         for i in 0..<4 {
-            scalarTail(j: j, n: n, k0: k0, k1: k1, a + i * lda, b, ldb: ldb, c + i * ldc, accumulate: accumulate)
+            scalarTail(j: j, n: n, k0: k0, k1: k1, a + i * rs, ks: ks, b, ldb: ldb, c + i * ldc, accumulate: accumulate)
         }
     }
 }
 
 @inline(__always)
-private func gemmTile1(n: Int, k0: Int, k1: Int, _ a: UnsafeMutablePointer<Float>,
+private func gemmTile1(n: Int, k0: Int, k1: Int, _ a: UnsafeMutablePointer<Float>, ks: Int,
                        _ b: UnsafeMutablePointer<Float>, ldb: Int,
                        _ c: UnsafeMutablePointer<Float>, accumulate: Bool) {
     var j = 0
     while j + 8 <= n {
         var acc = accumulate ? load8(c + j) : Float8()
         var k = k0
-        while k < k1 { acc = fma(Float8(repeating: a[k]), load8(b + k * ldb + j), acc); k += 1 }
+        while k < k1 { acc = fma(Float8(repeating: a[k * ks]), load8(b + k * ldb + j), acc); k += 1 }
         store8(acc, c + j)
         j += 8
     }
-    if j < n { scalarTail(j: j, n: n, k0: k0, k1: k1, a, b, ldb: ldb, c, accumulate: accumulate) }
+    if j < n { scalarTail(j: j, n: n, k0: k0, k1: k1, a, ks: ks, b, ldb: ldb, c, accumulate: accumulate) }
 }
 
 @inline(__always)
-private func scalarTail(j: Int, n: Int, k0: Int, k1: Int, _ a: UnsafeMutablePointer<Float>,
+private func scalarTail(j: Int, n: Int, k0: Int, k1: Int, _ a: UnsafeMutablePointer<Float>, ks: Int,
                         _ b: UnsafeMutablePointer<Float>, ldb: Int,
                         _ c: UnsafeMutablePointer<Float>, accumulate: Bool) {
     for jj in j..<n {
         var s: Float = accumulate ? c[jj] : 0
-        for k in k0..<k1 { s += a[k] * b[k * ldb + jj] }
+        for k in k0..<k1 { s += a[k * ks] * b[k * ldb + jj] }
         c[jj] = s
     }
 }

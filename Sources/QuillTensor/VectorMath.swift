@@ -72,6 +72,9 @@ public typealias Float8 = SIMD8<Float>
 @inline(__always) public func fastExp(_ x: Float) -> Float { fastExp(Float8(repeating: x))[0] }
 @inline(__always) public func fastTanh(_ x: Float) -> Float { fastTanh(Float8(repeating: x))[0] }
 
+/// Lane-wise maximum (the standard library's generic pointwiseMax is not always specialised).
+@inline(__always) func vmax(_ a: Float8, _ b: Float8) -> Float8 { a.replacing(with: b, where: b .> a) }
+
 /// Horizontal sum and max, for reductions at the end of a row.
 @inline(__always) func hsum(_ v: Float8) -> Float { v.sum() }
 @inline(__always) func hmax(_ v: Float8) -> Float { v.max() }

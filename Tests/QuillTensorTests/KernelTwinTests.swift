@@ -101,6 +101,11 @@ struct KernelTwinTests {
             attentionBackward(d1.b, dout.b, a1.b, inp.b, scratch: scratch.b, B: B, T: T, C: C, NH: NH, dropout: mask, sampleOffset: 3)
             Reference.attentionBackward(d2.b, dout.b, a2.b, inp.b, B: B, T: T, C: C, NH: NH, dropout: mask, sampleOffset: 3)
             #expect(maxRelativeDiff(d1.b, d2.b, count: B * T * 3 * C).diff < 1e-4)
+            // Overwrite mode writes every element once: from a garbage-filled buffer it equals += from zero.
+            let d3 = Buf(B * T * 3 * C, seed: 34), d4 = Buf(B * T * 3 * C)
+            attentionBackward(d3.b, dout.b, a1.b, inp.b, scratch: scratch.b, B: B, T: T, C: C, NH: NH, dropout: mask, sampleOffset: 3, overwrite: true)
+            attentionBackward(d4.b, dout.b, a1.b, inp.b, scratch: scratch.b, B: B, T: T, C: C, NH: NH, dropout: mask, sampleOffset: 3)
+            #expect(maxRelativeDiff(d3.b, d4.b, count: B * T * 3 * C).diff == 0)
         }
     }
 
