@@ -56,14 +56,30 @@ public final class AdamW: @unchecked Sendable {
                 let lo = max(t.offset, range.lowerBound), hi = min(t.offset + t.count, range.upperBound)
                 guard lo < hi else { continue }
                 let decay = t.decays ? 1 - lr * wd : 1
-                for i in lo..<hi {
+                // p ← p·(1 − lr·wd) − lr · m̂ / (√v̂ + eps), with the bias corrections folded in as PyTorch does.
+                let pp = params.ptr, gp = grads.ptr, mp = m.ptr, vp = v.ptr
+                let b1v = SIMD8<Float>(repeating: b1), b2v = SIMD8<Float>(repeating: b2)
+                let ib1 = SIMD8<Float>(repeating: 1 - b1), ib2 = SIMD8<Float>(repeating: 1 - b2)
+                let dv = SIMD8<Float>(repeating: decay), sv = SIMD8<Float>(repeating: stepSize)
+                let inv = SIMD8<Float>(repeating: 1 / bc2Sqrt), ev = SIMD8<Float>(repeating: eps)
+                var i = lo
+                while i + 8 <= hi {
+                    let g = load(gp + i)
+                    let mi = b1v * load(mp + i) + ib1 * g
+                    let vi = b2v * load(vp + i) + ib2 * g * g
+                    store(mi, mp + i)
+                    store(vi, vp + i)
+                    store(load(pp + i) * dv - sv * mi / (vi.squareRoot() * inv + ev), pp + i)
+                    i += 8
+                }
+                while i < hi {
                     let g = grads[i]
                     let mi = b1 * m[i] + (1 - b1) * g
                     let vi = b2 * v[i] + (1 - b2) * g * g
                     m[i] = mi
                     v[i] = vi
-                    // p ← p·(1 − lr·wd) − lr · m̂ / (√v̂ + eps), with the bias corrections folded in as PyTorch does.
                     params[i] = params[i] * decay - stepSize * mi / (vi.squareRoot() / bc2Sqrt + eps)
+                    i += 1
                 }
             }
         }
@@ -128,4 +144,12 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         let progress = Double(step - warmupSteps) / Double(max(1, decaySteps - warmupSteps))
         return minLR + Float(0.5 * (1 + cos(Double.pi * progress))) * (maxLR - minLR)
     }
+}
+
+@inline(__always) private func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always) private func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
