@@ -1,0 +1,48 @@
+// Shared test inputs: the paths of ../shared/data (found from this file, so tests run from any directory) and
+// GPT-2's tokenizer and Tiny Shakespeare, each loaded once for the whole suite.
+import Foundation
+@testable import QuillTokenizers
+
+enum Fixtures {
+    /// `../shared/data` beside the package root.
+    static let dataDirectory: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()   // QuillTokenizersTests
+        .deletingLastPathComponent()   // Tests
+        .deletingLastPathComponent()   // package root
+        .appendingPathComponent("../shared/data").standardizedFileURL
+
+    static let gpt2Directory = dataDirectory.appendingPathComponent("gpt2")
+    static let shakespeareFile = dataDirectory.appendingPathComponent("tinyshakespeare.txt")
+
+    private static let gpt2Result = Result { try BytePairTokenizer(directory: gpt2Directory) }
+    private static let shakespeareResult = Result { try String(contentsOf: shakespeareFile, encoding: .utf8) }
+
+    /// GPT-2's tokenizer from ../shared/data/gpt2 (vocab.json + merges.txt).
+    static func gpt2() throws -> BytePairTokenizer { try gpt2Result.get() }
+
+    /// The whole of tinyshakespeare.txt.
+    static func shakespeare() throws -> String { try shakespeareResult.get() }
+
+    /// The first `bytes` bytes of tinyshakespeare.txt (all ASCII, so any cut is a character boundary).
+    static func shakespeare(prefix bytes: Int) throws -> String {
+        String(decoding: Array(try shakespeare().utf8.prefix(bytes)), as: UTF8.self)
+    }
+
+    /// Awkward text for round trips: emoji (with ZWJ and flags), CJK, combining marks, "\r\n", runs of spaces and
+    /// newlines, other white space, special-token text, controls.
+    static let awkwardStrings: [String] = [
+        "", " ", "  ", "\n", "\n\n\n", "\r\n", "\r\n\r\n", "a\r\nb", "   \n\n  x", "hello   world  ", "\t\t",
+        "🙂", "👨‍👩‍👧 family", "🇫🇷🇯🇵", "hi 🙂 there", "中文字符", "日本語のテキスト", "한국어",
+        "e\u{301}", "n\u{303}o\u{308}", "\u{301}alone", "Z\u{351}\u{36B}\u{343}\u{36A}a\u{334}l\u{31F}g\u{32C}o",
+        "I'm you're they've we'll he'd it's DON'T", "'s's''s", "x\u{A0}y\u{3000}z\u{2028}w\u{85}v",
+        "<|endoftext|>", "a<|endoftext|>b", "\u{0}\u{7F}\u{1B}[0m", "\u{FEFF}bom", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "١٢٣ ½ ² Ⅻ",
+        String(repeating: "a", count: 1000), String(repeating: " ", count: 300) + "x", String(repeating: "🙂", count: 100),
+    ]
+}
+
+/// 64-bit FNV-1a over token ids, as GoldenIDs.shakespeareHash was computed.
+func fnv1a(_ ids: [Int]) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for id in ids { h = (h ^ UInt64(id)) &* 0x100_0000_01b3 }
+    return h
+}
