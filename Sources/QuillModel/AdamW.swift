@@ -118,7 +118,13 @@ public func clipGradientNorm(_ grads: FloatBuffer, maxNorm: Float, workers: Int 
     let norm = Float(partial.reduce(0, +).squareRoot())
     if norm > maxNorm && norm.isFinite {
         let scale = maxNorm / (norm + 1e-6)
-        for i in 0..<grads.count { grads[i] *= scale }
+        let s8 = SIMD8<Float>(repeating: scale)
+        Parallel.forEach(parts) { p in
+            let r = Parallel.range(p, of: parts, total: grads.count)
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound { store(load(grads.ptr + i) * s8, grads.ptr + i); i += 8 }
+            while i < r.upperBound { grads[i] *= scale; i += 1 }
+        }
     }
     return norm
 }

@@ -246,7 +246,7 @@ final class Worker: @unchecked Sendable {
     /// Activations saved for backward, for Bw samples of T tokens (llm.c ActivationTensors).
     struct Activations {
         struct Layer {
-            var ln1, ln1Mean, ln1Rstd, qkv, att, atty, residual2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, residual3: FloatBuffer
+            var ln1, ln1Mean, ln1Rstd, qkv, att, atty, residual2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, fchSigmoid, residual3: FloatBuffer
         }
         var encoded: FloatBuffer
         var layers: [Layer]
@@ -278,7 +278,7 @@ final class Worker: @unchecked Sendable {
         for _ in 0..<c.nLayer {
             layerIdx.append([take(N * C), take(N), take(N), take(3 * N * C), take(B * NH * T * T), take(N * C),
                              take(N * C), take(N * C), take(N), take(N), take(4 * N * C), take(4 * N * C),
-                             take(N * C)])
+                             take(4 * N * C), take(N * C)])
         }
         let tail = [take(N * C), take(N), take(N), take(N * V), take(N), take(N * C),
                     take(N * C), take(N * C), take(N * C), take(4 * N * C), take(4 * N * C),
@@ -296,7 +296,7 @@ final class Worker: @unchecked Sendable {
                 Activations.Layer(ln1: buf(l[0]), ln1Mean: buf(l[1]), ln1Rstd: buf(l[2]), qkv: buf(l[3]),
                                   att: buf(l[4]), atty: buf(l[5]), residual2: buf(l[6]), ln2: buf(l[7]),
                                   ln2Mean: buf(l[8]), ln2Rstd: buf(l[9]), fch: buf(l[10]), fchGelu: buf(l[11]),
-                                  residual3: buf(l[12]))
+                                  fchSigmoid: buf(l[12]), residual3: buf(l[13]))
             },
             lnf: buf(tail[0]), lnfMean: buf(tail[1]), lnfRstd: buf(tail[2]), logits: buf(tail[3]),
             losses: buf(tail[4]), branch: buf(tail[5]), dres: buf(tail[6]), dtmp: buf(tail[7]), dln: buf(tail[8]),
@@ -346,7 +346,7 @@ final class Worker: @unchecked Sendable {
             residualForward(a.residual2, residual, acts.branch, count: N * C)
             layerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.residual2, p.ln2w!, p.ln2b, rows: N, C: C)
             matmulForward(a.fch, a.ln2, p.fcW!, p.fcB, rows: N, inChannels: C, outChannels: 4 * C)
-            geluForward(a.fchGelu, a.fch, count: 4 * N * C)
+            geluForward(a.fchGelu, a.fch, count: 4 * N * C, sigmoid: a.fchSigmoid)
             matmulForward(acts.branch, a.fchGelu, p.fcProjW!, p.fcProjB, rows: N, inChannels: 4 * C, outChannels: C)
             if let mask { dropout(acts.branch, siteMask(mask, layer: l, .mlpResidual), width: C, backward: false) }
             residualForward(a.residual3, a.residual2, acts.branch, count: N * C)
@@ -390,7 +390,7 @@ final class Worker: @unchecked Sendable {
             }
             matmulBackward(dbigA, gp.fcProjW!, gp.fcProjB, dbranch, a.fchGelu, p.fcProjW!,
                            rows: N, inChannels: 4 * C, outChannels: C, overwriteInput: true)
-            geluBackward(dbigB, a.fch, dbigA, count: 4 * N * C, overwrite: true)
+            geluBackward(dbigB, a.fch, dbigA, count: 4 * N * C, sigmoid: a.fchSigmoid, overwrite: true)
             matmulBackward(dln, gp.fcW!, gp.fcB, dbigB, a.ln2, p.fcW!, rows: N, inChannels: C, outChannels: 4 * C,
                            overwriteInput: true)
             layerNormBackward(dres, gp.ln2w!, gp.ln2b, dln, a.residual2, p.ln2w!, a.ln2Mean, a.ln2Rstd, rows: N, C: C)

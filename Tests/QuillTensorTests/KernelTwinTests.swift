@@ -78,10 +78,16 @@ struct KernelTwinTests {
         geluForward(o1.b, inp.b, count: n)
         Reference.geluForward(o2.b, inp.b, count: n)
         #expect(maxRelativeDiff(o1.b, o2.b, count: n).diff < 1e-5)
-        let d1 = Buf(n, seed: 23), d2 = Buf(copy: d1)
+        let d1 = Buf(n, seed: 23), d2 = Buf(copy: d1), d3 = Buf(copy: d1)
         geluBackward(d1.b, inp.b, dout.b, count: n)
         Reference.geluBackward(d2.b, inp.b, dout.b, count: n)
         #expect(maxRelativeDiff(d1.b, d2.b, count: n).diff < 1e-5)
+        // With σ(2u) saved by the forward pass, the backward needs no exp and gives the same gradient.
+        let o3 = Buf(n), sig = Buf(n)
+        geluForward(o3.b, inp.b, count: n, sigmoid: sig.b)
+        #expect(maxRelativeDiff(o3.b, o1.b, count: n).diff == 0)
+        geluBackward(d3.b, inp.b, dout.b, count: n, sigmoid: sig.b)
+        #expect(maxRelativeDiff(d3.b, d1.b, count: n).diff == 0)
     }
 
     @Test("attention forward and backward equal the full-matrix version",
