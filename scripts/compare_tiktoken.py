@@ -2,7 +2,7 @@
 # Quill's GPT-2 tokenizer beside tiktoken on the same file, in the same run: token counts, identical ids, MB/s.
 # Run from the package root with the bench venv's python (it has tiktoken), after building quill-bench:
 #
-#     swift build -c release --scratch-path .build-tok
+#     swift build -c release
 #     $(../shared/bench/setup.sh) scripts/compare_tiktoken.py
 #
 # tiktoken's `gpt2` encoding is rebuilt from the local files (its own download needs the network), exactly as
@@ -53,7 +53,7 @@ def run_quill(binary, vocab_dir, data, repeat, ids_path):
     try:
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     except FileNotFoundError:
-        sys.exit(f"{binary} not found: build it first with `swift build -c release --scratch-path .build-tok`")
+        sys.exit(f"{binary} not found: build it first with `swift build -c release`")
     except subprocess.CalledProcessError as error:
         sys.exit(f"{' '.join(command)} failed:\n{error.stderr}")
     figures = json.loads(output.strip().splitlines()[-1])
@@ -66,7 +66,7 @@ def main():
     parser = argparse.ArgumentParser(description="Quill vs tiktoken (gpt2): identical ids and MB/s on one file.")
     parser.add_argument("--vocab", default="../shared/data/gpt2", help="GPT-2 vocabulary directory")
     parser.add_argument("--data", default="../shared/data/tinyshakespeare.txt", help="UTF-8 text file")
-    parser.add_argument("--bin", default=".build-tok/release/quill-bench", help="the quill-bench executable")
+    parser.add_argument("--bin", default=".build/release/quill-bench", help="the quill-bench executable")
     parser.add_argument("--repeat", type=int, default=5, help="encodes per round; the best counts")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of tiktoken and Quill")
     args = parser.parse_args()
