@@ -18,6 +18,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "quill-bench", targets: ["quill-bench"]),
+        .executable(name: "quill-train", targets: ["quill-train"]),
         .library(name: "QuillModel", targets: ["QuillModel"]),
         .library(name: "QuillTokenizers", targets: ["QuillTokenizers"]),
     ],
@@ -34,8 +35,8 @@ let package = Package(
         .target(name: "QuillTensor", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "QuillTokenizers", swiftSettings: fast),
         .target(name: "QuillModel", dependencies: ["QuillTensor"], swiftSettings: fast),
-        .target(name: "QuillCheckpoint", dependencies: ["QuillModel", "QuillTokenizers", "COpenSSL"]),
-        .target(name: "QuillTraining", dependencies: ["QuillModel", "QuillCheckpoint", "QuillTokenizers", "CZlib"],
+        .target(name: "QuillCheckpoint", dependencies: ["QuillTensor", "QuillModel", "QuillTokenizers", "COpenSSL"]),
+        .target(name: "QuillTraining", dependencies: ["QuillTensor", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "CZlib"],
                 swiftSettings: fast),
         .target(name: "QuillHTTP", dependencies: ["CZlib"]),
         .target(name: "QuillService", dependencies: ["QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers"]),
@@ -49,10 +50,23 @@ let package = Package(
             ],
             swiftSettings: fast),
 
+        .executableTarget(
+            name: "quill-train",
+            dependencies: [
+                "QuillTensor", "QuillModel", "QuillTokenizers", "QuillCheckpoint", "QuillTraining",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: fast),
+
         // MARK: - Tests
         .testTarget(name: "QuillTensorTests", dependencies: ["QuillTensor"], swiftSettings: fast),
         .testTarget(name: "QuillTokenizersTests", dependencies: ["QuillTokenizers"]),
         .testTarget(name: "QuillModelTests", dependencies: ["QuillModel", "QuillTensor"], swiftSettings: fast),
+        .testTarget(name: "QuillCheckpointTests",
+                    dependencies: ["QuillCheckpoint", "QuillModel", "QuillTensor", "QuillTokenizers"]),
+        .testTarget(name: "QuillTrainingTests",
+                    dependencies: ["QuillTraining", "QuillCheckpoint", "QuillModel", "QuillTensor", "QuillTokenizers"],
+                    swiftSettings: fast),
     ],
     swiftLanguageModes: [.v6]
 )

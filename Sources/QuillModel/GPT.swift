@@ -26,7 +26,9 @@ public final class GPT: LanguageModel, @unchecked Sendable {
     private let positions: FloatBuffer?
     private let workerLimit: Int
     private var workers: [Worker] = []
+    private var spare: [(B: Int, T: Int, workers: [Worker])] = []
     private var shape: (B: Int, T: Int) = (0, 0)
+    private var tokenCapacity = 1
     private var inputs: TokenBuffer
     private var targets: TokenBuffer
     private var lastPass: (hasTargets: Bool, validTargets: Int, mask: DropoutMask?)? = nil
@@ -171,18 +173,29 @@ public final class GPT: LanguageModel, @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: row, count: V))
     }
 
-    /// Sizes the per-worker buffers for a batch of B sequences of T tokens (reused while the shape holds).
+    /// Sizes the per-worker buffers for a batch of B sequences of T tokens. The buffers of the two most recent
+    /// shapes are kept, so that alternating training batches with evaluation or sampling reallocates nothing.
     private func prepare(B: Int, T: Int) {
         guard shape.B != B || shape.T != T else { return }
-        workers = []
-        inputs.deallocate()
-        targets.deallocate()
-        inputs = TokenBuffer.allocate(capacity: B * T)
-        targets = TokenBuffer.allocate(capacity: B * T)
-        let n = min(B, workerLimit)
-        for w in 0..<n {
-            let r = Parallel.range(w, of: n, total: B)
-            workers.append(Worker(config: config, layout: layout, samples: r, T: T, ownGradients: w > 0))
+        if let i = spare.firstIndex(where: { $0.B == B && $0.T == T }) {
+            let s = spare.remove(at: i)
+            if shape.B > 0 { spare.append((shape.B, shape.T, workers)) }
+            workers = s.workers
+        } else {
+            if shape.B > 0 { spare.append((shape.B, shape.T, workers)) }
+            let n = min(B, workerLimit)
+            workers = (0..<n).map { w in
+                Worker(config: config, layout: layout, samples: Parallel.range(w, of: n, total: B), T: T,
+                       ownGradients: w > 0)
+            }
+        }
+        if spare.count > 1 { spare.removeFirst(spare.count - 1) }
+        if B * T > tokenCapacity {
+            inputs.deallocate()
+            targets.deallocate()
+            inputs = TokenBuffer.allocate(capacity: B * T)
+            targets = TokenBuffer.allocate(capacity: B * T)
+            tokenCapacity = B * T
         }
         shape = (B, T)
     }
@@ -230,6 +243,14 @@ public final class GPT: LanguageModel, @unchecked Sendable {
 
     fileprivate var positionTable: FloatBuffer { positions ?? weights.wpe! }
     fileprivate var tokens: (inputs: TokenBuffer, targets: TokenBuffer) { (inputs, targets) }
+
+    /// Frees the activation buffers (they are rebuilt on the next forward pass).
+    public func releaseActivations() {
+        workers = []
+        spare = []
+        shape = (0, 0)
+        lastPass = nil
+    }
 }
 
 // MARK: - Worker: one core's share of a batch

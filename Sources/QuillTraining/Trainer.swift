@@ -1,0 +1,348 @@
+// The training loop: batches → forward → backward → clip → AdamW, with evaluation, the best checkpoint by
+// validation loss, a resumable state, metrics.jsonl and loss.svg beside the checkpoint. It reports progress as
+// events and leaves printing to the executable.
+import Foundation
+import QuillCheckpoint
+import QuillModel
+import QuillTensor
+import QuillTokenizers
+
+/// What the loop reports as it goes.
+public enum TrainingEvent: Sendable {
+    case started(parameters: Int, trainTokens: Int, valTokens: Int, vocabSize: Int, fromStep: Int)
+    case step(step: Int, maxSteps: Int, loss: Float, learningRate: Float, tokensPerSecond: Double, elapsed: Double, eta: Double)
+    case evaluated(EvalRecord, isBest: Bool, sample: String?)
+    case stopped(step: Int, reason: String)
+}
+
+/// Files of one run, all derived from the checkpoint path NAME.safetensors.
+public struct RunFiles: Sendable {
+    /// The best checkpoint by validation loss.
+    public let best: URL
+    /// The latest weights (resume reads these with the state).
+    public let last: URL
+    /// Optimizer moments, step and generator states.
+    public let state: URL
+    public let metrics: URL
+    public let plot: URL
+
+    public init(checkpoint path: String) {
+        best = URL(fileURLWithPath: path)
+        var stem = best.lastPathComponent
+        if stem.hasSuffix(".safetensors") { stem = String(stem.dropLast(".safetensors".count)) }
+        let dir = best.deletingLastPathComponent()
+        last = dir.appendingPathComponent(stem + ".last.safetensors")
+        state = dir.appendingPathComponent(stem + ".state.safetensors")
+        metrics = dir.appendingPathComponent(stem + ".metrics.jsonl")
+        plot = dir.appendingPathComponent(stem + ".loss.svg")
+    }
+}
+
+/// What a resumable state carries besides tensors (TrainingState.extra, JSON).
+struct RunInfo: Codable {
+    var config: TrainConfig
+    var dataPath: String
+    var format: String
+    var record: TrainingRecord
+    var step: Int
+}
+
+public final class Trainer {
+    public let config: TrainConfig
+    public let files: RunFiles
+    public let tokenizer: any Tokenizer
+    public let model: any LanguageModel
+    public let optimizer: AdamW
+    public private(set) var record: TrainingRecord
+    public private(set) var step = 0
+    let split: TokenSplit
+    let spec: ModelSpec
+    let dataPath: String
+    let format: DataFormat
+    var sampler: BatchSampler
+
+    /// A fresh run. Checks data, config and output before anything is written.
+    public init(config: TrainConfig, dataPath: String, format: DataFormat, checkpoint: String,
+                command: String? = nil, workers: Int = Parallel.defaultWorkers) throws(TrainingError) {
+        try config.validate()
+        let files = RunFiles(checkpoint: checkpoint)
+        try Trainer.checkWritable(files.best)
+        let corpus = try Corpus(path: dataPath, format: format)
+        let tokenizer = try corpus.makeTokenizer(config.tokenizer)
+        let tokens = try corpus.tokens(with: tokenizer)
+        let split = try TokenSplit(tokens: tokens, valFraction: config.valFraction, blockSize: config.blockSize, path: dataPath)
+        let V = tokenizer.vocabularySize
+        let spec: ModelSpec = config.model == "gpt" ? .gpt(config.gptConfig(vocabSize: V))
+            : .bigram(vocabSize: V, blockSize: config.blockSize)
+        let model: any LanguageModel
+        do { model = try spec.makeModel(seed: config.seed, workers: workers) } catch { throw .model(error.description) }
+        self.config = config
+        self.files = files
+        self.tokenizer = tokenizer
+        self.model = model
+        self.split = split
+        self.spec = spec
+        self.dataPath = dataPath
+        self.format = format
+        self.optimizer = AdamW(layout: model.layout, config: AdamWConfig(beta1: config.beta1, beta2: config.beta2,
+                                                                         weightDecay: config.weightDecay), workers: workers)
+        self.sampler = BatchSampler(seed: config.seed &+ 1)
+        self.record = TrainingRecord(steps: 0, tokensSeen: 0, corpusSHA256: sha256Hex(corpus.bytes),
+                                     corpusBytes: corpus.bytes.count, durationSeconds: 0, history: [],
+                                     command: command, trainConfig: config.jsonText)
+    }
+
+    /// Continues the run whose best checkpoint is `checkpoint` (it reads NAME.last and NAME.state beside it).
+    /// The data file must be the one the run started with (checked by SHA-256); dataPath overrides its location.
+    public init(resuming checkpoint: String, dataPath: String? = nil, command: String? = nil,
+                workers: Int = Parallel.defaultWorkers) throws(TrainingError) {
+        let files = RunFiles(checkpoint: checkpoint)
+        let last: Checkpoint, state: TrainingState, info: RunInfo
+        do {
+            last = try Checkpoint.read(from: files.last)
+            state = try TrainingState.read(from: files.state, expectedCount: last.layout.count)
+        } catch {
+            throw .data(path: checkpoint, reason: "cannot resume: \(error.description)")
+        }
+        do {
+            info = try JSONDecoder().decode(RunInfo.self, from: Data(state.extra.utf8))
+        } catch {
+            throw .data(path: files.state.path, reason: "cannot resume: the run description is unreadable (\(error))")
+        }
+        let path = dataPath ?? info.dataPath
+        guard let format = DataFormat(rawValue: info.format) else {
+            throw .data(path: files.state.path, reason: "unknown data format \(info.format)")
+        }
+        let corpus = try Corpus(path: path, format: format)
+        guard sha256Hex(corpus.bytes) == info.record.corpusSHA256 else {
+            throw .data(path: path, reason: "is not the corpus this run was trained on (SHA-256 differs); pass the original file with --data")
+        }
+        let tokenizer: any Tokenizer
+        do { tokenizer = try last.tokenizer.makeTokenizer() } catch { throw .tokenizer("\(error)") }
+        let tokens = try corpus.tokens(with: tokenizer)
+        self.split = try TokenSplit(tokens: tokens, valFraction: info.config.valFraction,
+                                    blockSize: info.config.blockSize, path: path)
+        let model: any LanguageModel
+        do { model = try last.makeModel(workers: workers) } catch { throw .model(error.description) }
+        self.config = info.config
+        self.files = files
+        self.tokenizer = tokenizer
+        self.model = model
+        self.spec = last.spec
+        self.dataPath = path
+        self.format = format
+        self.optimizer = AdamW(layout: model.layout, config: AdamWConfig(beta1: info.config.beta1, beta2: info.config.beta2,
+                                                                         weightDecay: info.config.weightDecay), workers: workers)
+        state.restore(into: optimizer)
+        self.sampler = BatchSampler(seed: 0)
+        sampler.rng.state = state.rngs["sampler"] ?? 0
+        if let gpt = model as? GPT {
+            gpt.trainingPasses = state.rngs["dropout_passes"] ?? 0
+            if let seed = state.rngs["dropout_seed"] { gpt.dropoutSeed = seed }
+        }
+        self.record = info.record
+        if let command { record.command = (record.command.map { $0 + " ; " } ?? "") + command }
+        self.step = info.step
+    }
+
+    // MARK: - The loop
+
+    /// Trains until max_steps, max_minutes, or shouldStop() returns true (checked after every step: SIGINT and
+    /// SIGTERM land there). Always leaves a resumable state behind. Returns the run's record.
+    @discardableResult
+    public func run(shouldStop: () -> Bool = { false }, onEvent: (TrainingEvent) -> Void = { _ in })
+        throws(TrainingError) -> TrainingRecord {
+        let B = config.batchSize, T = config.blockSize
+        let schedule = config.schedule
+        onEvent(.started(parameters: model.parameterCount, trainTokens: split.train.count, valTokens: split.val.count,
+                         vocabSize: tokenizer.vocabularySize, fromStep: step))
+        let startTime = Date()
+        let priorSeconds = record.durationSeconds
+        var windowStart = Date(), windowTokens = 0
+        var lastLoss: Float = .nan
+        var stopReason: String? = nil
+        while true {
+            let elapsed = priorSeconds + Date().timeIntervalSince(startTime)
+            if step % config.evalInterval == 0 && record.history.last?.step != step {
+                try evaluate(elapsed: elapsed, trainLoss: lastLoss, onEvent: onEvent)
+                windowStart = Date()  // throughput counts training steps only
+                windowTokens = 0
+            }
+            if step >= config.maxSteps { break }
+            if config.maxMinutes > 0 && elapsed >= config.maxMinutes * 60 {
+                stopReason = "time budget of \(config.maxMinutes) minutes reached"
+                break
+            }
+            let lr = schedule.rate(at: step)
+            let batch = sampler.batch(from: split.train, B: B, T: T)
+            do {
+                lastLoss = try model.forward(inputs: batch.x, targets: batch.y, batchSize: B, sequenceLength: T) ?? .nan
+                model.zeroGradients()
+                try model.backward()
+            } catch {
+                throw .model(error.description)
+            }
+            if config.gradClip > 0 { clipGradientNorm(model.gradients, maxNorm: config.gradClip) }
+            optimizer.update(params: model.parameters, grads: model.gradients, lr: lr)
+            step += 1
+            record.steps = step
+            record.tokensSeen += B * T
+            record.trainLoss = lastLoss
+            windowTokens += B * T
+            if step % config.logInterval == 0 || step == config.maxSteps {
+                let now = Date()
+                let rate = Double(windowTokens) / max(1e-9, now.timeIntervalSince(windowStart))
+                let el = priorSeconds + now.timeIntervalSince(startTime)
+                var eta = Double(config.maxSteps - step) * Double(B * T) / max(rate, 1e-9)
+                if config.maxMinutes > 0 { eta = min(eta, max(0, config.maxMinutes * 60 - el)) }
+                onEvent(.step(step: step, maxSteps: config.maxSteps, loss: lastLoss, learningRate: lr,
+                              tokensPerSecond: rate, elapsed: el, eta: eta))
+                appendMetrics(["step": step, "loss": Double(lastLoss), "lr": Double(lr), "tokens_per_s": rate.rounded()])
+                windowStart = now
+                windowTokens = 0
+            }
+            if !lastLoss.isFinite { stopReason = "the loss is \(lastLoss) (diverged: lower learning_rate?)"; break }
+            if shouldStop() { stopReason = "interrupted"; break }
+        }
+        record.durationSeconds = priorSeconds + Date().timeIntervalSince(startTime)
+        if stopReason == nil || stopReason!.hasPrefix("time budget") {
+            // A finished run ends with an evaluation, so the record's last val loss is the final model's.
+            if record.history.last?.step != step {
+                try evaluate(elapsed: record.durationSeconds, trainLoss: lastLoss, onEvent: onEvent)
+            }
+        }
+        try saveState()
+        if let stopReason { onEvent(.stopped(step: step, reason: stopReason)) }
+        return record
+    }
+
+    /// Mean loss over eval_iters random batches of each split (dropout off), from a generator seeded by the step,
+    /// so evaluation never disturbs the training batches. Saves the best checkpoint and the plot.
+    func evaluate(elapsed: Double, trainLoss: Float, onEvent: (TrainingEvent) -> Void) throws(TrainingError) {
+        let trainEval = try meanLoss(split.train, stream: 1)
+        let valEval = try meanLoss(split.val, stream: 2)
+        let lr = config.schedule.rate(at: step)
+        let rec = EvalRecord(step: step, tokens: record.tokensSeen, seconds: elapsed, trainLoss: trainEval,
+                             valLoss: valEval, learningRate: lr)
+        record.history.append(rec)
+        record.valLoss = valEval
+        record.durationSeconds = elapsed
+        let isBest = record.bestValLoss.map { valEval < $0 } ?? true
+        if isBest {
+            record.bestValLoss = valEval
+            try writeCheckpoint(to: files.best)
+        }
+        appendMetrics(["step": step, "tokens": record.tokensSeen, "seconds": (elapsed * 10).rounded() / 10,
+                       "train_loss": Double(trainEval), "val_loss": Double(valEval), "lr": Double(lr)])
+        writePlot()
+        var text: String? = nil
+        if config.sampleTokens > 0 { text = sample(tokens: config.sampleTokens, seed: UInt64(step)) }
+        onEvent(.evaluated(rec, isBest: isBest, sample: text))
+    }
+
+    func meanLoss(_ tokens: [Int32], stream: UInt64) throws(TrainingError) -> Float {
+        var s = BatchSampler(seed: SplitMix64.mix(config.seed ^ (UInt64(step) << 8) ^ stream))
+        let wasTraining = model.isTraining
+        model.isTraining = false
+        defer { model.isTraining = wasTraining }
+        var total = 0.0
+        for _ in 0..<config.evalIters {
+            let b = s.batch(from: tokens, B: config.batchSize, T: config.blockSize)
+            do {
+                total += Double(try model.forward(inputs: b.x, targets: b.y, batchSize: config.batchSize,
+                                                  sequenceLength: config.blockSize) ?? .nan)
+            } catch { throw .model(error.description) }
+        }
+        return Float(total / Double(config.evalIters))
+    }
+
+    /// A short continuation of the start token (end-of-text, or a newline for char models), or "" on failure.
+    public func sample(tokens n: Int, seed: UInt64) -> String {
+        let start: Int32
+        if let eot = tokenizer.specialTokens[SpecialTokens.endOfText] {
+            start = Int32(eot)
+        } else {
+            start = Int32((try? tokenizer.encode("\n").first) ?? 0)
+        }
+        guard let ids = try? model.generate(prompt: [start], maxNewTokens: n,
+                                            options: SamplingOptions(temperature: 0.8, topK: 40, seed: seed)) else { return "" }
+        return (try? tokenizer.decode(ids.map(Int.init))) ?? ""
+    }
+
+    // MARK: - Files
+
+    func writeCheckpoint(to url: URL) throws(TrainingError) {
+        do {
+            try Checkpoint.write(model: model, spec: spec, tokenizer: tokenizer.serialized, training: record, to: url)
+        } catch {
+            throw .output(path: url.path, reason: error.description)
+        }
+    }
+
+    /// The latest weights and the optimizer state, for --resume.
+    public func saveState() throws(TrainingError) {
+        try writeCheckpoint(to: files.last)
+        var rngs = ["sampler": sampler.rng.state]
+        if let gpt = model as? GPT {
+            rngs["dropout_passes"] = gpt.trainingPasses
+            rngs["dropout_seed"] = gpt.dropoutSeed
+        }
+        let info = RunInfo(config: config, dataPath: dataPath, format: format.rawValue, record: record, step: step)
+        let extra = String(decoding: (try? JSONEncoder().encode(info)) ?? Data(), as: UTF8.self)
+        do {
+            try TrainingState.write(optimizer: optimizer, rngs: rngs, extra: extra, to: files.state)
+        } catch {
+            throw .output(path: files.state.path, reason: error.description)
+        }
+    }
+
+    private func appendMetrics(_ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        var line = data
+        line.append(0x0A)
+        if let h = FileHandle(forWritingAtPath: files.metrics.path) {
+            h.seekToEndOfFile()
+            h.write(line)
+            try? h.close()
+        } else {
+            FileManager.default.createFile(atPath: files.metrics.path, contents: line)
+        }
+    }
+
+    private func writePlot() {
+        var train: [(Int, Float)] = [], val: [(Int, Float)] = []
+        for e in record.history { train.append((e.step, e.trainLoss)); val.append((e.step, e.valLoss)) }
+        let svg = LossPlot.svg(title: "\(files.best.lastPathComponent): loss", series: [
+            ("train", "#1f77b4", train), ("val", "#d62728", val),
+        ])
+        let tmp = files.plot.appendingPathExtension("tmp")
+        if (try? svg.write(to: tmp, atomically: false, encoding: .utf8)) != nil {
+            _ = try? FileManager.default.replaceItemAt(files.plot, withItemAt: tmp)
+            if FileManager.default.fileExists(atPath: tmp.path) {
+                try? FileManager.default.removeItem(at: files.plot)
+                try? FileManager.default.moveItem(at: tmp, to: files.plot)
+            }
+        }
+    }
+
+    /// The checkpoint's folder must exist and be writable before any work starts.
+    static func checkWritable(_ url: URL) throws(TrainingError) {
+        let dir = url.deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw .output(path: url.path, reason: "the folder \(dir) does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: dir) else {
+            throw .output(path: url.path, reason: "the folder \(dir) is not writable")
+        }
+        var isDirOut: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirOut), isDirOut.boolValue {
+            throw .output(path: url.path, reason: "is a directory, expected a .safetensors file path")
+        }
+    }
+}
+
+/// Hex SHA-256 of a byte array (through QuillCheckpoint's OpenSSL binding).
+func sha256Hex(_ bytes: [UInt8]) -> String {
+    bytes.withUnsafeBytes { QuillCheckpoint.sha256Hex($0) }
+}

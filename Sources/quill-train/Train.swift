@@ -1,0 +1,143 @@
+// quill-train train: a run from a preset (any key overridable as --key value), or --resume of a stopped run.
+import ArgumentParser
+import Dispatch
+import Foundation
+import QuillModel
+import QuillTensor
+import QuillTraining
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model; any config key can be overridden: --max_steps 2000 --dropout 0.1 …",
+        discussion: "Keys: " + TrainConfig.keys.sorted().joined(separator: ", "))
+
+    @Option(help: "Training preset (JSON), e.g. Config/train/shakespeare-char.json.") var config: String?
+    @Option(help: "Training text: plain UTF-8, or .gz.") var data: String?
+    @Option(help: "Checkpoint to write (default: checkpoints/<preset name>.safetensors).") var out: String?
+    @Option(help: "Data format: text (one stream), lines (a document per line), jsonl ({\"text\": …} per line).")
+    var format: String = "text"
+    @Option(help: "Continue the run whose checkpoint this is (reads NAME.last and NAME.state beside it).") var resume: String?
+    @Option(help: "Worker threads (default: all cores, or QUILL_THREADS).") var threads: Int?
+    @Argument(parsing: .allUnrecognized, help: "Config overrides: --key value.") var overrides: [String] = []
+
+    func run() throws {
+        let pairs = parseOverrides(overrides)
+        let workers = threads ?? Parallel.defaultWorkers
+        let command = CommandLine.arguments.joined(separator: " ")
+        let trainer: Trainer
+        do {
+            if let resume {
+                guard config == nil, pairs.isEmpty else { fail("--resume continues a run as it was configured: drop --config and overrides") }
+                trainer = try Trainer(resuming: resume, dataPath: data, command: command, workers: workers)
+            } else {
+                guard let data else { fail("--data FILE is required (the text to train on)") }
+                guard let fmt = DataFormat(rawValue: format) else { fail("--format must be text, lines or jsonl, got \(format)") }
+                let cfg = try TrainConfig.load(file: config, overrides: pairs)
+                let name = config.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "model"
+                let outPath = out ?? "checkpoints/\(name).safetensors"
+                trainer = try Trainer(config: cfg, dataPath: data, format: fmt, checkpoint: outPath, command: command, workers: workers)
+            }
+        } catch let e as TrainingError {
+            fail(e.description)
+        } catch {
+            fail("\(error)")
+        }
+        let stop = StopFlag()
+        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { stop.set() }
+            s.resume()
+            return s
+        }
+        defer { sources.forEach { $0.cancel() } }
+        let progress = Progress(interactive: isatty(STDERR_FILENO) == 1)
+        do {
+            let record = try trainer.run(shouldStop: { stop.isSet }, onEvent: progress.report)
+            progress.finish()
+            printLine("done: \(record.steps) steps, \(record.tokensSeen) tokens in \(duration(record.durationSeconds)); " +
+                      "best val loss \(record.bestValLoss.map { String(format: "%.4f", $0) } ?? "-") → \(trainer.files.best.path)")
+            if stop.isSet { printLine("resume with: quill-train train --resume \(trainer.files.best.path)") }
+        } catch let e as TrainingError {
+            progress.finish()
+            fail(e.description)
+        } catch {
+            progress.finish()
+            fail("\(error)")
+        }
+    }
+
+    /// --key value and --key=value pairs; a flag without a value is an error naming it.
+    func parseOverrides(_ args: [String]) -> [(key: String, value: String)] {
+        var out: [(String, String)] = []
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            guard a.hasPrefix("--") else { fail("unexpected argument \(a): overrides are --key value") }
+            let body = String(a.dropFirst(2))
+            if let eq = body.firstIndex(of: "=") {
+                out.append((String(body[..<eq]), String(body[body.index(after: eq)...])))
+                i += 1
+            } else {
+                guard i + 1 < args.count else { fail("--\(body) needs a value") }
+                out.append((body, args[i + 1]))
+                i += 2
+            }
+        }
+        return out
+    }
+}
+
+/// Set from a signal handler's queue, read by the training loop after each step.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+func duration(_ s: Double) -> String {
+    let t = Int(s.rounded())
+    return t >= 3600 ? String(format: "%dh%02dm%02ds", t / 3600, t / 60 % 60, t % 60)
+        : t >= 60 ? String(format: "%dm%02ds", t / 60, t % 60) : "\(t)s"
+}
+
+/// A live progress line on a terminal; plain log lines otherwise.
+final class Progress {
+    let interactive: Bool
+    var lineOpen = false
+
+    init(interactive: Bool) { self.interactive = interactive }
+
+    func report(_ e: TrainingEvent) {
+        switch e {
+        case let .started(p, train, val, vocab, from):
+            emit("model: \(p) parameters, vocabulary \(vocab); data: \(train) train / \(val) val tokens" +
+                 (from > 0 ? "; resuming at step \(from)" : ""))
+        case let .step(step, maxSteps, loss, lr, tps, elapsed, eta):
+            let line = String(format: "step %d/%d | loss %.4f | lr %.2e | %.0f tok/s | %@ elapsed | ETA %@",
+                              step, maxSteps, loss, lr, tps, duration(elapsed), duration(eta))
+            if interactive {
+                FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+                lineOpen = true
+            } else {
+                printLine(line)
+            }
+        case let .evaluated(r, best, sample):
+            emit(String(format: "eval step %d: train %.4f, val %.4f%@ (%@)", r.step, r.trainLoss, r.valLoss,
+                        best ? ", best so far: saved" : "", duration(r.seconds)))
+            if let sample, !sample.isEmpty { emit("sample: " + sample.replacingOccurrences(of: "\n", with: "\n        ")) }
+        case let .stopped(step, reason):
+            emit("stopped at step \(step): \(reason); state saved")
+        }
+    }
+
+    private func emit(_ s: String) {
+        finish()
+        printLine(s)
+    }
+
+    func finish() {
+        if lineOpen { FileHandle.standardError.write(Data("\n".utf8)); lineOpen = false }
+    }
+}

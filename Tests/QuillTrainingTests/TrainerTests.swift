@@ -1,0 +1,93 @@
+// The training loop end to end on a tiny model: it learns, it writes its files, a resumed run equals an
+// uninterrupted one, and bad output paths fail before anything is written.
+import Foundation
+import QuillCheckpoint
+import QuillModel
+import QuillTraining
+import Testing
+
+@Suite("Trainer")
+struct TrainerTests {
+    @Test("a tiny run lowers the loss and writes the checkpoint, state, metrics and plot")
+    func run() throws {
+        let dir = scratchFolder()
+        let data = shakespeareSlice(20_000, in: dir)
+        var cfg = tinyConfig(steps: 40, dropout: 0)
+        cfg.evalInterval = 20
+        let t = try Trainer(config: cfg, dataPath: data, format: .text, checkpoint: dir.appendingPathComponent("m.safetensors").path)
+        var events = 0
+        let record = try t.run(onEvent: { _ in events += 1 })
+        #expect(record.steps == 40 && record.history.map(\.step) == [0, 20, 40])
+        #expect(record.history.last!.valLoss < record.history.first!.valLoss - 0.3)
+        for f in [t.files.best, t.files.last, t.files.state, t.files.metrics, t.files.plot] {
+            #expect(FileManager.default.fileExists(atPath: f.path), "\(f.lastPathComponent) missing")
+        }
+        let svg = try String(contentsOf: t.files.plot, encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") && svg.contains("polyline"))
+        let best = try Checkpoint.read(from: t.files.best)
+        #expect(best.training.bestValLoss == record.bestValLoss)
+        #expect(best.training.corpusBytes == 20_000)
+        #expect(events > 3)
+    }
+
+    @Test("an interrupted then resumed run gives the same losses and weights as an uninterrupted one")
+    func resumeIsExact() throws {
+        let dir = scratchFolder()
+        let data = shakespeareSlice(20_000, in: dir)
+        let cfg = tinyConfig(steps: 12, dropout: 0.1)
+        let whole = try Trainer(config: cfg, dataPath: data, format: .text, checkpoint: dir.appendingPathComponent("a.safetensors").path)
+        let a = try whole.run()
+
+        let first = try Trainer(config: cfg, dataPath: data, format: .text, checkpoint: dir.appendingPathComponent("b.safetensors").path)
+        var steps = 0
+        _ = try first.run(shouldStop: { steps += 1; return steps == 6 })
+        #expect(first.step == 6)
+        let second = try Trainer(resuming: dir.appendingPathComponent("b.safetensors").path)
+        #expect(second.step == 6)
+        let b = try second.run()
+        // Wall-clock seconds differ; everything else is identical.
+        func key(_ e: EvalRecord) -> String { "\(e.step) \(e.tokens) \(e.trainLoss) \(e.valLoss) \(e.learningRate)" }
+        #expect(a.history.map(key) == b.history.map(key))
+        #expect(b.history.map(\.step) == [0, 4, 8, 12])
+        #expect(a.trainLoss == b.trainLoss)
+        for i in 0..<whole.model.parameterCount { #expect(whole.model.parameters[i] == second.model.parameters[i]) }
+    }
+
+    @Test("an output folder that does not exist is an error before anything is read or written")
+    func badOutput() {
+        let dir = scratchFolder()
+        let data = shakespeareSlice(5_000, in: dir)
+        do {
+            _ = try Trainer(config: tinyConfig(), dataPath: data, format: .text, checkpoint: dir.path + "/no/such/m.safetensors")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains("does not exist"))
+        }
+    }
+
+    @Test("resuming with a different corpus is refused")
+    func resumeWrongData() throws {
+        let dir = scratchFolder()
+        let data = shakespeareSlice(8_000, in: dir)
+        let t = try Trainer(config: tinyConfig(steps: 4), dataPath: data, format: .text, checkpoint: dir.appendingPathComponent("c.safetensors").path)
+        try t.run()
+        let other = shakespeareSlice(9_000, in: dir, name: "other.txt")
+        do {
+            _ = try Trainer(resuming: dir.appendingPathComponent("c.safetensors").path, dataPath: other)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains("SHA-256 differs"))
+        }
+    }
+
+    @Test("the bigram baseline trains behind the same loop")
+    func bigram() throws {
+        let dir = scratchFolder()
+        let data = shakespeareSlice(20_000, in: dir)
+        var cfg = tinyConfig(steps: 60, dropout: 0)
+        cfg.model = "bigram"; cfg.learningRate = 0.05; cfg.minLR = 0.01; cfg.evalInterval = 30
+        let t = try Trainer(config: cfg, dataPath: data, format: .text, checkpoint: dir.appendingPathComponent("bg.safetensors").path)
+        let r = try t.run()
+        #expect(r.history.last!.valLoss < r.history.first!.valLoss - 0.5)
+    }
+}
