@@ -1,0 +1,84 @@
+// The quill-train executable's answers to bad input: one line naming the problem on stderr, exit status 1,
+// and nothing written or overwritten.
+import Foundation
+import Testing
+
+/// The quill-train built beside this test bundle.
+func quillTrainBinary() -> URL? {
+    let candidates = [
+        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("quill-train"),
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("quill-train"),
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("quill-train"),
+    ]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+}
+
+/// Runs quill-train with arguments; returns (status, stdout, stderr).
+func runQuillTrain(_ args: [String]) throws -> (Int32, String, String) {
+    guard let bin = quillTrainBinary() else {
+        Issue.record("quill-train is not built beside the tests (swift test builds every product)")
+        return (-1, "", "")
+    }
+    let p = Process()
+    p.executableURL = bin
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+@Suite("quill-train command line")
+struct CommandLineTests {
+    @Test("bad input exits 1 with one line that names the problem", arguments: [
+        (["train", "--config", "Config/train/gpt-nano.json"], "--data FILE is required"),
+        (["train", "--data", "DATA", "--n_layers", "2"], "unknown key --n_layers"),
+        (["train", "--data", "DATA", "--n_layer", "two"], "n_layer must be of type integer"),
+        (["train", "--data", "/nonexistent.txt"], "/nonexistent.txt: no such file"),
+        (["train", "--data", "DATA", "--format", "csv"], "--format must be text, lines or jsonl"),
+        (["train", "--data", "DATA", "--out", "/nonexistent/dir/m.safetensors"], "does not exist"),
+        (["eval", "--checkpoint", "DATA", "--data", "DATA"], "DATA"),
+    ])
+    func badInput(args: [String], expected: String) throws {
+        let dir = scratchFolder()
+        let data = shakespeareSlice(3_000, in: dir)
+        let resolved = args.map { $0.replacingOccurrences(of: "DATA", with: data) }
+        let (status, _, err) = try runQuillTrain(resolved)
+        #expect(status == 1)
+        let lines = err.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(err)")
+        #expect(err.hasPrefix("quill-train: error: ") && err.contains(expected.replacingOccurrences(of: "DATA", with: data)), "stderr: \(err)")
+    }
+
+    @Test("a failing run leaves an existing checkpoint untouched")
+    func nothingOverwritten() throws {
+        let dir = scratchFolder()
+        let out = dir.appendingPathComponent("m.safetensors")
+        try Data("precious".utf8).write(to: out)
+        let binary = dir.appendingPathComponent("bin.txt").path
+        FileManager.default.createFile(atPath: binary, contents: Data([0xC3, 0x28, 0x41]))
+        let (status, _, err) = try runQuillTrain(["train", "--data", binary, "--out", out.path])
+        #expect(status == 1 && err.contains("not valid UTF-8"))
+        #expect(try Data(contentsOf: out) == Data("precious".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["bin.txt", "m.safetensors"])
+    }
+
+    @Test("train, then sample and eval the checkpoint it wrote")
+    func trainSampleEval() throws {
+        let dir = scratchFolder()
+        let data = shakespeareSlice(10_000, in: dir)
+        let out = dir.appendingPathComponent("t.safetensors").path
+        let (s1, o1, e1) = try runQuillTrain(["train", "--data", data, "--out", out, "--n_layer", "1", "--n_head", "2",
+                                             "--n_embd", "16", "--block_size", "16", "--batch_size", "4", "--max_steps", "6",
+                                             "--eval_interval", "3", "--eval_iters", "2", "--sample_tokens", "0"])
+        #expect(s1 == 0, "\(e1)")
+        #expect(o1.contains("done: 6 steps"))
+        let (s2, o2, _) = try runQuillTrain(["sample", "--checkpoint", out, "--prompt", "ROMEO:", "--max-tokens", "20", "--greedy"])
+        #expect(s2 == 0 && o2.hasPrefix("ROMEO:") && o2.count > 6)
+        let (s3, o3, _) = try runQuillTrain(["eval", "--checkpoint", out, "--data", data])
+        #expect(s3 == 0 && o3.contains("bits/char") && o3.contains("\"mode\":\"eval\""))
+    }
+}
