@@ -80,6 +80,22 @@ struct TrainerTests {
         }
     }
 
+    @Test("a BPE tokenizer fit on the corpus, or GPT-2's files, travel inside the checkpoint", arguments: ["bpe", "gpt2"])
+    func tokenizers(kind: String) throws {
+        let dir = scratchFolder()
+        let data = shakespeareSlice(20_000, in: dir)
+        var cfg = tinyConfig(steps: 2, dropout: 0)
+        cfg.tokenizer = kind == "bpe" ? TokenizerSpec(kind: "bpe", vocabSize: 300)
+            : TokenizerSpec(kind: "gpt2", path: sharedData.appendingPathComponent("gpt2").path)
+        cfg.evalInterval = 2
+        let t = try Trainer(config: cfg, dataPath: data, format: .text, checkpoint: dir.appendingPathComponent("k.safetensors").path)
+        try t.run()
+        let ckpt = try Checkpoint.read(from: t.files.best)
+        #expect(ckpt.spec.vocabSize == (kind == "bpe" ? 300 : 50_257))
+        let tok = try ckpt.tokenizer.makeTokenizer()
+        #expect(try tok.decode(tok.encode("ROMEO: Is the day so young?")) == "ROMEO: Is the day so young?")
+    }
+
     @Test("the bigram baseline trains behind the same loop")
     func bigram() throws {
         let dir = scratchFolder()
