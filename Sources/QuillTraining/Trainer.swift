@@ -62,15 +62,20 @@ public final class Trainer {
     var sampler: BatchSampler
 
     /// A fresh run. Checks data, config and output before anything is written.
+    /// createFolder: make the checkpoint's folder if it is missing (once the data has passed its checks).
     public init(config: TrainConfig, dataPath: String, format: DataFormat, checkpoint: String,
-                command: String? = nil, workers: Int = Parallel.defaultWorkers) throws(TrainingError) {
+                command: String? = nil, workers: Int = Parallel.defaultWorkers, createFolder: Bool = false)
+        throws(TrainingError) {
         try config.validate()
         let files = RunFiles(checkpoint: checkpoint)
-        try Trainer.checkWritable(files.best)
         let corpus = try Corpus(path: dataPath, format: format)
         let tokenizer = try corpus.makeTokenizer(config.tokenizer)
         let tokens = try corpus.tokens(with: tokenizer)
         let split = try TokenSplit(tokens: tokens, valFraction: config.valFraction, blockSize: config.blockSize, path: dataPath)
+        if createFolder {
+            try? FileManager.default.createDirectory(at: files.best.deletingLastPathComponent(), withIntermediateDirectories: true)
+        }
+        try Trainer.checkWritable(files.best)
         let V = tokenizer.vocabularySize
         let spec: ModelSpec = config.model == "gpt" ? .gpt(config.gptConfig(vocabSize: V))
             : .bigram(vocabSize: V, blockSize: config.blockSize)

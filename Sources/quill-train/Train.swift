@@ -35,7 +35,9 @@ struct Train: ParsableCommand {
                 let cfg = try TrainConfig.load(file: config, overrides: pairs)
                 let name = config.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "model"
                 let outPath = out ?? "checkpoints/\(name).safetensors"
-                trainer = try Trainer(config: cfg, dataPath: data, format: fmt, checkpoint: outPath, command: command, workers: workers)
+                // The default folder is created once the data checks pass; an explicit --out folder must exist.
+                trainer = try Trainer(config: cfg, dataPath: data, format: fmt, checkpoint: outPath, command: command,
+                                      workers: workers, createFolder: out == nil)
             }
         } catch let e as TrainingError {
             fail(e.description)

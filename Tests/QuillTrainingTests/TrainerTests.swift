@@ -53,7 +53,7 @@ struct TrainerTests {
         for i in 0..<whole.model.parameterCount { #expect(whole.model.parameters[i] == second.model.parameters[i]) }
     }
 
-    @Test("an output folder that does not exist is an error before anything is read or written")
+    @Test("an output folder that does not exist is an error before anything is written")
     func badOutput() {
         let dir = scratchFolder()
         let data = shakespeareSlice(5_000, in: dir)
