@@ -241,7 +241,7 @@ public final class GPT: LanguageModel, @unchecked Sendable {
         }
     }
 
-    fileprivate var positionTable: FloatBuffer { positions ?? weights.wpe! }
+    var positionTable: FloatBuffer { positions ?? weights.wpe! }
     fileprivate var tokens: (inputs: TokenBuffer, targets: TokenBuffer) { (inputs, targets) }
 
     /// Frees the activation buffers (they are rebuilt on the next forward pass).

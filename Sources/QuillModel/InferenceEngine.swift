@@ -1,0 +1,199 @@
+// Inference with KV caches: a forward pass over only the new tokens of many sequences at once (prompt prefill
+// and one-token decode steps alike), each attending to its own cache. Rows are split by sequence over the cores,
+// each worker running its sequences' rows through every layer single-threaded, as in training.
+import Foundation
+import QuillTensor
+
+public final class InferenceEngine: @unchecked Sendable {
+    public let model: GPT
+    public var config: GPTConfig { model.config }
+    private let workerLimit: Int
+    private var scratch: [InferenceScratch] = []
+
+    public init(model: GPT, workers: Int = Parallel.defaultWorkers) {
+        self.model = model
+        self.workerLimit = max(1, workers)
+    }
+
+    /// Appends `tokens` to each sequence's cache and returns, per sequence, the logits after its last new token.
+    /// A sequence may bring many tokens (prefill) or one (decode); caches must have room for them.
+    public func extend(_ items: [(cache: KVCache, tokens: [Int32])]) throws(ModelError) -> [[Float]] {
+        let V = config.vocabSize
+        for (i, item) in items.enumerated() {
+            guard !item.tokens.isEmpty else { throw .invalidBatch("sequence \(i) brings no tokens") }
+            guard item.cache.count + item.tokens.count <= item.cache.capacity else {
+                throw .invalidBatch("sequence \(i): \(item.cache.count) cached + \(item.tokens.count) new tokens exceed the context of \(item.cache.capacity)")
+            }
+            for t in item.tokens where t < 0 || Int(t) >= V { throw .tokenOutOfRange(id: t, index: i, vocabSize: V) }
+        }
+        guard !items.isEmpty else { return [] }
+        // Split sequences into contiguous groups of about equal row counts, one per worker.
+        let totalRows = items.reduce(0) { $0 + $1.tokens.count }
+        let W = min(workerLimit, items.count, max(1, totalRows / 8))
+        var groups: [Range<Int>] = []
+        var start = 0, acc = 0
+        for (i, item) in items.enumerated() {
+            acc += item.tokens.count
+            if groups.count < W - 1 && acc * W >= totalRows * (groups.count + 1) {
+                groups.append(start..<(i + 1))
+                start = i + 1
+            }
+        }
+        if start < items.count { groups.append(start..<items.count) }
+        while scratch.count < groups.count { scratch.append(InferenceScratch()) }
+        var results = [[Float]](repeating: [], count: items.count)
+        let scr = scratch
+        results.withUnsafeMutableBufferPointer { out in
+            Parallel.forEach(groups.count) { g in
+                let range = groups[g]
+                let logits = scr[g].run(model: self.model, items: Array(items[range]))
+                for (j, l) in logits.enumerated() { out[range.lowerBound + j] = l }
+            }
+        }
+        return results
+    }
+}
+
+/// One worker's buffers, grown to the largest row count seen.
+final class InferenceScratch: @unchecked Sendable {
+    private var rows = 0
+    private var block: FloatBuffer = allocateFloats(0)
+    private var x, ln, qkv, atty, branch, fch, fchGelu, res2, mean, rstd, last, logits, att: FloatBuffer
+    private var tokens: TokenBuffer = TokenBuffer.allocate(capacity: 1)
+
+    init() {
+        x = block; ln = block; qkv = block; atty = block; branch = block; fch = block; fchGelu = block
+        res2 = block; mean = block; rstd = block; last = block; logits = block; att = block
+    }
+
+    deinit { freeFloats(block); tokens.deallocate() }
+
+    private func ensure(rows n: Int, items: Int, config c: GPTConfig) {
+        guard n > rows || items > rowsForItems || c.blockSize > attCapacity else { return }
+        freeFloats(block)
+        tokens.deallocate()
+        let C = c.nEmbd, V = c.vocabSize, T = c.blockSize
+        let n = max(n, rows), m = max(items, rowsForItems)
+        let sizes = [n * C, n * C, 3 * n * C, n * C, n * C, 4 * n * C, 4 * n * C, n * C, n, n, m * C, m * V, T]
+        var offs: [Int] = [], total = 0
+        for s in sizes { offs.append(total); total += (s + 15) & ~15 }
+        block = allocateFloats(total)
+        func b(_ i: Int) -> FloatBuffer { block.slice(offs[i], sizes[i]) }
+        x = b(0); ln = b(1); qkv = b(2); atty = b(3); branch = b(4); fch = b(5); fchGelu = b(6); res2 = b(7)
+        mean = b(8); rstd = b(9); last = b(10); logits = b(11); att = b(12)
+        tokens = TokenBuffer.allocate(capacity: n)
+        rows = n
+        rowsForItems = m
+        attCapacity = T
+    }
+    private var rowsForItems = 0
+    private var attCapacity = 0
+
+    /// The forward pass for these sequences' new tokens; returns the last row's logits per sequence.
+    func run(model: GPT, items: [(cache: KVCache, tokens: [Int32])]) -> [[Float]] {
+        let c = model.config, w = model.weights
+        let C = c.nEmbd, NH = c.nHead, hs = C / NH, V = c.vocabSize
+        let N = items.reduce(0) { $0 + $1.tokens.count }
+        ensure(rows: N, items: items.count, config: c)
+        // Embeddings at each row's absolute position (cache.count + i).
+        let pos = model.positionTable
+        var r = 0
+        for item in items {
+            for (i, t) in item.tokens.enumerated() {
+                let p = item.cache.count + i
+                let o = x.ptr + r * C, e = w.wte.ptr + Int(t) * C, q = pos.ptr + p * C
+                for j in 0..<C { o[j] = e[j] + q[j] }
+                r += 1
+            }
+        }
+        let scale = 1 / Float(hs).squareRoot()
+        for l in 0..<c.nLayer {
+            let p = w.layers[l]
+            layerNormForward(ln, mean, rstd, x, p.ln1w!, p.ln1b, rows: N, C: C)
+            matmulForward(qkv, ln, p.attnW!, p.attnB, rows: N, inChannels: C, outChannels: 3 * C)
+            // Write this step's keys and values into the caches, then attend over positions 0...p.
+            r = 0
+            for item in items {
+                let kc = item.cache.keys(l), vc = item.cache.values(l)
+                for i in 0..<item.tokens.count {
+                    let p = item.cache.count + i
+                    (kc + p * C).update(from: qkv.ptr + r * 3 * C + C, count: C)
+                    (vc + p * C).update(from: qkv.ptr + r * 3 * C + 2 * C, count: C)
+                    r += 1
+                }
+            }
+            r = 0
+            for item in items {
+                let kc = item.cache.keys(l), vc = item.cache.values(l)
+                for i in 0..<item.tokens.count {
+                    let n = item.cache.count + i + 1
+                    for h in 0..<NH {
+                        attendRow(out: atty.ptr + r * C + h * hs, att: att.ptr, q: qkv.ptr + r * 3 * C + h * hs,
+                                  keys: kc + h * hs, values: vc + h * hs, stride: C, n: n, hs: hs, scale: scale)
+                    }
+                    r += 1
+                }
+            }
+            matmulForward(branch, atty, p.projW!, p.projB, rows: N, inChannels: C, outChannels: C)
+            residualForward(res2, x, branch, count: N * C)
+            layerNormForward(ln, mean, rstd, res2, p.ln2w!, p.ln2b, rows: N, C: C)
+            matmulForward(fch, ln, p.fcW!, p.fcB, rows: N, inChannels: C, outChannels: 4 * C)
+            geluForward(fchGelu, fch, count: 4 * N * C)
+            matmulForward(branch, fchGelu, p.fcProjW!, p.fcProjB, rows: N, inChannels: 4 * C, outChannels: C)
+            residualForward(x, res2, branch, count: N * C)
+        }
+        // Final norm and LM head for each sequence's last row only.
+        r = 0
+        for (j, item) in items.enumerated() {
+            r += item.tokens.count
+            (last.ptr + j * C).update(from: x.ptr + (r - 1) * C, count: C)
+            item.cache.count += item.tokens.count
+        }
+        let M = items.count
+        layerNormForward(ln, mean, rstd, last, w.lnfw, w.lnfb, rows: M, C: C)
+        lmHeadForward(logits, ln, w.wte, rows: M, C: C, V: V)
+        return (0..<M).map { Array(UnsafeBufferPointer(start: logits.ptr + $0 * V, count: V)) }
+    }
+}
+
+/// out (hs) = Σ_j softmax(scale · q·k_j)_j v_j over j in 0..<n; keys and values rows `stride` apart.
+@inline(__always)
+func attendRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
+               keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, stride: Int, n: Int, hs: Int,
+               scale: Float) {
+    var mx = -Float.infinity
+    for j in 0..<n {
+        let k = keys + j * stride
+        var d = SIMD8<Float>(), i = 0
+        while i + 8 <= hs { d = d.addingProduct(ld(q + i), ld(k + i)); i += 8 }
+        var s = d.sum()
+        while i < hs { s += q[i] * k[i]; i += 1 }
+        s *= scale
+        att[j] = s
+        mx = max(mx, s)
+    }
+    var sum: Float = 0
+    for j in 0..<n { let e = fastExp(att[j] - mx); att[j] = e; sum += e }
+    let inv = 1 / sum
+    var i = 0
+    while i + 8 <= hs {
+        var acc = SIMD8<Float>()
+        for j in 0..<n { acc = acc.addingProduct(SIMD8(repeating: att[j] * inv), ld(values + j * stride + i)) }
+        st(acc, out + i)
+        i += 8
+    }
+    while i < hs {
+        var acc: Float = 0
+        for j in 0..<n { acc += att[j] * inv * values[j * stride + i] }
+        out[i] = acc
+        i += 1
+    }
+}
+
+@inline(__always) private func ld(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always) private func st(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}

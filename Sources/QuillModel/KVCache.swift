@@ -1,0 +1,29 @@
+// The keys and values one sequence has computed so far, per layer: what lets a decode step process one new
+// token instead of the whole context. Layout per layer: keys (capacity, C), then values (capacity, C), heads side
+// by side in each row as in the fused qkv activations.
+import QuillTensor
+
+public final class KVCache: @unchecked Sendable {
+    /// Positions it can hold: the model's block size.
+    public let capacity: Int
+    let C: Int
+    let layers: Int
+    let block: FloatBuffer
+    /// Positions filled (0..<count hold the keys and values of the sequence's tokens so far).
+    public internal(set) var count = 0
+
+    public init(config: GPTConfig) {
+        capacity = config.blockSize
+        C = config.nEmbd
+        layers = config.nLayer
+        block = allocateFloats(layers * 2 * capacity * C)
+    }
+
+    deinit { freeFloats(block) }
+
+    /// Forgets every position (the buffers are reused).
+    public func reset() { count = 0 }
+
+    @inline(__always) func keys(_ layer: Int) -> UnsafeMutablePointer<Float> { block.ptr + layer * 2 * capacity * C }
+    @inline(__always) func values(_ layer: Int) -> UnsafeMutablePointer<Float> { keys(layer) + capacity * C }
+}
