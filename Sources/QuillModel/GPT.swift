@@ -25,7 +25,7 @@ public final class GPT: LanguageModel, @unchecked Sendable {
     /// The fixed sinusoidal table (T, C) when positions are not learned.
     private let positions: FloatBuffer?
     private let workerLimit: Int
-    private var workers: [Worker] = []
+    var workers: [Worker] = []
     private var spare: [(B: Int, T: Int, workers: [Worker])] = []
     private var shape: (B: Int, T: Int) = (0, 0)
     private var tokenCapacity = 1
@@ -435,5 +435,27 @@ final class Worker: @unchecked Sendable {
         }
         if let mask { dropout(dres, siteMask(mask, layer: 0, .embedding), width: C, backward: true) }
         encoderBackward(g.wte, g.wpe, dres, inp, B: B, T: T, C: C)
+    }
+}
+
+// MARK: - Attention capture
+
+extension GPT {
+    /// The softmax attention weights of every layer and head for `tokens` (one sequence, at most block_size
+    /// tokens): [layer][head][query position][key position], each row summing to 1, zero above the diagonal.
+    public func attentionWeights(tokens: [Int32]) throws(ModelError) -> [[[[Float]]]] {
+        let wasTraining = isTraining
+        isTraining = false
+        defer { isTraining = wasTraining }
+        let T = tokens.count
+        try forward(inputs: tokens, targets: nil, batchSize: 1, sequenceLength: T)
+        let acts = workers[0].acts
+        let NH = config.nHead
+        return (0..<config.nLayer).map { l in
+            let att = acts.layers[l].att
+            return (0..<NH).map { h in
+                (0..<T).map { t in Array(UnsafeBufferPointer(start: att.ptr + (h * T + t) * T, count: T)) }
+            }
+        }
     }
 }

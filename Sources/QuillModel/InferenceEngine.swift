@@ -173,7 +173,12 @@ func attendRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float
         mx = max(mx, s)
     }
     var sum: Float = 0
-    for j in 0..<n { let e = fastExp(att[j] - mx); att[j] = e; sum += e }
+    var j = 0
+    let mx8 = SIMD8<Float>(repeating: mx)
+    var s8 = SIMD8<Float>()
+    while j + 8 <= n { let e = fastExp(ld(att + j) - mx8); st(e, att + j); s8 += e; j += 8 }
+    sum = s8.sum()
+    while j < n { let e = fastExp(att[j] - mx); att[j] = e; sum += e; j += 1 }
     let inv = 1 / sum
     var i = 0
     while i + 8 <= hs {

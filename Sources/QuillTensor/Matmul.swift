@@ -14,6 +14,12 @@ public func matmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ weight: Floa
         for r in 0..<N { (out.ptr + r * OC).update(from: bias.ptr, count: OC) }
         beta = 1
     }
+    if N == 1 {
+        // One row (a decode step): a matrix-vector product, which OpenBLAS runs without sgemm's packing.
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(IC), Int32(OC), 1, weight.ptr, Int32(OC), inp.ptr, 1,
+                    beta, out.ptr, 1)
+        return
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(N), Int32(OC), Int32(IC),
                 1, inp.ptr, Int32(IC), weight.ptr, Int32(OC), beta, out.ptr, Int32(OC))
 }
@@ -75,6 +81,10 @@ func columnSumAccumulate(_ acc: UnsafeMutablePointer<Float>, _ m: UnsafeMutableP
 /// logits (N, V) = inp (N, C) · wteᵀ (wte: V, C)
 public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: FloatBuffer, rows N: Int, C: Int, V: Int) {
     precondition(logits.count >= N * V && inp.count >= N * C && wte.count >= V * C, "lmHeadForward: sizes")
+    if N == 1 {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(V), Int32(C), 1, wte.ptr, Int32(C), inp.ptr, 1, 0, logits.ptr, 1)
+        return
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(N), Int32(V), Int32(C),
                 1, inp.ptr, Int32(C), wte.ptr, Int32(C), 0, logits.ptr, Int32(V))
 }

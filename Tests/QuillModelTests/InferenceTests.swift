@@ -125,3 +125,49 @@ struct InferenceTests {
         #expect(probe.finishReason == .length)
     }
 }
+
+@Suite("Stop strings and attention capture")
+struct StopAndAttentionTests {
+    @Test("a stop string split across pieces is caught and nothing past it is emitted")
+    func splitStop() {
+        var m = StopStringMatcher(stops: ["\n\nROMEO:", "END"])
+        var out = ""
+        for piece in ["Good", " night.", "\n", "\nRO", "MEO: and", " more"] { out += m.feed(piece) }
+        #expect(m.stopped && out == "Good night.")
+        #expect(m.feed("late") == "" && m.finish() == "")
+    }
+
+    @Test("held-back text is released when it turns out not to be a stop string")
+    func heldBack() {
+        var m = StopStringMatcher(stops: ["ENDING"])
+        #expect(m.feed("the EN") == "the ")
+        #expect(m.feed("D") == "")
+        #expect(m.feed("LESS") == "ENDLESS")
+        #expect(m.feed(" END") == " ")
+        #expect(m.finish() == "END" && !m.stopped)
+    }
+
+    @Test("the earliest of several stop strings wins, and no stops means everything passes")
+    func earliest() {
+        var m = StopStringMatcher(stops: ["b c", "a"])
+        #expect(m.feed("xx b c a") == "xx ")
+        var none = StopStringMatcher(stops: [""])
+        #expect(none.feed("abc") == "abc" && !none.stopped)
+    }
+
+    @Test("attention rows sum to 1 and are causal, for every layer and head")
+    func attention() throws {
+        let c = GPTConfig(vocabSize: 11, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 8)
+        let m = try GPT(config: c, seed: 4)
+        let w = try m.attentionWeights(tokens: [1, 5, 2, 7, 3])
+        #expect(w.count == 2 && w[0].count == 2 && w[0][0].count == 5 && w[0][0][0].count == 5)
+        for layer in w {
+            for head in layer {
+                for (t, row) in head.enumerated() {
+                    #expect(abs(row.reduce(0, +) - 1) < 1e-5)
+                    for j in (t + 1)..<5 where j < 5 { #expect(row[j] == 0) }
+                }
+            }
+        }
+    }
+}

@@ -34,7 +34,7 @@ struct KernelTwinTests {
         #expect(fastTanh(Float(0)) == 0)
     }
 
-    @Test("matmul forward and backward equal the triple loop", arguments: [(1, 1, 1), (7, 3, 17), (13, 29, 5), (33, 16, 24)])
+    @Test("matmul forward and backward equal the triple loop", arguments: [(1, 1, 1), (1, 13, 7), (7, 3, 17), (13, 29, 5), (33, 16, 24)])
     func matmul(shape: (Int, Int, Int)) {
         let (N, IC, OC) = shape
         let inp = Buf(N * IC, seed: 1), w = Buf(IC * OC, seed: 2), bias = Buf(OC, seed: 3), dout = Buf(N * OC, seed: 4)

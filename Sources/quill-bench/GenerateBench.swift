@@ -1,0 +1,74 @@
+// quill-bench generate: decode throughput with the flags of ../shared/bench/torch_gpt.py generate: a batch of
+// random prompts, greedy, with KV caches (or --no-cache: the whole context through the model for every token).
+import ArgumentParser
+import Foundation
+import QuillModel
+import QuillTensor
+
+struct GenerateBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate", abstract: "Time greedy generation; prints one JSON line.")
+
+    @Option(name: .customLong("n-layer")) var nLayer = 8
+    @Option(name: .customLong("n-head")) var nHead = 8
+    @Option(name: .customLong("n-embd")) var nEmbd = 128
+    @Option(name: .customLong("block-size")) var blockSize = 128
+    @Option(help: "Vocabulary size.") var vocab = 65
+    @Option(help: "Sequences decoded together.") var batch = 1
+    @Option(help: "Prompt length in tokens.") var prompt = 16
+    @Option(help: "New tokens per sequence.") var new = 100
+    @Option(help: "Timed repeats (the median counts).") var repeats = 3
+    @Option(help: "Seed for weights and prompts.") var seed: UInt64 = 1337
+    @Option(help: "Worker threads (default: all cores, or QUILL_THREADS).") var threads: Int?
+    @Flag(name: .customLong("no-cache"), help: "Recompute the whole context for every token (the notebooks' way).")
+    var noCache = false
+
+    func validate() throws {
+        guard batch >= 1, prompt >= 1, new >= 1, repeats >= 1 else { throw ValidationError("batch, prompt, new, repeats must be >= 1") }
+        guard prompt + new <= blockSize else { throw ValidationError("prompt + new must fit the context window (\(blockSize))") }
+    }
+
+    func run() throws {
+        let config = GPTConfig(vocabSize: vocab, blockSize: blockSize, nLayer: nLayer, nHead: nHead, nEmbd: nEmbd)
+        let workers = threads ?? Parallel.defaultWorkers
+        let model: GPT
+        do { model = try GPT(config: config, seed: seed, workers: workers) } catch { throw ValidationError(error.description) }
+        model.isTraining = false
+        let engine = InferenceEngine(model: model, workers: workers)
+        var rng = SplitMix64(seed: seed)
+        let prompts = (0..<batch).map { _ in (0..<prompt).map { _ in Int32(rng.next() % UInt64(vocab)) } }
+
+        func runCached() throws {
+            let sessions = try prompts.map {
+                try GenerationSession(prompt: $0, config: config, options: DecodingOptions(strategy: .greedy), maxTokens: new)
+            }
+            _ = try engine.generate(sessions)
+        }
+        func runRecompute() throws {
+            var contexts = prompts
+            for _ in 0..<new {
+                let T = contexts[0].count
+                try model.forward(inputs: contexts.flatMap { $0 }, targets: nil, batchSize: batch, sequenceLength: T)
+                for b in 0..<batch {
+                    let l = model.logits(sample: b, position: T - 1)
+                    contexts[b].append(Int32(l.indices.max { l[$0] < l[$1] }!))
+                }
+            }
+        }
+        let fn = noCache ? runRecompute : runCached
+        try fn()
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try fn()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        times.sort()
+        let med = times[times.count / 2]
+        printJSON([
+            "mode": "generate", "impl": noCache ? "quill-recompute" : "quill-kvcache", "threads": workers,
+            "params": model.parameterCount, "batch": batch, "prompt": prompt, "new": new,
+            "seconds_median": (med * 1e4).rounded() / 1e4, "tokens_per_s": round1(Double(batch * new) / med),
+        ])
+    }
+}
