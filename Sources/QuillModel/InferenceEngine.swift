@@ -115,9 +115,11 @@ final class InferenceScratch: @unchecked Sendable {
             r = 0
             for item in items {
                 let kc = item.cache.keys(l), vc = item.cache.values(l)
+                let cap = item.cache.capacity
                 for i in 0..<item.tokens.count {
                     let p = item.cache.count + i
-                    (kc + p * C).update(from: qkv.ptr + r * 3 * C + C, count: C)
+                    let k = qkv.ptr + r * 3 * C + C
+                    for ch in 0..<C { kc[ch * cap + p] = k[ch] }
                     (vc + p * C).update(from: qkv.ptr + r * 3 * C + 2 * C, count: C)
                     r += 1
                 }
@@ -129,7 +131,8 @@ final class InferenceScratch: @unchecked Sendable {
                     let n = item.cache.count + i + 1
                     for h in 0..<NH {
                         attendRow(out: atty.ptr + r * C + h * hs, att: att.ptr, q: qkv.ptr + r * 3 * C + h * hs,
-                                  keys: kc + h * hs, values: vc + h * hs, stride: C, n: n, hs: hs, scale: scale)
+                                  keysT: kc + h * hs * item.cache.capacity, keyStride: item.cache.capacity,
+                                  values: vc + h * hs, stride: C, n: n, hs: hs, scale: scale)
                     }
                     r += 1
                 }
@@ -156,22 +159,29 @@ final class InferenceScratch: @unchecked Sendable {
     }
 }
 
-/// out (hs) = Σ_j softmax(scale · q·k_j)_j v_j over j in 0..<n; keys and values rows `stride` apart.
+/// out (hs) = Σ_j softmax(scale · q·k_j)_j v_j over j in 0..<n. Keys transposed: k_j[d] = keysT[d·keyStride + j];
+/// value rows `stride` apart. att: scratch for n scores.
 @inline(__always)
 func attendRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
-               keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, stride: Int, n: Int, hs: Int,
-               scale: Float) {
-    var mx = -Float.infinity
-    for j in 0..<n {
-        let k = keys + j * stride
-        var d = SIMD8<Float>(), i = 0
-        while i + 8 <= hs { d = d.addingProduct(ld(q + i), ld(k + i)); i += 8 }
-        var s = d.sum()
-        while i < hs { s += q[i] * k[i]; i += 1 }
-        s *= scale
-        att[j] = s
-        mx = max(mx, s)
+               keysT: UnsafeMutablePointer<Float>, keyStride: Int, values: UnsafeMutablePointer<Float>, stride: Int,
+               n: Int, hs: Int, scale: Float) {
+    // Scores for all positions at once: s[j] = Σ_d q[d]·kᵀ[d][j], eight positions per vector.
+    for j in 0..<n { att[j] = 0 }
+    for d in 0..<hs {
+        let qd = q[d] * scale, q8 = SIMD8<Float>(repeating: qd)
+        let row = keysT + d * keyStride
+        var j = 0
+        while j + 8 <= n { st(ld(att + j).addingProduct(q8, ld(row + j)), att + j); j += 8 }
+        while j < n { att[j] += qd * row[j]; j += 1 }
     }
+    var mx = -Float.infinity
+    var jm = 0
+    if n >= 8 {
+        var m8 = SIMD8<Float>(repeating: -.infinity)
+        while jm + 8 <= n { let v = ld(att + jm); m8 = m8.replacing(with: v, where: v .> m8); jm += 8 }
+        mx = m8.max()
+    }
+    while jm < n { mx = max(mx, att[jm]); jm += 1 }
     var sum: Float = 0
     var j = 0
     let mx8 = SIMD8<Float>(repeating: mx)

@@ -1,6 +1,6 @@
 // The keys and values one sequence has computed so far, per layer: what lets a decode step process one new
-// token instead of the whole context. Layout per layer: keys (capacity, C), then values (capacity, C), heads side
-// by side in each row as in the fused qkv activations.
+// token instead of the whole context. Layout per layer: keys transposed (C, capacity), so that one query's scores
+// against every position vectorise over positions; then values (capacity, C), heads side by side in each row.
 import QuillTensor
 
 public final class KVCache: @unchecked Sendable {
