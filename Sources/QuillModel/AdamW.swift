@@ -64,12 +64,12 @@ public final class AdamW: @unchecked Sendable {
                 let inv = SIMD8<Float>(repeating: 1 / bc2Sqrt), ev = SIMD8<Float>(repeating: eps)
                 var i = lo
                 while i + 8 <= hi {
-                    let g = load(gp + i)
-                    let mi = b1v * load(mp + i) + ib1 * g
-                    let vi = b2v * load(vp + i) + ib2 * g * g
-                    store(mi, mp + i)
-                    store(vi, vp + i)
-                    store(load(pp + i) * dv - sv * mi / (vi.squareRoot() * inv + ev), pp + i)
+                    let g = load8(gp + i)
+                    let mi = b1v * load8(mp + i) + ib1 * g
+                    let vi = b2v * load8(vp + i) + ib2 * g * g
+                    store8(mi, mp + i)
+                    store8(vi, vp + i)
+                    store8(load8(pp + i) * dv - sv * mi / (vi.squareRoot() * inv + ev), pp + i)
                     i += 8
                 }
                 while i < hi {
@@ -103,7 +103,7 @@ public func clipGradientNorm(_ grads: FloatBuffer, maxNorm: Float, workers: Int 
                 var j = i
                 s8 = .zero
                 while j + 8 <= end {
-                    let g = UnsafeRawPointer(grads.ptr + j).loadUnaligned(as: SIMD8<Float>.self)
+                    let g = load8(grads.ptr + j)
                     s8 = s8.addingProduct(g, g)
                     j += 8
                 }
@@ -122,7 +122,7 @@ public func clipGradientNorm(_ grads: FloatBuffer, maxNorm: Float, workers: Int 
         Parallel.forEach(parts) { p in
             let r = Parallel.range(p, of: parts, total: grads.count)
             var i = r.lowerBound
-            while i + 8 <= r.upperBound { store(load(grads.ptr + i) * s8, grads.ptr + i); i += 8 }
+            while i + 8 <= r.upperBound { store8(load8(grads.ptr + i) * s8, grads.ptr + i); i += 8 }
             while i < r.upperBound { grads[i] *= scale; i += 1 }
         }
     }
@@ -150,12 +150,4 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         let progress = Double(step - warmupSteps) / Double(max(1, decaySteps - warmupSteps))
         return minLR + Float(0.5 * (1 + cos(Double.pi * progress))) * (maxLR - minLR)
     }
-}
-
-@inline(__always) private func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always) private func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }

@@ -171,30 +171,23 @@ func attendRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float
         let qd = q[d] * scale, q8 = SIMD8<Float>(repeating: qd)
         let row = keysT + d * keyStride
         var j = 0
-        while j + 8 <= n { st(ld(att + j).addingProduct(q8, ld(row + j)), att + j); j += 8 }
+        while j + 8 <= n { store8(load8(att + j).addingProduct(q8, load8(row + j)), att + j); j += 8 }
         while j < n { att[j] += qd * row[j]; j += 1 }
     }
-    var mx = -Float.infinity
-    var jm = 0
-    if n >= 8 {
-        var m8 = SIMD8<Float>(repeating: -.infinity)
-        while jm + 8 <= n { let v = ld(att + jm); m8 = m8.replacing(with: v, where: v .> m8); jm += 8 }
-        mx = m8.max()
-    }
-    while jm < n { mx = max(mx, att[jm]); jm += 1 }
+    let mx = rowMax(att, n)
     var sum: Float = 0
     var j = 0
     let mx8 = SIMD8<Float>(repeating: mx)
     var s8 = SIMD8<Float>()
-    while j + 8 <= n { let e = fastExp(ld(att + j) - mx8); st(e, att + j); s8 += e; j += 8 }
+    while j + 8 <= n { let e = fastExp(load8(att + j) - mx8); store8(e, att + j); s8 += e; j += 8 }
     sum = s8.sum()
     while j < n { let e = fastExp(att[j] - mx); att[j] = e; sum += e; j += 1 }
     let inv = 1 / sum
     var i = 0
     while i + 8 <= hs {
         var acc = SIMD8<Float>()
-        for j in 0..<n { acc = acc.addingProduct(SIMD8(repeating: att[j] * inv), ld(values + j * stride + i)) }
-        st(acc, out + i)
+        for j in 0..<n { acc = acc.addingProduct(SIMD8(repeating: att[j] * inv), load8(values + j * stride + i)) }
+        store8(acc, out + i)
         i += 8
     }
     while i < hs {
@@ -203,12 +196,4 @@ func attendRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float
         out[i] = acc
         i += 1
     }
-}
-
-@inline(__always) private func ld(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always) private func st(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }

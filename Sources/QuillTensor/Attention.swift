@@ -10,6 +10,35 @@ public func attentionScratchCount(T: Int, headSize hs: Int) -> Int {
 
 @inline(__always) private func roundUp8(_ x: Int) -> Int { (x + 7) & ~7 }
 
+// MARK: - Shared steps
+
+/// out (T, tp) = A (T, hs) · Bᵀ over causal columns (row tile i0 gets columns 0..<i0+4, rounded up to 8), through
+/// Bᵀ (hs, tp) built in `scratch` and zero-padded past T so the tiles can run whole vectors.
+@inline(__always)
+private func causalProductWithTranspose(_ out: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, lda: Int,
+                                        _ b: UnsafeMutablePointer<Float>, ldb: Int, scratch bT: UnsafeMutablePointer<Float>,
+                                        T: Int, hs: Int) {
+    let tp = roundUp8(T)
+    transpose(bT, ldd: tp, b, lds: ldb, rows: T, cols: hs)
+    if tp > T { for d in 0..<hs { for t in T..<tp { bT[d * tp + t] = 0 } } }
+    var i0 = 0
+    while i0 < T {
+        let r = min(4, T - i0)
+        gemmTile(rows: r, n: roundUp8(i0 + r), k0: 0, k1: hs, a + i0 * lda, lda: lda, bT, ldb: tp,
+                 out + i0 * tp, ldc: tp, accumulate: false)
+        i0 += 4
+    }
+}
+
+/// P (T, T) = A with the dropout mask applied on and below the diagonal, zero above.
+@inline(__always)
+private func applyCausalDropout(_ P: UnsafeMutablePointer<Float>, _ A: UnsafeMutablePointer<Float>, _ m: DropoutMask, T: Int) {
+    for t in 0..<T {
+        for t2 in 0...t { P[t * T + t2] = A[t * T + t2] * m.factor(t * T + t2) }
+        for t2 in (t + 1)..<T { P[t * T + t2] = 0 }
+    }
+}
+
 // MARK: - Forward
 
 /// out (B, T, C): attention output, heads side by side;  att (B, NH, T, T): softmax weights (before dropout),
@@ -31,29 +60,15 @@ public func attentionForward(_ out: FloatBuffer, _ att: FloatBuffer, _ inp: Floa
             let k = q + C, v = q + 2 * C
             let A = att.ptr + (b * NH + h) * T * T
             let y = out.ptr + b * T * C + h * hs
-            // Kᵀ, zero-padded to tp columns so the score tiles can run whole vectors past T.
-            transpose(kT, ldd: tp, k, lds: C3, rows: T, cols: hs)
-            if tp > T { for d in 0..<hs { for t in T..<tp { kT[d * tp + t] = 0 } } }
-            // S rows i0..<i0+4 need columns 0..<i0+4 only (causal).
-            var i0 = 0
-            while i0 < T {
-                let r = min(4, T - i0)
-                gemmTile(rows: r, n: roundUp8(i0 + r), k0: 0, k1: hs, q + i0 * C3, lda: C3, kT, ldb: tp,
-                         S + i0 * tp, ldc: tp, accumulate: false)
-                i0 += 4
-            }
+            causalProductWithTranspose(S, q, lda: C3, k, ldb: C3, scratch: kT, T: T, hs: hs)
             for t in 0..<T { softmaxCausalRow(A + t * T, S + t * tp, t: t, T: T, scale: scale) }
             var P = A
             if let dropout {
-                let m = dropout.stream(UInt64((sampleOffset + b) * NH + h))
-                for t in 0..<T {
-                    for t2 in 0...t { AD[t * T + t2] = A[t * T + t2] * m.factor(t * T + t2) }
-                    for t2 in (t + 1)..<T { AD[t * T + t2] = 0 }
-                }
+                applyCausalDropout(AD, A, dropout.stream(UInt64((sampleOffset + b) * NH + h)), T: T)
                 P = AD
             }
             // Y = P V: row tile i0 reads P columns (= V rows) 0..<i0+4 only.
-            i0 = 0
+            var i0 = 0
             while i0 < T {
                 let r = min(4, T - i0)
                 gemmTile(rows: r, n: hs, k0: 0, k1: min(i0 + r, T), P + i0 * T, lda: T, v, ldb: C3,
@@ -69,14 +84,8 @@ public func attentionForward(_ out: FloatBuffer, _ att: FloatBuffer, _ inp: Floa
 private func softmaxCausalRow(_ a: UnsafeMutablePointer<Float>, _ s: UnsafeMutablePointer<Float>,
                               t: Int, T: Int, scale: Float) {
     let n = t + 1
-    var mx = -Float.infinity
+    let mx = rowMax(s, n)
     var j = 0
-    if n >= 8 {
-        var m8 = Float8(repeating: -.infinity)
-        while j + 8 <= n { m8 = vmax(m8, load8(s + j)); j += 8 }
-        mx = hmax(m8)
-    }
-    while j < n { mx = max(mx, s[j]); j += 1 }
     let mxs = Float8(repeating: mx * scale), sc = Float8(repeating: scale)
     var sum8 = Float8()
     j = 0
@@ -135,22 +144,12 @@ public func attentionBackward(_ dinp: FloatBuffer, _ dout: FloatBuffer, _ att: F
             let m = dropout?.stream(UInt64((sampleOffset + b) * NH + h))
             var P = A
             if let m {
-                for t in 0..<T {
-                    for t2 in 0...t { PD[t * T + t2] = A[t * T + t2] * m.factor(t * T + t2) }
-                    for t2 in (t + 1)..<T { PD[t * T + t2] = 0 }
-                }
+                applyCausalDropout(PD, A, m, T: T)
                 P = PD
             }
             // dP = dY Vᵀ, causal columns only.
-            transpose(vT, ldd: tp, v, lds: C3, rows: T, cols: hs)
-            if tp > T { for d in 0..<hs { for t in T..<tp { vT[d * tp + t] = 0 } } }
+            causalProductWithTranspose(DA, dy, lda: C, v, ldb: C3, scratch: vT, T: T, hs: hs)
             var i0 = 0
-            while i0 < T {
-                let r = min(4, T - i0)
-                gemmTile(rows: r, n: roundUp8(i0 + r), k0: 0, k1: hs, dy + i0 * C, lda: C, vT, ldb: tp,
-                         DA + i0 * tp, ldc: tp, accumulate: false)
-                i0 += 4
-            }
             // Through dropout, then softmax: dS = A ⊙ (dA - Σ A dA), times the score scale.
             for t in 0..<T {
                 let da = DA + t * tp, ds = DS + t * tp, a = A + t * T

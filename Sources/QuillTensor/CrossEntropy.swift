@@ -50,14 +50,8 @@ public func softmaxCrossEntropyBackward(_ probs: FloatBuffer, _ targets: TokenBu
 /// Softmax of one row in place (max subtracted for stability). Returns the max and Σ e^{x - max}.
 @inline(__always) @discardableResult
 public func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ V: Int) -> (max: Float, sum: Float) {
-    var mx = -Float.infinity
+    let mx = rowMax(row, V)
     var j = 0
-    if V >= 8 {
-        var m8 = Float8(repeating: -.infinity)
-        while j + 8 <= V { m8 = vmax(m8, load8(row + j)); j += 8 }
-        mx = hmax(m8)
-    }
-    while j < V { mx = max(mx, row[j]); j += 1 }
     let mx8 = Float8(repeating: mx)
     var s8 = Float8()
     j = 0

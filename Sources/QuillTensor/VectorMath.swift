@@ -3,15 +3,15 @@
 
 public typealias Float8 = SIMD8<Float>
 
-@inline(__always) func load8(_ p: UnsafePointer<Float>) -> Float8 {
+@inline(__always) public func load8(_ p: UnsafePointer<Float>) -> Float8 {
     UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
 }
 
-@inline(__always) func load8(_ p: UnsafeMutablePointer<Float>) -> Float8 {
+@inline(__always) public func load8(_ p: UnsafeMutablePointer<Float>) -> Float8 {
     UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
 }
 
-@inline(__always) func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>) {
+@inline(__always) public func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self)
 }
 
@@ -78,3 +78,16 @@ public typealias Float8 = SIMD8<Float>
 /// Horizontal sum and max, for reductions at the end of a row.
 @inline(__always) func hsum(_ v: Float8) -> Float { v.sum() }
 @inline(__always) func hmax(_ v: Float8) -> Float { v.max() }
+
+/// max(x[0..<n]) (-inf for n = 0), eight lanes at a time.
+@inline(__always) public func rowMax(_ x: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+    var mx = -Float.infinity
+    var j = 0
+    if n >= 8 {
+        var m8 = Float8(repeating: -.infinity)
+        while j + 8 <= n { m8 = vmax(m8, load8(x + j)); j += 8 }
+        mx = hmax(m8)
+    }
+    while j < n { mx = max(mx, x[j]); j += 1 }
+    return mx
+}
