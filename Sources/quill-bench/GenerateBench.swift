@@ -57,14 +57,7 @@ struct GenerateBench: ParsableCommand {
         }
         let fn = noCache ? runRecompute : runCached
         try fn()
-        var times: [Double] = []
-        for _ in 0..<repeats {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try fn()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        }
-        times.sort()
-        let med = times[times.count / 2]
+        let med = try timedRuns(repeats, fn)[repeats / 2]
         printJSON([
             "mode": "generate", "impl": noCache ? "quill-recompute" : "quill-kvcache", "threads": workers,
             "params": model.parameterCount, "batch": batch, "prompt": prompt, "new": new,

@@ -48,13 +48,7 @@ struct TrainBench: ParsableCommand {
             opt.update(params: model.parameters, grads: model.gradients, lr: 1e-3)
         }
         for _ in 0..<warmup { try step() }
-        var times: [Double] = []
-        for _ in 0..<steps {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try step()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        }
-        times.sort()
+        let times = try timedRuns(steps, step)
         let med = times[times.count / 2]
         let params = model.parameterCount
         // torch_gpt.py's accounting: 6N per token for the dense layers + 12·L·C·T for attention (PaLM, app. B).
