@@ -28,9 +28,12 @@ build: deps
 test: deps
 	$(SWIFT) test $(TEST_FLAGS)
 
-## bench: Quill against PyTorch on the reference configurations (installs PyTorch in ~/.cache on first use)
+## bench: Quill against PyTorch (training N/S/M, decoding S) and tiktoken (GPT-2 encoding), same machine, same run
+## (installs PyTorch and tiktoken into ~/.cache on first use)
 bench: build
 	../shared/bench/compare.sh train
+	../shared/bench/compare.sh generate
+	$$(../shared/bench/setup.sh) scripts/compare_tiktoken.py
 
 ## serve: build and serve the bundled model
 serve: build
