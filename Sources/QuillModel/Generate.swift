@@ -1,7 +1,6 @@
-// Plain autoregressive generation through the training forward pass (no KV cache): the notebooks' way, used by
-// the trainer's samples and `quill-train sample`. The context always runs through one fixed (1, block_size) shape,
-// right-padded, so no buffer is reallocated per token; causal attention makes the padding invisible.
-import Foundation
+// Generation for any LanguageModel, used by the trainer's samples and `quill-train sample`: through KV caches for a
+// GPT; for other models (the bigram) through the training forward pass, the context always in one fixed
+// (1, block_size) shape, right-padded, so no buffer is reallocated per token (causal attention ignores the padding).
 import QuillTensor
 
 public struct SamplingOptions: Sendable, Equatable {
@@ -19,16 +18,24 @@ public struct SamplingOptions: Sendable, Equatable {
 }
 
 extension LanguageModel {
-    /// Continues `prompt` (token ids, at least one) by up to `maxNewTokens` ids; stops early at `stopToken`.
-    /// Dropout is off while generating; the previous mode is restored afterwards.
+    /// Continues `prompt` (token ids, at least one) by up to `maxNewTokens` ids; stops early at `stopToken`
+    /// (which is returned as the last id). A GPT decodes through KV caches (`InferenceEngine`); other models run
+    /// their full forward pass per token. Dropout is off while generating; the previous mode is restored afterwards.
     public func generate(prompt: [Int32], maxNewTokens: Int, options: SamplingOptions = SamplingOptions(),
                          stopToken: Int32? = nil) throws(ModelError) -> [Int32] {
         guard !prompt.isEmpty else { throw .invalidBatch("generation needs a prompt of at least one token") }
+        let decoding = DecodingOptions(strategy: options.topK == nil ? .sample : .topK, temperature: options.temperature,
+                                       topK: options.topK ?? 0, seed: options.seed)
+        if let gpt = self as? GPT {
+            let session = try GenerationSession(prompt: prompt, config: gpt.config, options: decoding,
+                                                maxTokens: maxNewTokens, stopToken: stopToken)
+            return try InferenceEngine(model: gpt, workers: 1).generate([session])[0]
+        }
         let wasTraining = isTraining
         isTraining = false
         defer { isTraining = wasTraining }
         let T = contextLength
-        var rng = SplitMix64(seed: options.seed)
+        var sampler = Sampler(options: decoding)
         var context = prompt
         var out: [Int32] = []
         var window = [Int32](repeating: 0, count: T)
@@ -36,36 +43,11 @@ extension LanguageModel {
             let tail = context.suffix(T)
             for (i, id) in tail.enumerated() { window[i] = id }
             try forward(inputs: window, targets: nil, batchSize: 1, sequenceLength: T)
-            let logits = self.logits(sample: 0, position: tail.count - 1)
-            let next = Int32(pickToken(logits, options: options, rng: &rng))
+            let next = sampler.choose(self.logits(sample: 0, position: tail.count - 1)).token
             out.append(next)
             if next == stopToken { break }
             context.append(next)
         }
         return out
     }
-}
-
-/// Greedy when temperature is 0; else softmax(logits / temperature) restricted to the top k, sampled.
-func pickToken(_ logits: [Float], options: SamplingOptions, rng: inout SplitMix64) -> Int {
-    if options.temperature <= 0 {
-        var best = 0
-        for i in 1..<logits.count where logits[i] > logits[best] { best = i }
-        return best
-    }
-    var order = Array(logits.indices)
-    if let k = options.topK, k < logits.count {
-        order.sort { logits[$0] > logits[$1] }
-        order = Array(order.prefix(max(1, k)))
-    }
-    let mx = order.map { logits[$0] }.max()!
-    var weights = order.map { Double(exp((logits[$0] - mx) / options.temperature)) }
-    let total = weights.reduce(0, +)
-    var u = Double(rng.nextFloat()) * total
-    for (j, w) in weights.enumerated() {
-        u -= w
-        if u <= 0 { return order[j] }
-    }
-    weights.removeAll()
-    return order.last!
 }

@@ -171,3 +171,23 @@ struct StopAndAttentionTests {
         }
     }
 }
+
+@Suite("generate")
+struct GenerateTests {
+    @Test("a GPT's generate (KV caches) equals greedy decoding through the full forward pass")
+    func greedyMatchesFullForward() throws {
+        let c = GPTConfig(vocabSize: 13, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 16)
+        let m = try GPT(config: c, seed: 21)
+        var rng = SplitMix64(seed: 2)
+        for i in 0..<m.parameterCount { m.parameters[i] += rng.nextGaussian() * 0.3 }
+        let fast = try m.generate(prompt: [3, 1], maxNewTokens: 6, options: SamplingOptions(temperature: 0))
+        var context: [Int32] = [3, 1]
+        m.isTraining = false
+        for _ in 0..<6 {
+            try m.forward(inputs: context, targets: nil, batchSize: 1, sequenceLength: context.count)
+            let l = m.logits(sample: 0, position: context.count - 1)
+            context.append(Int32(l.indices.max { l[$0] < l[$1] }!))
+        }
+        #expect(fast == Array(context.dropFirst(2)))
+    }
+}
