@@ -310,7 +310,7 @@ public final class Trainer {
             h.write(line)
             try? h.close()
         } else {
-            FileManager.default.createFile(atPath: files.metrics.path, contents: line)
+            _ = FileManager.default.createFile(atPath: files.metrics.path, contents: line)
         }
     }
 

@@ -39,10 +39,8 @@ struct Train: ParsableCommand {
                 trainer = try Trainer(config: cfg, dataPath: data, format: fmt, checkpoint: outPath, command: command,
                                       workers: workers, createFolder: out == nil)
             }
-        } catch let e as TrainingError {
-            fail(e.description)
         } catch {
-            fail("\(error)")
+            fail(error.description)
         }
         let stop = StopFlag()
         let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
@@ -60,12 +58,9 @@ struct Train: ParsableCommand {
             printLine("done: \(record.steps) steps, \(record.tokensSeen) tokens in \(duration(record.durationSeconds)); " +
                       "best val loss \(record.bestValLoss.map { String(format: "%.4f", $0) } ?? "-") → \(trainer.files.best.path)")
             if stop.isSet { printLine("resume with: quill-train train --resume \(trainer.files.best.path)") }
-        } catch let e as TrainingError {
-            progress.finish()
-            fail(e.description)
         } catch {
             progress.finish()
-            fail("\(error)")
+            fail(error.description)
         }
     }
 

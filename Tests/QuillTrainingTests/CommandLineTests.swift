@@ -59,7 +59,7 @@ struct CommandLineTests {
         let out = dir.appendingPathComponent("m.safetensors")
         try Data("precious".utf8).write(to: out)
         let binary = dir.appendingPathComponent("bin.txt").path
-        FileManager.default.createFile(atPath: binary, contents: Data([0xC3, 0x28, 0x41]))
+        _ = FileManager.default.createFile(atPath: binary, contents: Data([0xC3, 0x28, 0x41]))
         let (status, _, err) = try runQuillTrain(["train", "--data", binary, "--out", out.path])
         #expect(status == 1 && err.contains("not valid UTF-8"))
         #expect(try Data(contentsOf: out) == Data("precious".utf8))

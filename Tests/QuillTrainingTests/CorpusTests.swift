@@ -14,9 +14,9 @@ struct CorpusTests {
     func badFiles() throws {
         let dir = scratchFolder()
         let empty = dir.appendingPathComponent("empty.txt").path
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         let binary = dir.appendingPathComponent("bin.txt").path
-        FileManager.default.createFile(atPath: binary, contents: Data([0x41, 0x42, 0xFF, 0xFE]))
+        _ = FileManager.default.createFile(atPath: binary, contents: Data([0x41, 0x42, 0xFF, 0xFE]))
         #expect(message { _ = try Corpus(path: dir.path + "/nope.txt", format: .text) }.contains("nope.txt: no such file"))
         #expect(message { _ = try Corpus(path: empty, format: .text) }.contains("empty"))
         #expect(message { _ = try Corpus(path: dir.path, format: .text) }.contains("is a directory"))
