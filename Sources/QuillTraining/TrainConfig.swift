@@ -116,6 +116,27 @@ public struct TrainConfig: Codable, Sendable, Equatable {
             object = dict
             try checkKeys(object, file: file)
         }
+        return try build(object, overrides: overrides)
+    }
+
+    /// Keys a resumed run may change: when to stop, how often to evaluate and log. The rest shapes the model,
+    /// the data or the optimizer, and stays as the run began.
+    public static let resumableKeys: Set<String> = ["max_steps", "max_minutes", "lr_decay_steps", "eval_interval",
+                                                    "eval_iters", "log_interval", "sample_tokens"]
+
+    /// This config with `--key value` overrides applied (only `resumableKeys`), validated.
+    public func resumed(with overrides: [(key: String, value: String)]) throws(TrainingError) -> TrainConfig {
+        for (key, _) in overrides where !TrainConfig.resumableKeys.contains(key) {
+            throw .config("--\(key) cannot change on --resume (allowed: \(TrainConfig.resumableKeys.sorted().joined(separator: ", ")))")
+        }
+        let data = (try? JSONEncoder().encode(self)) ?? Data()
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return try TrainConfig.build(object, overrides: overrides)
+    }
+
+    private static func build(_ start: [String: Any], overrides: [(key: String, value: String)]) throws(TrainingError)
+        -> TrainConfig {
+        var object = start
         for (key, value) in overrides {
             guard keys.contains(key) else {
                 throw .config("unknown key --\(key) (known: \(keys.sorted().joined(separator: ", ")))")

@@ -99,10 +99,12 @@ public final class Trainer {
 
     /// Continues the run whose best checkpoint is `checkpoint` (it reads NAME.last and NAME.state beside it).
     /// The data file must be the one the run started with (checked by SHA-256); dataPath overrides its location.
-    public init(resuming checkpoint: String, dataPath: String? = nil, command: String? = nil,
-                workers: Int = Parallel.defaultWorkers) throws(TrainingError) {
+    /// overrides: `TrainConfig.resumableKeys` only (e.g. a larger max_steps to train further).
+    public init(resuming checkpoint: String, dataPath: String? = nil, overrides: [(key: String, value: String)] = [],
+                command: String? = nil, workers: Int = Parallel.defaultWorkers) throws(TrainingError) {
         let files = RunFiles(checkpoint: checkpoint)
-        let last: Checkpoint, state: TrainingState, info: RunInfo
+        let last: Checkpoint, state: TrainingState
+        var info: RunInfo
         do {
             last = try Checkpoint.read(from: files.last)
             state = try TrainingState.read(from: files.state, expectedCount: last.layout.count)
@@ -114,6 +116,7 @@ public final class Trainer {
         } catch {
             throw .data(path: files.state.path, reason: "cannot resume: the run description is unreadable (\(error))")
         }
+        info.config = try info.config.resumed(with: overrides)
         let path = dataPath ?? info.dataPath
         guard let format = DataFormat(rawValue: info.format) else {
             throw .data(path: files.state.path, reason: "unknown data format \(info.format)")

@@ -27,8 +27,8 @@ struct Train: ParsableCommand {
         let trainer: Trainer
         do {
             if let resume {
-                guard config == nil, pairs.isEmpty else { fail("--resume continues a run as it was configured: drop --config and overrides") }
-                trainer = try Trainer(resuming: resume, dataPath: data, command: command, workers: workers)
+                guard config == nil else { fail("--resume continues a run as it was configured: drop --config") }
+                trainer = try Trainer(resuming: resume, dataPath: data, overrides: pairs, command: command, workers: workers)
             } else {
                 guard let data else { fail("--data FILE is required (the text to train on)") }
                 guard let fmt = DataFormat(rawValue: format) else { fail("--format must be text, lines or jsonl, got \(format)") }

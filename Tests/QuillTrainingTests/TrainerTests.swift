@@ -65,6 +65,23 @@ struct TrainerTests {
         }
     }
 
+    @Test("a finished run resumes with a larger max_steps; model-shaping keys cannot change")
+    func resumeFurther() throws {
+        let dir = scratchFolder()
+        let data = shakespeareSlice(8_000, in: dir)
+        let path = dir.appendingPathComponent("f.safetensors").path
+        try Trainer(config: tinyConfig(steps: 4), dataPath: data, format: .text, checkpoint: path).run()
+        let more = try Trainer(resuming: path, overrides: [("max_steps", "8")])
+        let r = try more.run()
+        #expect(r.steps == 8 && more.config.maxSteps == 8)
+        do {
+            _ = try Trainer(resuming: path, overrides: [("n_layer", "3")])
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains("cannot change on --resume"))
+        }
+    }
+
     @Test("resuming with a different corpus is refused")
     func resumeWrongData() throws {
         let dir = scratchFolder()
