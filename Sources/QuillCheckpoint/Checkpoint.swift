@@ -110,14 +110,8 @@ public struct Checkpoint: Sendable {
     /// right shape and no others.
     /// - Throws: `CheckpointError` naming the file and the first problem found.
     public static func read(from url: URL) throws(CheckpointError) -> Checkpoint {
-        let file = try SafeTensorsFile.read(url)
+        let (file, configText) = try SafeTensorsFile.readQuill(url, key: MetadataKey.config)
         let path = file.path
-        guard let configText = file.metadata[MetadataKey.config] else {
-            throw .notQuillCheckpoint(path: path, key: MetadataKey.config)
-        }
-        guard file.metadata[MetadataKey.sha256] != nil else {
-            throw .missingMetadata(path: path, key: MetadataKey.sha256)
-        }
         let spec = try decodeMetadata(ModelSpec.self, configText, key: MetadataKey.config, path: path)
         do { try spec.validate() } catch { throw .invalidModel(path: path, error: error) }
         guard let tokenizerText = file.metadata[MetadataKey.tokenizer] else {

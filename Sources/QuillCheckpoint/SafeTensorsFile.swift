@@ -128,6 +128,18 @@ enum SafeTensorsFile {
 
     // MARK: - Reading
 
+    /// Reads a Quill file (checkpoint or training state): verified as `read`, and it must carry the metadata
+    /// `key` (else it is not Quill's) and a `quill.sha256` (so the data was checked). Returns the contents and
+    /// the text under `key`.
+    static func readQuill(_ url: URL, key: String) throws(CheckpointError) -> (Contents, String) {
+        let file = try read(url)
+        guard let text = file.metadata[key] else { throw .notQuillCheckpoint(path: file.path, key: key) }
+        guard file.metadata[MetadataKey.sha256] != nil else {
+            throw .missingMetadata(path: file.path, key: MetadataKey.sha256)
+        }
+        return (file, text)
+    }
+
     /// Reads and verifies the whole file; the SHA-256 is checked when the metadata records one.
     static func read(_ url: URL) throws(CheckpointError) -> Contents {
         let file = try ReadableFile(url)

@@ -80,14 +80,8 @@ public struct TrainingState: Sendable {
     /// - Throws: `CheckpointError` naming the file and the first problem found; `.shapeMismatch` when the state
     ///   belongs to a model of another size.
     public static func read(from url: URL, expectedCount: Int) throws(CheckpointError) -> TrainingState {
-        let file = try SafeTensorsFile.read(url)
+        let (file, stateText) = try SafeTensorsFile.readQuill(url, key: MetadataKey.state)
         let path = file.path
-        guard let stateText = file.metadata[MetadataKey.state] else {
-            throw .notQuillCheckpoint(path: path, key: MetadataKey.state)
-        }
-        guard file.metadata[MetadataKey.sha256] != nil else {
-            throw .missingMetadata(path: path, key: MetadataKey.sha256)
-        }
         let state = try Checkpoint.decodeMetadata(StateJSON.self, stateText, key: MetadataKey.state, path: path)
         guard state.step >= 0 else {
             throw .invalidMetadata(path: path, key: MetadataKey.state, reason: "step must be >= 0, got \(state.step)")
