@@ -19,11 +19,16 @@ let package = Package(
     products: [
         .executable(name: "quill-bench", targets: ["quill-bench"]),
         .executable(name: "quill-train", targets: ["quill-train"]),
+        .executable(name: "quill-server", targets: ["quill-server"]),
         .library(name: "QuillModel", targets: ["QuillModel"]),
         .library(name: "QuillTokenizers", targets: ["QuillTokenizers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: - C libraries (Debian: libopenblas-dev, libssl-dev, zlib1g-dev)
@@ -38,8 +43,14 @@ let package = Package(
         .target(name: "QuillCheckpoint", dependencies: ["QuillTensor", "QuillModel", "QuillTokenizers", "COpenSSL"]),
         .target(name: "QuillTraining", dependencies: ["QuillTensor", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "CZlib"],
                 swiftSettings: fast),
-        .target(name: "QuillHTTP", dependencies: ["CZlib"]),
-        .target(name: "QuillService", dependencies: ["QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers"]),
+        .target(name: "QuillHTTP", dependencies: ["CZlib", .product(name: "HTTPTypes", package: "swift-http-types")]),
+        .target(name: "QuillService", dependencies: [
+            "QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers",
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], swiftSettings: fast),
 
         // MARK: - Executables
         .executableTarget(
@@ -58,6 +69,14 @@ let package = Package(
             ],
             swiftSettings: fast),
 
+        .executableTarget(
+            name: "quill-server",
+            dependencies: [
+                "QuillHTTP", "QuillService", "QuillModel", "QuillCheckpoint", "QuillTensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
         // MARK: - Tests
         .testTarget(name: "QuillTensorTests", dependencies: ["QuillTensor"], swiftSettings: fast),
         .testTarget(name: "QuillTokenizersTests", dependencies: ["QuillTokenizers"]),
@@ -67,6 +86,11 @@ let package = Package(
         .testTarget(name: "QuillTrainingTests",
                     dependencies: ["QuillTraining", "QuillCheckpoint", "QuillModel", "QuillTensor", "QuillTokenizers"],
                     swiftSettings: fast),
+        .testTarget(name: "QuillHTTPTests",
+                    dependencies: ["QuillHTTP", .product(name: "HTTPTypes", package: "swift-http-types")]),
+        .testTarget(name: "QuillServiceTests",
+                    dependencies: ["QuillService", "QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers",
+                                   "QuillTensor", .product(name: "HTTPTypes", package: "swift-http-types")]),
     ],
     swiftLanguageModes: [.v6]
 )
