@@ -1,0 +1,381 @@
+// The routes of API.md: dispatch by path and method, authentication, body forms (JSON, text + query string),
+// and the JSON answers. Each handler validates its request into typed values before it touches the model.
+import Foundation
+import HTTPTypes
+import QuillHTTP
+import QuillModel
+import QuillTokenizers
+
+public final class QuillAPI: Sendable {
+    public let model: LoadedModel
+    public let actor: ModelActor
+    public let config: ServerConfig
+    public let metrics: ServiceMetrics
+    let startedAt = Date()
+    let openAPIDocument: [UInt8]?
+    public static let version = "0.1.0"
+
+    public init(model: LoadedModel, config: ServerConfig, metrics: ServiceMetrics = ServiceMetrics()) {
+        self.model = model
+        self.config = config
+        self.metrics = metrics
+        let workers = config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount
+        self.actor = ModelActor(model: model, batchCapacity: config.batchCapacity,
+                                queueCapacity: config.queueCapacity, workers: workers, metrics: metrics)
+        openAPIDocument = FileManager.default.contents(atPath: config.openapi).map { Array($0) }
+    }
+
+    /// Routes and the methods they take.
+    static let routes: [String: [HTTPRequest.Method]] = [
+        "/": [.get], "/health": [.get], "/info": [.get], "/metrics": [.get], "/openapi.yaml": [.get],
+        "/v1/models": [.get], "/complete": [.post], "/tokenize": [.post], "/detokenize": [.post],
+        "/attention": [.post], "/v1/completions": [.post],
+    ]
+
+    public func handle(_ request: HTTPServerRequest) async -> HTTPServerResponse {
+        do {
+            return try await route(request)
+        } catch {
+            return Self.error(error)
+        }
+    }
+
+    private func route(_ request: HTTPServerRequest) async throws(APIError) -> HTTPServerResponse {
+        var path = request.path
+        if path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        var modelPath: String? = nil
+        if path.hasPrefix("/v1/models/") {
+            modelPath = String(path.dropFirst("/v1/models/".count))
+            path = "/v1/models/{id}"
+        }
+        let methods = path == "/v1/models/{id}" ? [.get] : Self.routes[path]
+        guard let methods else {
+            throw .notFound("no route \(APIError.clip(request.path)); see GET /openapi.yaml for the API")
+        }
+        let method = request.method == .head ? .get : request.method
+        guard methods.contains(method) else {
+            throw .methodNotAllowed(request.method.rawValue, path: path, allow: methods.map(\.rawValue))
+        }
+        if let key = config.apiKey, !(method == .get && (path == "/health" || path == "/")) {
+            let auth = request.headerFields[.authorization] ?? ""
+            guard auth == "Bearer \(key)" else { throw .unauthorized }
+        }
+        switch path {
+        case "/": return Self.page(Playground.html(modelName: model.name))
+        case "/health": return Self.json(.object([("status", .string("ok"))]))
+        case "/info": return Self.json(await info())
+        case "/metrics":
+            return HTTPServerResponse(status: .ok,
+                                      headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                                      body: .bytes(metrics.exposition()))
+        case "/openapi.yaml":
+            guard let doc = openAPIDocument else { throw .notFound("the OpenAPI document is not installed (\(config.openapi))") }
+            return HTTPServerResponse(status: .ok, headerFields: [.contentType: "application/yaml; charset=utf-8"],
+                                      body: .bytes(doc))
+        case "/v1/models": return Self.json(OpenAI.models(self))
+        case "/v1/models/{id}":
+            guard modelPath == model.name else { throw OpenAI.unknownModel(modelPath ?? "") }
+            return Self.json(OpenAI.modelObject(self))
+        case "/complete": return try await complete(request)
+        case "/tokenize": return try tokenize(request)
+        case "/detokenize": return try detokenize(request)
+        case "/attention": return try await attention(request)
+        case "/v1/completions": return try await OpenAI.completions(self, request)
+        default: throw .notFound("no route \(APIError.clip(request.path))")
+        }
+    }
+
+    // MARK: - Bodies
+
+    /// The request's fields and, for the text form, its text. JSON when Content-Type says so or the body starts
+    /// with `{`; otherwise the body is UTF-8 text (routes that take text) and options come from the query string.
+    func body(_ request: HTTPServerRequest, textField: String?) throws(APIError) -> (Params, String?) {
+        let query = Params(query: request.query)
+        let contentType = (request.headerFields[.contentType] ?? "").lowercased()
+        let firstNonSpace = request.body.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+        let isJSON = contentType.hasPrefix("application/json") || firstNonSpace == UInt8(ascii: "{")
+        guard String(validating: request.body, as: UTF8.self) != nil else {
+            throw .invalid("the request body is not valid UTF-8", code: "invalid_utf8")
+        }
+        if isJSON {
+            let value: JSONValue
+            do { value = try JSONValue.parse(request.body) } catch {
+                throw .invalid("the request body is not valid JSON: \(error.description)", code: "invalid_json")
+            }
+            return (try Params(json: value).merging(query), nil)
+        }
+        guard textField != nil else {
+            if request.body.isEmpty { return (query, nil) }
+            throw APIError(status: 415, message: "send a JSON object with Content-Type: application/json",
+                           code: "unsupported_media_type")
+        }
+        if request.body.isEmpty { return (query, nil) }
+        return (query, String(decoding: request.body, as: UTF8.self))
+    }
+
+    // MARK: - /complete
+
+    struct CompletionOptions {
+        var prompt: String
+        var maxTokens: Int
+        var options: DecodingOptions
+        var stop: [String]
+        var echo: Bool
+        var logprobs: Int
+        var stream: Bool
+    }
+
+    func completionOptions(_ p: Params, text: String?) throws(APIError) -> CompletionOptions {
+        let given: String? = if let text { text } else { try p.string("prompt") }
+        guard let prompt = given else { throw .missing("prompt") }
+        let maxTokens = try p.int("max_tokens", default: 128, in: 1...config.maxTokensLimit)
+        let strategyName = try p.string("strategy") ?? "top_k"
+        guard let strategy = DecodingStrategy(rawValue: strategyName) else {
+            throw .invalid("strategy must be one of greedy, sample, top_k, top_p", param: "strategy")
+        }
+        let temperature = try p.double("temperature", default: 0.8, check: { $0 >= 0 && $0 <= 100 },
+                                       range: "between 0 and 100")
+        let topK = try p.int("top_k", default: 40, in: 1...1_000_000)
+        let topP = try p.double("top_p", default: 0.95, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]")
+        let seed = try p.uint64("seed") ?? UInt64.random(in: 0...UInt64.max)
+        let stop = try stopStrings(p)
+        let logprobs = try p.int("logprobs", default: 0, in: 0...20)
+        let options = DecodingOptions(strategy: strategy, temperature: Float(temperature), topK: topK,
+                                      topP: Float(topP), seed: seed, logprobs: logprobs)
+        return CompletionOptions(prompt: prompt, maxTokens: maxTokens, options: options, stop: stop,
+                                 echo: try p.bool("echo", default: false), logprobs: logprobs,
+                                 stream: try p.bool("stream", default: false))
+    }
+
+    func stopStrings(_ p: Params) throws(APIError) -> [String] {
+        let stop = try p.strings("stop") ?? []
+        guard stop.count <= 4 else { throw .invalid("stop must have at most 4 strings", param: "stop") }
+        for s in stop where s.utf8.count > 256 {
+            throw .invalid("each stop string must be at most 256 bytes", param: "stop")
+        }
+        return stop.filter { !$0.isEmpty }
+    }
+
+    /// Prompt tokens: the text's, or the start token for "".
+    func promptTokens(_ text: String, param: String = "prompt") throws(APIError) -> [Int32] {
+        text.isEmpty ? [model.startToken] : try model.encode(text, param: param)
+    }
+
+    private func complete(_ request: HTTPServerRequest) async throws(APIError) -> HTTPServerResponse {
+        let (params, text) = try body(request, textField: "prompt")
+        let o = try completionOptions(params, text: text)
+        let tokens = try promptTokens(o.prompt)
+        let events = try await actor.submit(GenerationRequest(prompt: tokens, maxTokens: o.maxTokens,
+                                                              options: o.options, stop: o.stop))
+        let id = Self.newID("cmpl")
+        if o.stream {
+            return SSE.response(events: events, echo: o.echo ? o.prompt : nil) { [metrics] event in
+                switch event {
+                case .delta(let text, let tokens, let logprobs):
+                    var fields: [(String, JSONValue)] = [("text", .string(text)), ("tokens", Self.ids(tokens))]
+                    if o.logprobs > 0 { fields.append(("logprobs", Self.logprobsJSON(logprobs))) }
+                    return .object(fields)
+                case .done(let reason, let promptTokens, let completionTokens, let truncated, let timings):
+                    metrics.tokens(prompt: promptTokens, generated: completionTokens)
+                    return .object([
+                        ("id", .string(id)), ("text", .string("")), ("tokens", .array([])),
+                        ("finish_reason", .string(reason.rawValue)), ("truncated", .bool(truncated)),
+                        ("usage", Self.usage(promptTokens, completionTokens)), ("timings", Self.timingsJSON(timings)),
+                    ])
+                }
+            }
+        }
+        var out = ""
+        var ids: [Int32] = []
+        var lps: [TokenLogprob] = []
+        var summary: (FinishReason, Int, Int, Bool, GenerationTimings)? = nil
+        // A cancelled handler (the client went away) ends this loop, which cancels the generation.
+        for await event in events {
+            switch event {
+            case .delta(let text, let tokens, let logprobs):
+                out += text
+                ids += tokens
+                lps += logprobs
+            case .done(let r, let p, let c, let t, let timings):
+                summary = (r, p, c, t, timings)
+            }
+        }
+        guard let (reason, promptCount, completionCount, truncated, timings) = summary else {
+            throw .server("the generation ended without a result")
+        }
+        metrics.tokens(prompt: promptCount, generated: completionCount)
+        var fields: [(String, JSONValue)] = [
+            ("id", .string(id)), ("model", .string(model.name)), ("text", .string((o.echo ? o.prompt : "") + out)),
+            ("finish_reason", .string(reason.rawValue)), ("truncated", .bool(truncated)), ("tokens", Self.ids(ids)),
+            ("usage", Self.usage(promptCount, completionCount)), ("timings", Self.timingsJSON(timings)),
+        ]
+        if o.logprobs > 0 { fields.append(("logprobs", Self.logprobsJSON(lps))) }
+        return Self.json(.object(fields))
+    }
+
+    // MARK: - /tokenize, /detokenize
+
+    private func tokenize(_ request: HTTPServerRequest) throws(APIError) -> HTTPServerResponse {
+        let (params, text) = try body(request, textField: "text")
+        let given: String? = if let text { text } else { try params.string("text") }
+        guard let text = given else { throw .missing("text") }
+        let explain = try params.bool("explain", default: false)
+        let encoded: EncodedText
+        do {
+            encoded = try model.tokenizer.encodeWithOffsets(text)
+        } catch {
+            _ = try model.encode(text, param: "text")  // throws API.md's unknown_characters error
+            throw .invalid("text cannot be tokenized", param: "text")
+        }
+        var fields: [(String, JSONValue)] = [
+            ("tokenizer", .string(model.tokenizer.kind.rawValue)), ("count", .int(encoded.ids.count)),
+            ("tokens", .array(encoded.ids.map { .int($0) })),
+            ("pieces", .array(encoded.ids.map { .string(model.piece(Int32($0))) })),
+            ("offsets", .array(encoded.offsets.map { .array([.int($0.lowerBound), .int($0.upperBound)]) })),
+        ]
+        if explain, let bpe = model.tokenizer as? BytePairTokenizer {
+            fields.append(("explain", .array(bpe.explain(text).map { w in
+                .object([("word", .string(w.word)),
+                         ("steps", .array(w.steps.map { .array($0.map { .string($0) }) }))])
+            })))
+        }
+        return Self.json(.object(fields))
+    }
+
+    private func detokenize(_ request: HTTPServerRequest) throws(APIError) -> HTTPServerResponse {
+        let (params, _) = try body(request, textField: nil)
+        guard let ids = try params.ints("tokens") else { throw .missing("tokens") }
+        let V = model.tokenizer.vocabularySize
+        if let bad = ids.first(where: { $0 < 0 || $0 >= V }) {
+            throw .invalid("token \(bad) is outside the vocabulary: ids must be in 0..<\(V)", param: "tokens",
+                           code: "invalid_token")
+        }
+        let text: String
+        do { text = try model.tokenizer.decode(ids) } catch { throw .invalid("tokens cannot be decoded", param: "tokens") }
+        return Self.json(.object([("text", .string(text))]))
+    }
+
+    // MARK: - /attention
+
+    private func attention(_ request: HTTPServerRequest) async throws(APIError) -> HTTPServerResponse {
+        let (params, text) = try body(request, textField: "text")
+        let given: String? = if let text { text } else { try params.string("text") }
+        guard let text = given else { throw .missing("text") }
+        guard !text.isEmpty else { throw .invalid("text must not be empty", param: "text") }
+        let L = model.config.nLayer, H = model.config.nHead
+        let layer = params.has("layer") ? try params.int("layer", default: 0, in: 0...(L - 1)) : nil
+        let head = params.has("head") ? try params.int("head", default: 0, in: 0...(H - 1)) : nil
+        let tokens = try model.encode(text, param: "text")
+        guard tokens.count <= model.config.blockSize else {
+            throw APIError(status: 400, message: "text is \(tokens.count) tokens; the context window is "
+                + "\(model.config.blockSize)", param: "text", code: "context_length_exceeded")
+        }
+        let weights = try await actor.attention(tokens: tokens)
+        let layers = layer.map { [$0] } ?? Array(0..<L)
+        let heads = head.map { [$0] } ?? Array(0..<H)
+        let att: JSONValue = .array(layers.map { l in
+            .array(heads.map { h in
+                .array(weights[l][h].map { row in .array(row.map { .rounded($0, digits: 5) }) })
+            })
+        })
+        return Self.json(.object([
+            ("tokens", Self.ids(tokens)), ("pieces", .array(tokens.map { .string(model.piece($0)) })),
+            ("n_layer", .int(L)), ("n_head", .int(H)),
+            ("layers", .array(layers.map { .int($0) })), ("heads", .array(heads.map { .int($0) })),
+            ("attention", att),
+        ]))
+    }
+
+    // MARK: - /info
+
+    private func info() async -> JSONValue {
+        let load = await actor.load
+        let c = model.config
+        let t = model.training
+        return .object([
+            ("model", .object([
+                ("name", .string(model.name)), ("checkpoint", .string(model.path)),
+                ("sha256", .string(model.fileSHA256)), ("parameters", .int(model.parameterCount)),
+                ("n_layer", .int(c.nLayer)), ("n_head", .int(c.nHead)), ("n_embd", .int(c.nEmbd)),
+                ("block_size", .int(c.blockSize)), ("vocab_size", .int(c.vocabSize)),
+                ("tokenizer", .string(model.tokenizer.kind.rawValue)),
+                ("training", .object([
+                    ("steps", .int(t.steps)), ("tokens", .int(t.tokensSeen)),
+                    ("train_loss", t.trainLoss.map { .float($0) } ?? .null),
+                    ("val_loss", t.valLoss.map { .float($0) } ?? .null),
+                    ("best_val_loss", t.bestValLoss.map { .float($0) } ?? .null),
+                    ("duration_seconds", .double(t.durationSeconds)),
+                    ("command", t.command.map { .string($0) } ?? .null),
+                    ("history", history),
+                ])),
+            ])),
+            ("server", .object([
+                ("version", .string(Self.version)),
+                ("uptime_seconds", .double((Date().timeIntervalSince(startedAt) * 10).rounded() / 10)),
+                ("batch_capacity", .int(actor.batchCapacity)), ("queue_capacity", .int(actor.queueCapacity)),
+                ("in_flight", .int(load.active)), ("waiting", .int(load.waiting)),
+                ("limits", .object([
+                    ("max_tokens_limit", .int(config.maxTokensLimit)), ("max_connections", .int(config.maxConnections)),
+                    ("max_header_bytes", .int(config.maxHeaderBytes)), ("max_body_bytes", .int(config.maxBodyBytes)),
+                    ("request_timeout", .double(config.requestTimeout)), ("idle_timeout", .double(config.idleTimeout)),
+                ])),
+                ("auth", .bool(config.apiKey != nil)),
+            ])),
+        ])
+    }
+
+    /// The training loss history for the playground's plot.
+    var history: JSONValue {
+        .array(model.training.history.map { e in
+            .object([("step", .int(e.step)), ("train", .float(e.trainLoss)), ("val", .float(e.valLoss))])
+        })
+    }
+
+    // MARK: - Helpers
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> HTTPServerResponse {
+        HTTPServerResponse(status: status, headerFields: [.contentType: "application/json; charset=utf-8"],
+                           body: .bytes(value.serialized()))
+    }
+
+    static func page(_ html: String) -> HTTPServerResponse {
+        HTTPServerResponse(status: .ok, headerFields: [.contentType: "text/html; charset=utf-8"],
+                           body: .bytes(Array(html.utf8)))
+    }
+
+    static func error(_ e: APIError) -> HTTPServerResponse {
+        var r = json(e.json, status: HTTPResponse.Status(code: e.status))
+        if let s = e.retryAfter { r.headerFields[.retryAfter] = String(s) }
+        if let allow = e.allow { r.headerFields[HTTPField.Name("Allow")!] = allow.joined(separator: ", ") }
+        if e.status == 401 { r.headerFields[.wwwAuthenticate] = "Bearer" }
+        return r
+    }
+
+    static func ids(_ tokens: [Int32]) -> JSONValue { .array(tokens.map { .int($0) }) }
+
+    static func usage(_ prompt: Int, _ completion: Int) -> JSONValue {
+        .object([("prompt_tokens", .int(prompt)), ("completion_tokens", .int(completion)),
+                 ("total_tokens", .int(prompt + completion))])
+    }
+
+    static func timingsJSON(_ t: GenerationTimings) -> JSONValue {
+        func r(_ x: Double) -> JSONValue { .double((x * 100).rounded() / 100) }
+        return .object([("queued_ms", r(t.queuedMs)), ("prompt_ms", r(t.promptMs)),
+                        ("generate_ms", r(t.generateMs)), ("tokens_per_second", r(t.tokensPerSecond))])
+    }
+
+    static func logprobsJSON(_ lps: [TokenLogprob]) -> JSONValue {
+        .array(lps.map { lp in
+            .object([("token", .int(lp.token)), ("piece", .string(lp.piece)), ("logprob", .float(lp.logprob)),
+                     ("top", .array(lp.top.map { .object([("token", .int($0.token)), ("piece", .string($0.piece)),
+                                                          ("logprob", .float($0.logprob))]) })),
+                     ("text", .string(lp.text))])
+        })
+    }
+
+    static func newID(_ prefix: String) -> String {
+        var g = SystemRandomNumberGenerator()
+        let hex = (0..<3).map { _ in String(g.next() as UInt64, radix: 16) }.joined()
+        return "\(prefix)-\(hex.prefix(24))"
+    }
+}

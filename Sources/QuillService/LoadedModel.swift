@@ -1,0 +1,95 @@
+// A checkpoint loaded for serving: the GPT (inference mode), its tokenizer, and what /info reports about it.
+import Foundation
+import QuillCheckpoint
+import QuillModel
+import QuillTensor
+import QuillTokenizers
+
+/// Why the service could not start.
+public enum ServiceError: Error, Sendable, CustomStringConvertible {
+    case checkpoint(CheckpointError)
+    case unsupportedModel(String)
+    case tokenizer(String)
+    case config(String)
+
+    public var description: String {
+        switch self {
+        case .checkpoint(let e): e.description
+        case .unsupportedModel(let m): m
+        case .tokenizer(let m): "the checkpoint's tokenizer cannot be built: \(m)"
+        case .config(let m): m
+        }
+    }
+}
+
+/// The served model. Immutable after loading; its mutable compute state lives in the model actor.
+public final class LoadedModel: @unchecked Sendable {
+    public let name: String
+    public let path: String
+    /// SHA-256 of the checkpoint file, as `sha256sum` prints it.
+    public let fileSHA256: String
+    public let config: GPTConfig
+    public let tokenizer: any Tokenizer
+    public let training: TrainingRecord
+    public let parameterCount: Int
+    /// Used only on the model actor's queue.
+    let gpt: GPT
+    /// The token a prompt of "" starts from: end-of-text for BPE, newline for character models.
+    public let startToken: Int32
+    public let endOfText: Int32?
+
+    public init(path: String, name: String? = nil, workers: Int = Parallel.defaultWorkers) throws(ServiceError) {
+        let url = URL(fileURLWithPath: path)
+        let checkpoint: Checkpoint
+        do { checkpoint = try Checkpoint.read(from: url) } catch { throw .checkpoint(error) }
+        guard case .gpt(let config) = checkpoint.spec else {
+            throw .unsupportedModel("\(path) holds a \(checkpoint.spec.modelName) model; quill-server serves GPT "
+                + "checkpoints (sample a bigram with `quill-train sample`)")
+        }
+        let model: any LanguageModel
+        do { model = try checkpoint.makeModel(workers: workers) } catch { throw .checkpoint(error) }
+        guard let gpt = model as? GPT else { throw .unsupportedModel("\(path) did not load as a GPT") }
+        gpt.isTraining = false
+        let tokenizer: any Tokenizer
+        do { tokenizer = try checkpoint.tokenizer.makeTokenizer() } catch { throw .tokenizer("\(error)") }
+        do { fileSHA256 = try sha256Hex(ofFileAt: url) } catch { throw .checkpoint(error) }
+        self.path = path
+        self.name = name ?? url.deletingPathExtension().lastPathComponent
+        self.config = config
+        self.tokenizer = tokenizer
+        self.training = checkpoint.training
+        self.parameterCount = checkpoint.parameters.count
+        self.gpt = gpt
+        let eot = tokenizer.endOfTextID.map(Int32.init)
+        endOfText = eot
+        if tokenizer.kind == .bpe, let eot {
+            startToken = eot
+        } else if let nl = try? tokenizer.encode("\n"), nl.count == 1 {
+            startToken = Int32(nl[0])
+        } else {
+            startToken = eot ?? 0
+        }
+    }
+
+    /// Prompt text to token ids; a character a char model lacks is API.md's 400 `unknown_characters`.
+    public func encode(_ text: String, param: String = "prompt") throws(APIError) -> [Int32] {
+        do {
+            return try tokenizer.encode(text).map(Int32.init)
+        } catch let e as TokenizerError {
+            if case .unknownCharacters(let chars, let count) = e {
+                let listed = chars.prefix(10).map { APIError.clip($0, bytes: 12) }.joined(separator: ", ")
+                throw APIError(status: 400, message: "\(param) has \(count) character\(count == 1 ? "" : "s") "
+                    + "that this character-level model does not know: \(listed)", param: param,
+                    code: "unknown_characters")
+            }
+            throw APIError.invalid("\(param) cannot be tokenized: \(APIError.clip(e.description))", param: param)
+        } catch {
+            throw APIError.invalid("\(param) cannot be tokenized", param: param)
+        }
+    }
+
+    public func piece(_ id: Int32) -> String { (try? tokenizer.piece(Int(id))) ?? "" }
+
+    /// The text of one token alone.
+    public func tokenText(_ id: Int32) -> String { (try? tokenizer.decode([Int(id)])) ?? "" }
+}

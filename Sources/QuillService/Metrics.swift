@@ -1,0 +1,73 @@
+// /metrics: the Prometheus registry of one server (swift-prometheus), and the events that feed it.
+import Foundation
+import Prometheus
+
+public final class ServiceMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let requestDuration: [String: ValueHistogram]
+    private let promptTokens: Counter
+    private let generatedTokens: Counter
+    private let inFlight: Gauge
+    private let queueDepth: Gauge
+    private let batchSize: ValueHistogram
+    private let decodeRate: Gauge
+    private let rejections: Counter
+
+    /// Route labels: known routes by name, anything else as "other" (so label cardinality stays bounded).
+    public static let routes = ["/", "/complete", "/tokenize", "/detokenize", "/attention", "/health", "/info",
+                                "/metrics", "/openapi.yaml", "/v1/models", "/v1/completions", "other"]
+
+    public init() {
+        func name(_ n: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "quill", metricName: n, unitName: unit, helpText: help)
+        }
+        var durations: [String: ValueHistogram] = [:]
+        for route in Self.routes {
+            durations[route] = registry.makeValueHistogram(
+                descriptor: name("request_duration", "seconds", "Time from request to the end of its response."),
+                labels: [("route", route)],
+                buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
+        }
+        requestDuration = durations
+        promptTokens = registry.makeCounter(descriptor: name("prompt_tokens", "total", "Prompt tokens processed."))
+        generatedTokens = registry.makeCounter(descriptor: name("generated_tokens", "total", "Tokens generated."))
+        inFlight = registry.makeGauge(descriptor: name("generations_in_flight", "", "Generations being stepped."))
+        queueDepth = registry.makeGauge(descriptor: name("queue_depth", "", "Generations waiting for the batch."))
+        batchSize = registry.makeValueHistogram(
+            descriptor: name("batch_size", "", "Generations advanced per model step."),
+            buckets: [1, 2, 4, 8, 16, 32, 64])
+        decodeRate = registry.makeGauge(
+            descriptor: name("decode_tokens_per_second", "", "Tokens made per second in the latest model step."))
+        rejections = registry.makeCounter(
+            descriptor: name("rejected_generations", "total", "Generations refused with 503 (queue full)."))
+    }
+
+    public static func route(_ path: String) -> String { routes.contains(path) ? path : "other" }
+
+    public func request(route: String, status: Int, seconds: Double) {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "quill", metricName: "requests", unitName: "total",
+                                             helpText: "Requests answered, by route and status."),
+            labels: [("route", Self.route(route)), ("status", String(status))]).increment()
+        requestDuration[Self.route(route)]?.record(seconds)
+    }
+
+    public func tokens(prompt: Int, generated: Int) {
+        promptTokens.increment(by: Int64(prompt))
+        generatedTokens.increment(by: Int64(generated))
+    }
+
+    func queueChanged(active: Int, waiting: Int) {
+        inFlight.set(Double(active))
+        queueDepth.set(Double(waiting))
+    }
+
+    func stepped(batch: Int, seconds: Double) {
+        batchSize.record(Double(batch))
+        if seconds > 0 { decodeRate.set(Double(batch) / seconds) }
+    }
+
+    func rejected() { rejections.increment() }
+
+    public func exposition() -> [UInt8] { registry.emitToBuffer() }
+}

@@ -1,0 +1,253 @@
+// The model actor: owns the GPT's inference state and steps every in-flight generation together (continuous
+// batching). It runs on its own serial Dispatch queue, so compute never blocks Swift's cooperative threads or the
+// HTTP queues. Requests join after their prefill and leave when done; results flow back as AsyncStreams.
+import Dispatch
+import Foundation
+import QuillModel
+import QuillTokenizers
+
+/// A serial executor on a Dispatch queue of its own.
+final class DispatchQueueExecutor: SerialExecutor, @unchecked Sendable {
+    let queue: DispatchQueue
+    init(label: String) { queue = DispatchQueue(label: label, qos: .userInitiated) }
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedSerialExecutor()
+        queue.async { job.runSynchronously(on: executor) }
+    }
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
+}
+
+/// What to generate.
+public struct GenerationRequest: Sendable {
+    /// The whole prompt (the model sees its last block_size tokens).
+    public var prompt: [Int32]
+    public var maxTokens: Int
+    public var options: DecodingOptions
+    /// Up to 4 stop strings; generation ends before the first occurrence, which is not returned.
+    public var stop: [String]
+    /// Report each token's log-probability (with `options.logprobs` alternatives) even when that is 0.
+    public var reportLogprobs: Bool
+
+    public init(prompt: [Int32], maxTokens: Int, options: DecodingOptions, stop: [String] = [],
+                reportLogprobs: Bool = false) {
+        self.prompt = prompt
+        self.maxTokens = maxTokens
+        self.options = options
+        self.stop = stop
+        self.reportLogprobs = reportLogprobs || options.logprobs > 0
+    }
+}
+
+/// One token's log-probability and its best alternatives, with pieces.
+public struct TokenLogprob: Sendable {
+    public struct Alternative: Sendable {
+        public var token: Int32
+        /// The vocabulary's spelling (GPT-2's `Ġ` for a space).
+        public var piece: String
+        /// The token's own text (bytes of a partial character become U+FFFD).
+        public var text: String
+        public var logprob: Float
+    }
+    public var token: Int32
+    public var piece: String
+    public var text: String
+    public var logprob: Float
+    public var top: [Alternative]
+}
+
+/// Timings of one generation, in milliseconds.
+public struct GenerationTimings: Sendable {
+    public var queuedMs: Double
+    public var promptMs: Double
+    public var generateMs: Double
+    public var tokensPerSecond: Double
+}
+
+public enum GenerationEvent: Sendable {
+    /// One step: the new text that is safe to emit (may be ""), the token made, and its log-probabilities.
+    case delta(text: String, tokens: [Int32], logprobs: [TokenLogprob])
+    case done(finishReason: FinishReason, promptTokens: Int, completionTokens: Int, truncated: Bool,
+              timings: GenerationTimings)
+}
+
+public actor ModelActor {
+    public nonisolated let model: LoadedModel
+    /// Generations stepped together at most.
+    public nonisolated let batchCapacity: Int
+    /// Generations that may wait for a place in the batch; beyond, submit answers 503.
+    public nonisolated let queueCapacity: Int
+    private let executor: DispatchQueueExecutor
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    private let engine: InferenceEngine
+    private var active: [Job] = []
+    private var waiting: [Job] = []
+    private var running = false
+    private var nextID: UInt64 = 0
+    private let metrics: ServiceMetrics?
+
+    public init(model: LoadedModel, batchCapacity: Int = 16, queueCapacity: Int = 64, workers: Int,
+                metrics: ServiceMetrics? = nil) {
+        self.model = model
+        self.batchCapacity = max(1, batchCapacity)
+        self.queueCapacity = max(0, queueCapacity)
+        self.engine = InferenceEngine(model: model.gpt, workers: workers)
+        self.executor = DispatchQueueExecutor(label: "quill.model")
+        self.metrics = metrics
+    }
+
+    /// In flight (stepping) and waiting generations.
+    public var load: (active: Int, waiting: Int) { (active.count, waiting.count) }
+
+    /// Queues a generation. The stream yields one `.delta` per step and a final `.done`, then finishes.
+    /// Cancelling the stream's consumer (a client that went away) stops the generation within one step.
+    public func submit(_ request: GenerationRequest) throws(APIError) -> AsyncStream<GenerationEvent> {
+        guard active.count + waiting.count < batchCapacity + queueCapacity else {
+            metrics?.rejected()
+            throw .overloaded("the server is busy: \(active.count) generations running and \(waiting.count) "
+                + "waiting; retry shortly", retryAfter: 1)
+        }
+        let session: GenerationSession
+        do {
+            session = try GenerationSession(prompt: request.prompt, config: model.config, options: request.options,
+                                            maxTokens: request.maxTokens, stopToken: model.endOfText)
+        } catch {
+            throw .invalid(error.description)
+        }
+        nextID &+= 1
+        let id = nextID
+        let (stream, continuation) = AsyncStream<GenerationEvent>.makeStream(bufferingPolicy: .unbounded)
+        let job = Job(id: id, session: session, request: request, tokenizer: model.tokenizer,
+                      continuation: continuation)
+        continuation.onTermination = { [weak self] reason in
+            guard case .cancelled = reason, let self else { return }
+            Task { await self.cancel(id) }
+        }
+        waiting.append(job)
+        metrics?.queueChanged(active: active.count, waiting: waiting.count)
+        if !running {
+            running = true
+            Task { await self.run() }
+        }
+        return stream
+    }
+
+    /// Stops a generation whose client went away.
+    func cancel(_ id: UInt64) {
+        if let i = waiting.firstIndex(where: { $0.id == id }) {
+            waiting.remove(at: i)
+        } else if let job = active.first(where: { $0.id == id }) {
+            job.cancelled = true
+        }
+        metrics?.queueChanged(active: active.count, waiting: waiting.count)
+    }
+
+    /// Attention weights [L][H][T][T] of a text's tokens (at most block_size of them).
+    public func attention(tokens: [Int32]) throws(APIError) -> [[[[Float]]]] {
+        do { return try model.gpt.attentionWeights(tokens: tokens) } catch { throw .invalid(error.description) }
+    }
+
+    private func run() async {
+        while true {
+            active.removeAll { job in
+                if job.cancelled { job.continuation.finish() }
+                return job.cancelled
+            }
+            while active.count < batchCapacity, !waiting.isEmpty {
+                let job = waiting.removeFirst()
+                job.admitted = DispatchTime.now().uptimeNanoseconds
+                active.append(job)
+            }
+            metrics?.queueChanged(active: active.count, waiting: waiting.count)
+            if active.isEmpty {
+                running = false
+                return
+            }
+            let started = DispatchTime.now().uptimeNanoseconds
+            let stepped: [GenerationSession]
+            do {
+                stepped = try engine.step(active.map(\.session))
+            } catch {
+                // Sessions are validated on submit; a failure here is a bug. End every generation rather than loop.
+                for job in active { job.fail() }
+                active.removeAll()
+                continue
+            }
+            let ended = DispatchTime.now().uptimeNanoseconds
+            metrics?.stepped(batch: stepped.count, seconds: Double(ended - started) / 1e9)
+            for job in active { job.afterStep(started: started, ended: ended, model: model) }
+            active.removeAll { $0.session.isFinished }
+            await Task.yield()
+        }
+    }
+}
+
+/// One generation: the session, its text decoding and stop strings, its timings and its stream.
+final class Job: @unchecked Sendable {  // used only on the model actor's queue
+    let id: UInt64
+    let session: GenerationSession
+    let request: GenerationRequest
+    let continuation: AsyncStream<GenerationEvent>.Continuation
+    var decoder: StreamingDecoder
+    var stops: StopStringMatcher
+    var cancelled = false
+    let submitted = DispatchTime.now().uptimeNanoseconds
+    var admitted: UInt64 = 0
+    var prefillDone: UInt64 = 0
+    var firstStep = true
+
+    init(id: UInt64, session: GenerationSession, request: GenerationRequest, tokenizer: any Tokenizer,
+         continuation: AsyncStream<GenerationEvent>.Continuation) {
+        self.id = id
+        self.session = session
+        self.request = request
+        self.continuation = continuation
+        self.decoder = StreamingDecoder(tokenizer: tokenizer)
+        self.stops = StopStringMatcher(stops: request.stop)
+    }
+
+    func afterStep(started: UInt64, ended: UInt64, model: LoadedModel) {
+        if firstStep {
+            firstStep = false
+            prefillDone = ended
+        }
+        guard let choice = session.generated.last else { return }
+        var text = ""
+        if session.finishReason != .eos {
+            text = stops.feed((try? decoder.feed(Int(choice.token))) ?? "")
+            if stops.stopped { session.finish(.stop) }
+        }
+        if session.isFinished, !stops.stopped {
+            text += stops.feed(decoder.finish())
+            text += stops.finish()
+        }
+        var logprobs: [TokenLogprob] = []
+        if request.reportLogprobs {
+            logprobs = [TokenLogprob(token: choice.token, piece: model.piece(choice.token),
+                                     text: model.tokenText(choice.token), logprob: choice.logprob,
+                                     top: choice.top.map {
+                                         .init(token: $0.token, piece: model.piece($0.token),
+                                               text: model.tokenText($0.token), logprob: $0.logprob)
+                                     })]
+        }
+        continuation.yield(.delta(text: text, tokens: [choice.token], logprobs: logprobs))
+        if let reason = session.finishReason {
+            let generateNs = Double(ended - prefillDone)
+            let n = session.generated.count
+            let timings = GenerationTimings(
+                queuedMs: Double(admitted - submitted) / 1e6,
+                promptMs: Double(prefillDone - admitted) / 1e6,
+                generateMs: generateNs / 1e6,
+                tokensPerSecond: n > 1 && generateNs > 0 ? Double(n - 1) / (generateNs / 1e9) : 0)
+            continuation.yield(.done(finishReason: reason, promptTokens: request.prompt.count, completionTokens: n,
+                                     truncated: session.truncated, timings: timings))
+            continuation.finish()
+        }
+    }
+
+    func fail() {
+        session.finish(.stop)
+        continuation.finish()
+    }
+}

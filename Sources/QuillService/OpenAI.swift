@@ -1,0 +1,171 @@
+// OpenAI's legacy completions API (`/v1/completions`, `/v1/models`), so its SDKs work with base_url
+// http://HOST:PORT/v1. Defaults are OpenAI's (max_tokens 16, temperature 1, top_p 1); `top_k` is an extension.
+import Foundation
+import QuillHTTP
+import QuillModel
+
+enum OpenAI {
+    static func modelObject(_ api: QuillAPI) -> JSONValue {
+        .object([("id", .string(api.model.name)), ("object", .string("model")),
+                 ("created", .int(Int(api.startedAt.timeIntervalSince1970))), ("owned_by", .string("quill"))])
+    }
+
+    static func models(_ api: QuillAPI) -> JSONValue {
+        .object([("object", .string("list")), ("data", .array([modelObject(api)]))])
+    }
+
+    static func unknownModel(_ name: String) -> APIError {
+        APIError(status: 404, message: "the model \(APIError.clip(name)) does not exist; GET /v1/models lists it",
+                 type: "not_found_error", param: "model", code: "model_not_found")
+    }
+
+    struct Choice: Sendable {
+        var index: Int
+        var prompt: String
+        var tokens: [Int32]
+        var request: GenerationRequest
+    }
+
+    static func completions(_ api: QuillAPI, _ request: HTTPServerRequest) async throws(APIError)
+        -> HTTPServerResponse {
+        let (p, _) = try api.body(request, textField: nil)
+        if let name = try p.string("model"), name != api.model.name { throw unknownModel(name) }
+        guard let prompts = try p.strings("prompt") else { throw .missing("prompt") }
+        guard !prompts.isEmpty, prompts.count <= 16 else {
+            throw .invalid("prompt must be a string or an array of 1 to 16 strings", param: "prompt")
+        }
+        let maxTokens = try p.int("max_tokens", default: 16, in: 1...api.config.maxTokensLimit)
+        let temperature = try p.double("temperature", default: 1, check: { $0 >= 0 && $0 <= 2 },
+                                       range: "between 0 and 2")
+        let topP = try p.double("top_p", default: 1, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]")
+        let topK = p.has("top_k") ? try p.int("top_k", default: 40, in: 1...1_000_000) : nil
+        let n = try p.int("n", default: 1, in: 1...8)
+        let stream = try p.bool("stream", default: false)
+        let echo = try p.bool("echo", default: false)
+        let logprobs = p.has("logprobs") ? try p.int("logprobs", default: 0, in: 0...5) : nil
+        let seed = try p.uint64("seed") ?? UInt64.random(in: 0...UInt64.max)
+        let stop = try api.stopStrings(p)
+        let strategy: DecodingStrategy = temperature == 0 ? .greedy : topP < 1 ? .topP : topK != nil ? .topK : .sample
+        var choices: [Choice] = []
+        for (pi, prompt) in prompts.enumerated() {
+            let tokens = try api.promptTokens(prompt)
+            for i in 0..<n {
+                let index = pi * n + i
+                let options = DecodingOptions(strategy: strategy, temperature: Float(temperature), topK: topK ?? 40,
+                                              topP: Float(topP), seed: seed &+ UInt64(index),
+                                              logprobs: logprobs ?? 0)
+                choices.append(Choice(index: index, prompt: prompt, tokens: tokens,
+                                      request: GenerationRequest(prompt: tokens, maxTokens: maxTokens,
+                                                                 options: options, stop: stop,
+                                                                 reportLogprobs: logprobs != nil)))
+            }
+        }
+        // All choices are queued together (and so run in one batch), or none is.
+        var streams: [AsyncStream<GenerationEvent>] = []
+        for c in choices {
+            do { streams.append(try await api.actor.submit(c.request)) } catch {
+                streams.removeAll()  // dropping a stream cancels its generation
+                throw error
+            }
+        }
+        let id = QuillAPI.newID("cmpl")
+        let created = Int(Date().timeIntervalSince1970)
+        let name = api.model.name
+        let wantLogprobs = logprobs != nil
+        let metrics = api.metrics
+
+        if stream {
+            let pairs = Array(zip(choices, streams))
+            return SSE.stream { writer in
+                await withTaskGroup(of: Void.self) { group in
+                    for (choice, events) in pairs {
+                        group.addTask {
+                            if echo {
+                                writer.send(chunk(id, created, name, choice.index, choice.prompt, nil, nil))
+                            }
+                            for await event in events {
+                                switch event {
+                                case .delta(let text, _, let lps):
+                                    let lp = wantLogprobs ? logprobsObject(lps, textOffset: 0) : nil
+                                    if !text.isEmpty || lp != nil {
+                                        writer.send(chunk(id, created, name, choice.index, text, lp, nil))
+                                    }
+                                case .done(let reason, let promptTokens, let completionTokens, _, _):
+                                    metrics.tokens(prompt: promptTokens, generated: completionTokens)
+                                    writer.send(chunk(id, created, name, choice.index, "", nil, finishReason(reason)))
+                                }
+                            }
+                        }
+                    }
+                }
+                if !Task.isCancelled { writer.done() }
+            }
+        }
+
+        var results: [JSONValue] = []
+        var promptTokens = 0, completionTokens = 0
+        var countedPrompts = Set<Int>()
+        for (choice, events) in zip(choices, streams) {
+            var text = echo ? choice.prompt : ""
+            var lps: [TokenLogprob] = []
+            var reason = FinishReason.length
+            for await event in events {
+                switch event {
+                case .delta(let t, _, let l):
+                    text += t
+                    lps += l
+                case .done(let r, let p, let c, _, _):
+                    reason = r
+                    completionTokens += c
+                    let promptIndex = choice.index / n
+                    if !countedPrompts.contains(promptIndex) {
+                        countedPrompts.insert(promptIndex)
+                        promptTokens += p
+                    }
+                    metrics.tokens(prompt: p, generated: c)
+                }
+            }
+            results.append(.object([
+                ("text", .string(text)), ("index", .int(choice.index)),
+                ("logprobs", wantLogprobs ? logprobsObject(lps, textOffset: echo ? choice.prompt.utf8.count : 0) : .null),
+                ("finish_reason", .string(finishReason(reason))),
+            ]))
+        }
+        return QuillAPI.json(.object([
+            ("id", .string(id)), ("object", .string("text_completion")), ("created", .int(created)),
+            ("model", .string(name)), ("choices", .array(results)),
+            ("usage", QuillAPI.usage(promptTokens, completionTokens)),
+        ]))
+    }
+
+    /// OpenAI says "stop" for both a stop sequence and the model's natural end.
+    static func finishReason(_ r: FinishReason) -> String { r == .length ? "length" : "stop" }
+
+    static func chunk(_ id: String, _ created: Int, _ model: String, _ index: Int, _ text: String,
+                      _ logprobs: JSONValue?, _ finish: String?) -> JSONValue {
+        .object([
+            ("id", .string(id)), ("object", .string("text_completion")), ("created", .int(created)),
+            ("model", .string(model)),
+            ("choices", .array([.object([
+                ("text", .string(text)), ("index", .int(index)), ("logprobs", logprobs ?? .null),
+                ("finish_reason", finish.map { .string($0) } ?? .null),
+            ])])),
+        ])
+    }
+
+    /// OpenAI's logprobs object: tokens, token_logprobs, top_logprobs (piece → logprob), text_offset.
+    static func logprobsObject(_ lps: [TokenLogprob], textOffset: Int) -> JSONValue {
+        var offset = textOffset
+        var offsets: [JSONValue] = []
+        for lp in lps {
+            offsets.append(.int(offset))
+            offset += lp.text.utf8.count
+        }
+        return .object([
+            ("tokens", .array(lps.map { .string($0.text) })),
+            ("token_logprobs", .array(lps.map { .float($0.logprob) })),
+            ("top_logprobs", .array(lps.map { lp in .object(lp.top.map { ($0.text, .float($0.logprob)) }) })),
+            ("text_offset", .array(offsets)),
+        ])
+    }
+}

@@ -1,0 +1,165 @@
+// quill-server's settings. Precedence: defaults < Config/server.json (or --config FILE) < QUILL_* environment
+// variables < command-line flags. Every key of the file has an environment variable: QUILL_ and the key in
+// capitals (`max_tokens_limit` → QUILL_MAX_TOKENS_LIMIT).
+import Foundation
+import QuillHTTP
+
+public struct ServerConfig: Codable, Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// The checkpoint to serve.
+    public var checkpoint = "checkpoints/shakespeare-char.safetensors"
+    /// The model's name in responses and /v1/models; default: the checkpoint's file name without extension.
+    public var modelName: String? = nil
+    /// When set, every route but GET /health and GET / needs `Authorization: Bearer KEY`.
+    public var apiKey: String? = nil
+    public var maxTokensLimit = 4096
+    /// Generations stepped together in one forward pass.
+    public var batchCapacity = 16
+    /// Generations that may wait for a place in the batch before new ones get 503.
+    public var queueCapacity = 64
+    /// Worker threads for the model (0: one per core).
+    public var threads = 0
+    public var maxConnections = 1024
+    public var maxHeaderBytes = 16 * 1024
+    public var maxBodyBytes = 1 << 20
+    public var requestTimeout = 10.0
+    public var idleTimeout = 30.0
+    public var minSendRate = 256
+    /// Seconds SIGTERM/SIGINT wait for in-flight requests before closing them.
+    public var drainSeconds = 10.0
+    /// trace, debug, info, notice, warning, error, critical.
+    public var logLevel = "info"
+    /// The OpenAPI description served at /openapi.yaml.
+    public var openapi = "docs/openapi.yaml"
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case host, port, checkpoint
+        case modelName = "model_name", apiKey = "api_key", maxTokensLimit = "max_tokens_limit"
+        case batchCapacity = "batch_capacity", queueCapacity = "queue_capacity", threads
+        case maxConnections = "max_connections", maxHeaderBytes = "max_header_bytes", maxBodyBytes = "max_body_bytes"
+        case requestTimeout = "request_timeout", idleTimeout = "idle_timeout", minSendRate = "min_send_rate"
+        case drainSeconds = "drain_seconds", logLevel = "log_level", openapi
+    }
+
+    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ServerConfig()
+        host = try c.decodeIfPresent(String.self, forKey: .host) ?? d.host
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? d.port
+        checkpoint = try c.decodeIfPresent(String.self, forKey: .checkpoint) ?? d.checkpoint
+        modelName = try c.decodeIfPresent(String.self, forKey: .modelName)
+        apiKey = try c.decodeIfPresent(String.self, forKey: .apiKey)
+        maxTokensLimit = try c.decodeIfPresent(Int.self, forKey: .maxTokensLimit) ?? d.maxTokensLimit
+        batchCapacity = try c.decodeIfPresent(Int.self, forKey: .batchCapacity) ?? d.batchCapacity
+        queueCapacity = try c.decodeIfPresent(Int.self, forKey: .queueCapacity) ?? d.queueCapacity
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
+        maxHeaderBytes = try c.decodeIfPresent(Int.self, forKey: .maxHeaderBytes) ?? d.maxHeaderBytes
+        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? d.maxBodyBytes
+        requestTimeout = try c.decodeIfPresent(Double.self, forKey: .requestTimeout) ?? d.requestTimeout
+        idleTimeout = try c.decodeIfPresent(Double.self, forKey: .idleTimeout) ?? d.idleTimeout
+        minSendRate = try c.decodeIfPresent(Int.self, forKey: .minSendRate) ?? d.minSendRate
+        drainSeconds = try c.decodeIfPresent(Double.self, forKey: .drainSeconds) ?? d.drainSeconds
+        logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
+        openapi = try c.decodeIfPresent(String.self, forKey: .openapi) ?? d.openapi
+    }
+
+    /// Reads a JSON file of settings; unknown keys and values of the wrong type are errors that name them.
+    public static func load(file path: String) throws(ServiceError) -> ServerConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .config("cannot read the config file \(path)")
+        }
+        guard let json = try? JSONValue.parse(Array(data)), case .object(let pairs) = json else {
+            throw .config("\(path) is not a JSON object")
+        }
+        for (key, _) in pairs where !keys.contains(key) {
+            throw .config("\(path): unknown key \"\(key)\"; known keys: \(keys.joined(separator: ", "))")
+        }
+        do {
+            return try JSONDecoder().decode(ServerConfig.self, from: data)
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw .config("\(path): \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
+        } catch {
+            throw .config("\(path): \(error)")
+        }
+    }
+
+    /// Applies `QUILL_*` variables; a value that does not parse is an error naming the variable.
+    public mutating func apply(environment env: [String: String]) throws(ServiceError) {
+        for key in Self.keys {
+            let name = "QUILL_" + key.uppercased()
+            guard let value = env[name] else { continue }
+            try set(key, value, source: name)
+        }
+    }
+
+    /// Sets one key from text (environment and flags share this).
+    public mutating func set(_ key: String, _ value: String, source: String) throws(ServiceError) {
+        func int() throws(ServiceError) -> Int {
+            guard let v = Int(value.trimmingSpaces) else { throw .config("\(source) must be an integer, not \"\(value)\"") }
+            return v
+        }
+        func double() throws(ServiceError) -> Double {
+            guard let v = Double(value.trimmingSpaces) else { throw .config("\(source) must be a number, not \"\(value)\"") }
+            return v
+        }
+        switch key {
+        case "host": host = value
+        case "port": port = try int()
+        case "checkpoint": checkpoint = value
+        case "model_name": modelName = value.isEmpty ? nil : value
+        case "api_key": apiKey = value.isEmpty ? nil : value
+        case "max_tokens_limit": maxTokensLimit = try int()
+        case "batch_capacity": batchCapacity = try int()
+        case "queue_capacity": queueCapacity = try int()
+        case "threads": threads = try int()
+        case "max_connections": maxConnections = try int()
+        case "max_header_bytes": maxHeaderBytes = try int()
+        case "max_body_bytes": maxBodyBytes = try int()
+        case "request_timeout": requestTimeout = try double()
+        case "idle_timeout": idleTimeout = try double()
+        case "min_send_rate": minSendRate = try int()
+        case "drain_seconds": drainSeconds = try double()
+        case "log_level": logLevel = value
+        case "openapi": openapi = value
+        default: throw .config("unknown setting \(key)")
+        }
+    }
+
+    /// Checks ranges; the message names the setting and what it allows.
+    public func validate() throws(ServiceError) {
+        func need(_ ok: Bool, _ message: String) throws(ServiceError) { if !ok { throw .config(message) } }
+        try need((0...65535).contains(port), "port must be between 0 and 65535")
+        try need(maxTokensLimit >= 1, "max_tokens_limit must be >= 1")
+        try need((1...256).contains(batchCapacity), "batch_capacity must be between 1 and 256")
+        try need(queueCapacity >= 0, "queue_capacity must be >= 0")
+        try need(threads >= 0, "threads must be >= 0 (0: one per core)")
+        try need(maxConnections >= 1, "max_connections must be >= 1")
+        try need(maxHeaderBytes >= 256, "max_header_bytes must be >= 256")
+        try need(maxBodyBytes >= 1, "max_body_bytes must be >= 1")
+        try need(requestTimeout > 0 && idleTimeout > 0, "request_timeout and idle_timeout must be > 0")
+        try need(minSendRate >= 0, "min_send_rate must be >= 0")
+        try need(drainSeconds >= 0, "drain_seconds must be >= 0")
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        try need(levels.contains(logLevel), "log_level must be one of \(levels.joined(separator: ", "))")
+    }
+
+    /// The HTTP layer's limits from these settings.
+    public var http: HTTPServerConfiguration {
+        var h = HTTPServerConfiguration()
+        h.host = host
+        h.port = port
+        h.maxConnections = maxConnections
+        h.maxHeaderBytes = maxHeaderBytes
+        h.maxBodyBytes = maxBodyBytes
+        h.requestTimeout = requestTimeout
+        h.idleTimeout = idleTimeout
+        h.minSendBytesPerSecond = minSendRate
+        return h
+    }
+}

@@ -1,0 +1,127 @@
+// quill-server: serves a Quill checkpoint over HTTP (API.md). Settings: defaults < Config/server.json (or
+// --config FILE) < QUILL_* environment variables < flags. SIGTERM/SIGINT drain in-flight requests for
+// drain_seconds, then exit 0.
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import QuillService
+import QuillTensor
+
+@main
+struct QuillServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quill-server",
+        abstract: "Serve a Quill checkpoint over HTTP: /complete, /tokenize, /attention, /v1/completions, …",
+        discussion: """
+            Settings come from defaults, then the config file, then QUILL_* environment variables (QUILL_PORT, \
+            QUILL_CHECKPOINT, QUILL_API_KEY, … one per config key), then these flags.
+            """,
+        version: QuillAPI.version)
+
+    @Option(help: "JSON settings file (default: Config/server.json when it exists).")
+    var config: String?
+    @Option(help: "Address to bind: 127.0.0.1, 0.0.0.0, :: (IPv6 and IPv4), or a host name.")
+    var host: String?
+    @Option(help: "Port (0 picks a free one).")
+    var port: Int?
+    @Option(help: "Checkpoint to serve (.safetensors written by quill-train).")
+    var checkpoint: String?
+    @Option(name: .customLong("model-name"), help: "Model name in responses (default: the checkpoint's file name).")
+    var modelName: String?
+    @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' (prefer QUILL_API_KEY).")
+    var apiKey: String?
+    @Option(name: .customLong("max-tokens-limit"), help: "Largest max_tokens a request may ask for.")
+    var maxTokensLimit: Int?
+    @Option(name: .customLong("batch-capacity"), help: "Generations stepped together.")
+    var batchCapacity: Int?
+    @Option(name: .customLong("queue-capacity"), help: "Generations that may wait before new ones get 503.")
+    var queueCapacity: Int?
+    @Option(help: "Model worker threads (0: one per core).")
+    var threads: Int?
+    @Option(name: .customLong("max-connections"), help: "Open connections at most.")
+    var maxConnections: Int?
+    @Option(name: .customLong("drain-seconds"), help: "Grace period for in-flight requests on SIGTERM/SIGINT.")
+    var drainSeconds: Double?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
+
+    func settings() throws(ServiceError) -> ServerConfig {
+        var s = ServerConfig()
+        if let config {
+            s = try ServerConfig.load(file: config)
+        } else if FileManager.default.fileExists(atPath: "Config/server.json") {
+            s = try ServerConfig.load(file: "Config/server.json")
+        }
+        try s.apply(environment: ProcessInfo.processInfo.environment)
+        if let host { s.host = host }
+        if let port { s.port = port }
+        if let checkpoint { s.checkpoint = checkpoint }
+        if let modelName { s.modelName = modelName }
+        if let apiKey { s.apiKey = apiKey }
+        if let maxTokensLimit { s.maxTokensLimit = maxTokensLimit }
+        if let batchCapacity { s.batchCapacity = batchCapacity }
+        if let queueCapacity { s.queueCapacity = queueCapacity }
+        if let threads { s.threads = threads }
+        if let maxConnections { s.maxConnections = maxConnections }
+        if let drainSeconds { s.drainSeconds = drainSeconds }
+        if let logLevel { s.logLevel = logLevel }
+        try s.validate()
+        return s
+    }
+
+    func run() async throws {
+        let s: ServerConfig
+        do { s = try settings() } catch { fail(error.description) }
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = Logger.Level(rawValue: s.logLevel) ?? .info
+            return h
+        }
+        let logger = Logger(label: "quill-server")
+        Parallel.configureBLAS()
+        let workers = s.threads > 0 ? s.threads : ProcessInfo.processInfo.activeProcessorCount
+        let started = Date()
+        let model: LoadedModel
+        do { model = try LoadedModel(path: s.checkpoint, name: s.modelName, workers: workers) } catch {
+            fail("\(error.description)\(FileManager.default.fileExists(atPath: s.checkpoint) ? "" : "; train one with `quill-train train` or set --checkpoint")")
+        }
+        let server = QuillServer(config: s, model: model, logger: logger)
+        do { try server.start() } catch { fail(error.description) }
+        logger.info("serving \(model.name) (\(model.parameterCount) parameters, \(model.tokenizer.kind.rawValue) tokenizer, loaded in \(String(format: "%.2f", Date().timeIntervalSince(started))) s) on http://\(s.host.contains(":") ? "[\(s.host)]" : s.host):\(server.port)")
+
+        // SIGTERM/SIGINT: stop accepting, drain, exit 0. A second signal exits at once.
+        let (signals, continuation) = AsyncStream<Int32>.makeStream()
+        let count = SignalCount()
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if count.increment() > 1 { _exit(0) }
+                continuation.yield(sig)
+            }
+            source.resume()
+            sources.append(source)
+        }
+        for await sig in signals {
+            logger.info("signal \(sig): draining in-flight requests for up to \(s.drainSeconds) s")
+            await server.shutdown()
+            logger.info("stopped")
+            break
+        }
+        sources.forEach { $0.cancel() }
+    }
+
+    func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("quill-server: error: \(message)\n".utf8))
+        Foundation.exit(1)
+    }
+}
+
+/// Signals received so far.
+final class SignalCount: @unchecked Sendable {  // `n` is guarded by `lock`
+    private let lock = NSLock()
+    private var n = 0
+    func increment() -> Int { lock.withLock { n += 1; return n } }
+}
