@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # so that `make build` and `make test` do not rebuild each other's products.
 TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-test
 
-.PHONY: all deps build test bench serve clean
+.PHONY: all deps build test bench bench-server serve container-check clean
 
 all: build
 
@@ -24,9 +24,12 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-## test: the whole test suite (Swift Testing), optimised
+## test: the whole test suite (Swift Testing, optimised), OpenAI's Python client against the server, and the
+## checks of the shipping files (hadolint, kubernetes-validate, openapi-spec-validator); Python tools go into
+## virtual environments under ~/.cache on first use
 test: deps
-	$(SWIFT) test $(TEST_FLAGS)
+	QUILL_OPENAI_PYTHON="$$(scripts/openai-venv.sh)" $(SWIFT) test $(TEST_FLAGS)
+	scripts/check-deploy.sh
 
 ## bench: Quill against PyTorch (training N/S/M, decoding S) and tiktoken (GPT-2 encoding), same machine, same run
 ## (installs PyTorch and tiktoken into ~/.cache on first use)
@@ -35,10 +38,17 @@ bench: build
 	../shared/bench/compare.sh generate
 	$$(../shared/bench/setup.sh) scripts/compare_tiktoken.py
 
-## serve: build and serve the bundled model
+## serve: build and serve the bundled model (settings: Config/server.json, QUILL_* variables, or ARGS="--port 9000")
 serve: build
-	@echo "quill-server is not built yet: the HTTP server lands with its own issue (see README.md)." >&2
-	@exit 1
+	.build/release/quill-server $(ARGS)
+
+## bench-server: quill-server under load (/health, /tokenize, /complete at concurrency 1, 4, 16, 64)
+bench-server: build
+	scripts/bench-server.sh
+
+## container-check: the Dockerfile's runtime stage without Docker (debootstrap + chroot), then /health and /complete
+container-check: deps
+	scripts/container-check.sh
 
 clean:
-	rm -rf .build .build-test
+	rm -rf .build .build-test .build-container

@@ -92,7 +92,7 @@ final class RawClient: @unchecked Sendable {  // used by one test at a time
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard rc == 0 else { close(fd); throw TestClientError.connect(errno) }
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int32((timeout - Double(Int(timeout))) * 1e6))
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
@@ -208,11 +208,13 @@ extension JSONValue {
     var bool: Bool? { if case .bool(let b) = self { b } else { nil } }
 }
 
-/// Runs blocking work on a Dispatch thread.
+/// Runs blocking work on a thread of its own: not on Swift's small cooperative pool (which the server's handlers
+/// need), and not on Dispatch's pool (which runs the server's connections).
 func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
+        let thread = Thread {
             do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
         }
+        thread.start()
     }
 }
