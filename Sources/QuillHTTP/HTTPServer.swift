@@ -1,0 +1,202 @@
+// The HTTP/1.1 server: a non-blocking listening socket whose accepts are driven by a Dispatch read source, one
+// `HTTPConnection` per accepted socket, the connection limit, and graceful shutdown. Routing is the handler's job.
+import Dispatch
+import Glibc
+import Synchronization
+
+/// An HTTP/1.1 server on POSIX sockets and Dispatch.
+///
+/// Each connection runs on its own serial Dispatch queue; each complete request is handed to `handler` on a new
+/// `Task`, and the response is written back on the connection's queue, in request order (pipelining), with
+/// back-pressure. A HEAD request reaches the handler as GET; the body of its answer is not sent. When the client
+/// closes its side while the handler runs, the handler's task is cancelled (its response is still written if the
+/// socket takes it); when it goes away while a streamed body is written, the stream is no longer iterated, so the
+/// stream's `onTermination` runs with `.cancelled`; the same happens when a reader falls below the minimum send rate
+/// and when shutdown's grace period ends. The access log gets one entry per response: `bytesSent` counts the body
+/// as it went on the wire (after gzip, with chunk framing), status 499 means the client left before the response
+/// began. Errors the HTTP layer answers itself (400, 408, 413, 414, 431, 501, 503, 505) carry API.md's JSON error
+/// body and close the connection.
+public final class HTTPServer: @unchecked Sendable {
+    // @unchecked Sendable: `state` is behind a Mutex; the listener's accept source and `acceptSuspended` are only
+    // touched on `queue`.
+
+    /// The configuration the server was created with.
+    public let configuration: HTTPServerConfiguration
+    private let handler: HTTPHandler
+    private let accessLog: (@Sendable (AccessLogEntry) -> Void)?
+    private let queue = DispatchQueue(label: "quill.http.listener")
+    /// Most connections answered 503 at a time; more are closed without an answer.
+    static let maxRejecting = 64
+
+    private struct State {
+        var started = false
+        var shuttingDown = false
+        var port = 0
+        var connections: [ObjectIdentifier: HTTPConnection] = [:]
+        /// Open connections that were admitted (not answered 503 for the limit).
+        var admitted = 0
+        /// Open connections being answered 503. Beyond `maxRejecting` a flood of clients is simply closed, so
+        /// refusing politely cannot exhaust file descriptors.
+        var rejecting = 0
+        var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    // Confined to `queue`.
+    private var acceptSource: DispatchSourceRead?
+    private var acceptSuspended = false
+    /// Shutdown waits here until the listening socket is really closed (its source's cancel handler ran).
+    private var listenerClosedWaiters: [CheckedContinuation<Void, Never>] = []
+    private var listenerOpen = false
+
+    public init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler,
+                accessLog: (@Sendable (AccessLogEntry) -> Void)? = nil) {
+        self.configuration = configuration
+        self.handler = handler
+        self.accessLog = accessLog
+    }
+
+    /// The bound port (the kernel's choice when the configuration says 0); 0 before `start`.
+    public var port: Int { state.withLock { $0.port } }
+
+    /// Connections open now, including ones being answered 503 for the connection limit.
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    /// The open connections now (for tests).
+    var openConnections: [HTTPConnection] { state.withLock { Array($0.connections.values) } }
+
+    /// Creates the listening socket (bind, listen) and begins accepting; returns at once.
+    public func start() throws(HTTPServerError) {
+        try state.withLock { (s: inout State) throws(HTTPServerError) in
+            guard !s.started else { throw .alreadyStarted }
+            s.started = true
+        }
+        // A peer that resets a connection must never kill the process (sends also use MSG_NOSIGNAL).
+        signal(SIGPIPE, SIG_IGN)
+        let listener: Socket
+        let port: Int
+        do {
+            listener = try Socket.listening(host: configuration.host, port: configuration.port,
+                                            backlog: configuration.backlog)
+        } catch {
+            state.withLock { $0.started = false }
+            throw error
+        }
+        do throws(SocketError) {
+            port = try listener.localPort()
+        } catch {
+            listener.close()
+            state.withLock { $0.started = false }
+            throw error.serverError
+        }
+        state.withLock { $0.port = port }
+        queue.sync {
+            let source = DispatchSource.makeReadSource(fileDescriptor: listener.fd, queue: queue)
+            source.setEventHandler { self.acceptConnections(listener) }
+            source.setCancelHandler {
+                listener.close()
+                self.listenerOpen = false
+                for waiter in self.listenerClosedWaiters { waiter.resume() }
+                self.listenerClosedWaiters = []
+            }
+            acceptSource = source
+            listenerOpen = true
+            source.resume()
+        }
+    }
+
+    /// Stops accepting, closes idle keep-alive connections, lets in-flight responses finish for up to `gracePeriod`
+    /// seconds (they end with `Connection: close`), then closes everything (cancelling streamed bodies).
+    /// Returns when all connections are closed.
+    public func shutdown(gracePeriod: Double) async {
+        // Stop accepting and wait for the listening socket to be closed: new clients are refused from now on.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                self.state.withLock { $0.shuttingDown = true }
+                if let source = self.acceptSource {
+                    if self.acceptSuspended { source.resume() }
+                    source.cancel()
+                    self.acceptSource = nil
+                }
+                if self.listenerOpen {
+                    self.listenerClosedWaiters.append(continuation)
+                } else {
+                    continuation.resume()
+                }
+            }
+        }
+        // Accepts run on `queue`, so after the block above the set of connections can only shrink.
+        let connections = state.withLock { Array($0.connections.values) }
+        let deadline = HTTPConnection.deadline(after: gracePeriod)
+        for connection in connections { connection.beginShutdown(deadline: deadline) }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { s in
+                if s.connections.isEmpty { return true }
+                s.shutdownWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    // MARK: - Accepting (on `queue`)
+
+    private func acceptConnections(_ listener: Socket) {
+        // A bounded batch per event keeps the listener fair to other work; the source fires again if more wait.
+        for _ in 0..<64 {
+            guard acceptSource != nil else { return }
+            let accepted: (Socket, remoteAddress: String)?
+            do throws(SocketError) {
+                accepted = try listener.accept()
+            } catch {
+                // EMFILE, ENFILE, ENOBUFS, ENOMEM: out of resources. Pause accepting briefly instead of spinning
+                // on a source that stays readable; the pending clients wait in the backlog.
+                pauseAccepting()
+                return
+            }
+            guard let (socket, remoteAddress) = accepted else { return }
+            let (admitted, drop) = state.withLock { s -> (Bool, Bool) in
+                if s.shuttingDown { return (false, true) }
+                if s.admitted < configuration.maxConnections {
+                    s.admitted += 1
+                    return (true, false)
+                }
+                if s.rejecting >= Self.maxRejecting { return (false, true) }
+                s.rejecting += 1
+                return (false, false)
+            }
+            if drop {
+                socket.close()
+                continue
+            }
+            let connection = HTTPConnection(
+                socket: socket, remoteAddress: remoteAddress, rejected: !admitted, configuration: configuration,
+                handler: handler, accessLog: accessLog,
+                onClose: { [weak self] connection in self?.connectionClosed(connection) })
+            state.withLock { $0.connections[ObjectIdentifier(connection)] = connection }
+            connection.start()
+        }
+    }
+
+    private func pauseAccepting() {
+        guard let source = acceptSource, !acceptSuspended else { return }
+        acceptSuspended = true
+        source.suspend()
+        queue.asyncAfter(deadline: .now() + .milliseconds(100)) {
+            guard let source = self.acceptSource, self.acceptSuspended else { return }
+            self.acceptSuspended = false
+            source.resume()
+        }
+    }
+
+    private func connectionClosed(_ connection: HTTPConnection) {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            guard s.connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return [] }
+            if connection.rejected { s.rejecting -= 1 } else { s.admitted -= 1 }
+            guard s.connections.isEmpty else { return [] }
+            defer { s.shutdownWaiters = [] }
+            return s.shutdownWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
