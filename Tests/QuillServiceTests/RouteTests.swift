@@ -172,6 +172,33 @@ struct RouteTests {
         }
     }
 
+    @Test("a BPE model's tokenize explains each word's merges, ending in its tokens")
+    func explainMerges() async throws {
+        let bpe = try LoadedModel(path: Fixture.bpeCheckpointPath, workers: 1)
+        try await Fixture.withServer(model: bpe) { server in
+            let j = try await RawClient.post(port: server.port, "/tokenize",
+                                             json: #"{"text":"Romeo, wherefore","explain":true}"#).json
+            #expect(j["tokenizer"]?.string == "bpe")
+            let pieces = j["pieces"]?.array?.compactMap(\.string) ?? []
+            #expect(pieces.joined() == "Romeo,Ġwherefore")
+            let words = j["explain"]?.array ?? []
+            #expect(words.compactMap { $0["word"]?.string } == ["Romeo", ",", "Ġwherefore"])
+            for w in words {
+                let steps = w["steps"]?.array?.map { $0.array?.compactMap(\.string) ?? [] } ?? []
+                // From single bytes, each step applies one merge (to every place the pair occurs), down to the
+                // word's tokens; the pieces always spell the word.
+                #expect(steps.first?.count == w["word"]?.string?.count)
+                for s in steps { #expect(s.joined() == w["word"]?.string) }
+                for (a, b) in zip(steps, steps.dropFirst()) { #expect(b.count < a.count) }
+            }
+            #expect(words.flatMap { $0["steps"]?.array?.last?.array?.compactMap(\.string) ?? [] } == pieces)
+            // An empty prompt starts from end-of-text on a BPE model.
+            let c = try await RawClient.post(port: server.port, "/complete", json: #"{"prompt":"","max_tokens":3}"#)
+            #expect(c.status == 200)
+            #expect(c.json["usage"]?["prompt_tokens"]?.int == 1)
+        }
+    }
+
     @Test("attention rows sum to one and never look ahead")
     func attention() async throws {
         try await Fixture.withServer { server in

@@ -30,6 +30,17 @@ enum Fixture {
 
     static let model: LoadedModel = try! LoadedModel(path: checkpointPath, workers: 2)
 
+    /// The same shape with a byte-level BPE tokenizer fit on the corpus (300 tokens, end-of-text included).
+    static let bpeCheckpointPath: String = {
+        let url = URL(fileURLWithPath: checkpointPath).deletingLastPathComponent().appendingPathComponent("bpe.safetensors")
+        let tokenizer = try! BytePairTokenizer.fit(corpus: corpus, vocabularySize: 300)
+        let config = GPTConfig(vocabSize: tokenizer.vocabularySize, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 16)
+        let model = try! GPT(config: config, seed: 7, workers: 1)
+        try! Checkpoint.write(model: model, spec: .gpt(config), tokenizer: tokenizer.serialized,
+                              training: TrainingRecord(), to: url)
+        return url.path
+    }()
+
     static func config(_ change: (inout ServerConfig) -> Void = { _ in }) -> ServerConfig {
         var c = ServerConfig()
         c.host = "127.0.0.1"
@@ -45,7 +56,7 @@ enum Fixture {
     }
 
     /// Runs `body` against a fresh server and shuts it down afterwards.
-    static func withServer<T>(_ change: (inout ServerConfig) -> Void = { _ in },
+    static func withServer<T>(_ change: (inout ServerConfig) -> Void = { _ in }, model: LoadedModel = Fixture.model,
                               _ body: (QuillServer) async throws -> T) async throws -> T {
         let server = QuillServer(config: config(change), model: model)
         try server.start()
