@@ -325,11 +325,8 @@ public final class Trainer {
         ])
         let tmp = files.plot.appendingPathExtension("tmp")
         if (try? svg.write(to: tmp, atomically: false, encoding: .utf8)) != nil {
-            _ = try? FileManager.default.replaceItemAt(files.plot, withItemAt: tmp)
-            if FileManager.default.fileExists(atPath: tmp.path) {
-                try? FileManager.default.removeItem(at: files.plot)
-                try? FileManager.default.moveItem(at: tmp, to: files.plot)
-            }
+            // rename(2) replaces the old plot atomically (FileManager.replaceItemAt does not on Linux).
+            if rename(tmp.path, files.plot.path) != 0 { try? FileManager.default.removeItem(at: tmp) }
         }
     }
 

@@ -24,6 +24,9 @@ struct TrainerTests {
         }
         let svg = try String(contentsOf: t.files.plot, encoding: .utf8)
         #expect(svg.hasPrefix("<svg") && svg.contains("polyline"))
+        // Rewritten at every evaluation: each curve has all three points, not just step 0's.
+        let curves = svg.components(separatedBy: "points=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+        #expect(curves.count == 2 && curves.allSatisfy { $0.split(separator: " ").count == 3 })
         let best = try Checkpoint.read(from: t.files.best)
         #expect(best.training.bestValLoss == record.bestValLoss)
         #expect(best.training.corpusBytes == 20_000)
