@@ -25,4 +25,5 @@ c = json.loads(meta['quill.config']); c = c.get('gpt', c)
 print(c['n_layer'], c['n_head'], c['n_embd'], c['block_size'], c['vocab_size'])
 PY
 )
-$B generate --n-layer "$L" --n-head "$H" --n-embd "$E" --block-size "$T" --vocab "$V" --batch 16 --prompt 16 --new 128
+# ROMEO: is 6 tokens; 122 new fill the window exactly (the HTTP run's 128 add one context shift).
+$B generate --n-layer "$L" --n-head "$H" --n-embd "$E" --block-size "$T" --vocab "$V" --batch 16 --prompt 6 --new $((T - 6))
