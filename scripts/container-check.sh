@@ -191,11 +191,12 @@ log="$scratch/server.log"
 # The image's environment, then this host's free port on the loopback address (the image listens on 0.0.0.0:8080).
 run_env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$WORKDIR" "${ENV_VARS[@]}"
          QUILL_HOST=127.0.0.1 QUILL_PORT="$port")
-in_container() {
-    env -i "${run_env[@]}" chroot --userspec="$USER_SPEC" "$rootfs" /bin/sh -c 'cd "$0" && exec "$@"' "$WORKDIR" "$@"
-}
+# A plain command (not a function), so that in the background $! is the server's own pid: env, chroot and sh
+# each exec the next.
+in_container=(env -i "${run_env[@]}" chroot --userspec="$USER_SPEC" "$rootfs" /bin/sh -c 'cd "$0" && exec "$@"'
+              "$WORKDIR")
 say "server: chroot --userspec=$USER_SPEC $rootfs ${ENTRYPOINT_ARGS[*]} (port $port)"
-in_container "${ENTRYPOINT_ARGS[@]}" >"$log" 2>&1 &
+"${in_container[@]}" "${ENTRYPOINT_ARGS[@]}" >"$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 300); do
     curl -fsS -o /dev/null "$url/health" 2>/dev/null && break
@@ -224,7 +225,7 @@ echo "200, the same bytes as docs/openapi.yaml"
 
 if [ "${#HEALTHCHECK_ARGS[@]}" -gt 0 ]; then
     say "HEALTHCHECK ${HEALTHCHECK_ARGS[*]} (in the chroot, as $USER_SPEC)"
-    in_container "${HEALTHCHECK_ARGS[@]}" || die "the image's HEALTHCHECK command failed"
+    "${in_container[@]}" "${HEALTHCHECK_ARGS[@]}" || die "the image's HEALTHCHECK command failed"
     echo "exit 0"
 fi
 
