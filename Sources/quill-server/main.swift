@@ -81,13 +81,15 @@ struct QuillServerCommand: AsyncParsableCommand {
         let logger = Logger(label: "quill-server")
         Parallel.configureBLAS()
         let workers = s.threads > 0 ? s.threads : ProcessInfo.processInfo.activeProcessorCount
+        // The port opens first, so probes see {"status":"loading"} (503) while the checkpoint loads.
+        let server = QuillServer(config: s, logger: logger)
+        do { try server.start() } catch { fail(error.description) }
         let started = Date()
         let model: LoadedModel
         do { model = try LoadedModel(path: s.checkpoint, name: s.modelName, workers: workers) } catch {
             fail("\(error.description)\(FileManager.default.fileExists(atPath: s.checkpoint) ? "" : "; train one with `quill-train train` or set --checkpoint")")
         }
-        let server = QuillServer(config: s, model: model, logger: logger)
-        do { try server.start() } catch { fail(error.description) }
+        server.load(model)
         logger.info("serving \(model.name) (\(model.parameterCount) parameters, \(model.tokenizer.kind.rawValue) tokenizer, loaded in \(String(format: "%.2f", Date().timeIntervalSince(started))) s) on http://\(s.host.contains(":") ? "[\(s.host)]" : s.host):\(server.port)")
 
         // SIGTERM/SIGINT: stop accepting, drain, exit 0. A second signal exits at once.

@@ -39,6 +39,22 @@ struct RouteTests {
         }
     }
 
+    @Test("while the model loads, /health says loading and other routes answer 503 with Retry-After")
+    func loadingState() async throws {
+        let server = QuillServer(config: Fixture.config())
+        try server.start()
+        let health = try await RawClient.request(port: server.port, path: "/health")
+        #expect(health.status == 503)
+        #expect(health.json["status"]?.string == "loading")
+        let busy = try await RawClient.post(port: server.port, "/complete", json: #"{"prompt":"RO"}"#)
+        #expect(busy.status == 503)
+        #expect(busy.header("Retry-After") == "1")
+        server.load(Fixture.model)
+        #expect(try await RawClient.request(port: server.port, path: "/health").status == 200)
+        #expect(try await RawClient.post(port: server.port, "/complete", json: #"{"prompt":"RO","max_tokens":2}"#).status == 200)
+        await server.shutdown()
+    }
+
     @Test("greedy completion returns max_tokens tokens whose text is their decoding")
     func greedyCompletion() async throws {
         try await Fixture.withServer { server in
