@@ -9,10 +9,21 @@ public final class InferenceEngine: @unchecked Sendable {
     public var config: GPTConfig { model.config }
     private let workerLimit: Int
     private var scratch: [InferenceScratch] = []
+    /// The four matrices of every block, repacked for few-row products (PackedMatmul.swift).
+    let packed: [PackedLayer]
 
+    /// Packs the model's weights: an engine decodes with the weights as they were at its creation, so make a new
+    /// one after training changes them.
     public init(model: GPT, workers: Int = Parallel.defaultWorkers) {
         self.model = model
         self.workerLimit = max(1, workers)
+        let C = model.config.nEmbd
+        packed = model.weights.layers.map { p in
+            PackedLayer(attn: PackedWeights(p.attnW!, inChannels: C, outChannels: 3 * C),
+                        proj: PackedWeights(p.projW!, inChannels: C, outChannels: C),
+                        fc: PackedWeights(p.fcW!, inChannels: C, outChannels: 4 * C),
+                        fcProj: PackedWeights(p.fcProjW!, inChannels: 4 * C, outChannels: C))
+        }
     }
 
     /// Appends `tokens` to each sequence's cache and returns, per sequence, the logits after its last new token.
@@ -46,12 +57,16 @@ public final class InferenceEngine: @unchecked Sendable {
         results.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(groups.count) { g in
                 let range = groups[g]
-                let logits = scr[g].run(model: self.model, items: Array(items[range]))
+                let logits = scr[g].run(model: self.model, packed: self.packed, items: Array(items[range]))
                 for (j, l) in logits.enumerated() { out[range.lowerBound + j] = l }
             }
         }
         return results
     }
+}
+
+struct PackedLayer: Sendable {
+    let attn, proj, fc, fcProj: PackedWeights
 }
 
 /// One worker's buffers, grown to the largest row count seen.
@@ -90,7 +105,7 @@ final class InferenceScratch: @unchecked Sendable {
     private var attCapacity = 0
 
     /// The forward pass for these sequences' new tokens; returns the last row's logits per sequence.
-    func run(model: GPT, items: [(cache: KVCache, tokens: [Int32])]) -> [[Float]] {
+    func run(model: GPT, packed: [PackedLayer], items: [(cache: KVCache, tokens: [Int32])]) -> [[Float]] {
         let c = model.config, w = model.weights
         let C = c.nEmbd, NH = c.nHead, hs = C / NH, V = c.vocabSize
         let N = items.reduce(0) { $0 + $1.tokens.count }
@@ -108,9 +123,9 @@ final class InferenceScratch: @unchecked Sendable {
         }
         let scale = 1 / Float(hs).squareRoot()
         for l in 0..<c.nLayer {
-            let p = w.layers[l]
+            let p = w.layers[l], pk = packed[l]
             layerNormForward(ln, mean, rstd, x, p.ln1w!, p.ln1b, rows: N, C: C)
-            matmulForward(qkv, ln, p.attnW!, p.attnB, rows: N, inChannels: C, outChannels: 3 * C)
+            packedMatmulForward(qkv, ln, pk.attn, p.attnB, rows: N)
             // Write this step's keys and values into the caches, then attend over positions 0...p.
             r = 0
             for item in items {
@@ -120,7 +135,8 @@ final class InferenceScratch: @unchecked Sendable {
                     let p = item.cache.count + i
                     let k = qkv.ptr + r * 3 * C + C
                     for ch in 0..<C { kc[ch * cap + p] = k[ch] }
-                    (vc + p * C).update(from: qkv.ptr + r * 3 * C + 2 * C, count: C)
+                    let v = qkv.ptr + r * 3 * C + 2 * C
+                    for h in 0..<NH { (vc + (h * cap + p) * hs).update(from: v + h * hs, count: hs) }
                     r += 1
                 }
             }
@@ -132,17 +148,17 @@ final class InferenceScratch: @unchecked Sendable {
                     for h in 0..<NH {
                         attendRow(out: atty.ptr + r * C + h * hs, att: att.ptr, q: qkv.ptr + r * 3 * C + h * hs,
                                   keysT: kc + h * hs * item.cache.capacity, keyStride: item.cache.capacity,
-                                  values: vc + h * hs, stride: C, n: n, hs: hs, scale: scale)
+                                  values: vc + h * hs * item.cache.capacity, stride: hs, n: n, hs: hs, scale: scale)
                     }
                     r += 1
                 }
             }
-            matmulForward(branch, atty, p.projW!, p.projB, rows: N, inChannels: C, outChannels: C)
+            packedMatmulForward(branch, atty, pk.proj, p.projB, rows: N)
             residualForward(res2, x, branch, count: N * C)
             layerNormForward(ln, mean, rstd, res2, p.ln2w!, p.ln2b, rows: N, C: C)
-            matmulForward(fch, ln, p.fcW!, p.fcB, rows: N, inChannels: C, outChannels: 4 * C)
+            packedMatmulForward(fch, ln, pk.fc, p.fcB, rows: N)
             geluForward(fchGelu, fch, count: 4 * N * C)
-            matmulForward(branch, fchGelu, p.fcProjW!, p.fcProjB, rows: N, inChannels: 4 * C, outChannels: C)
+            packedMatmulForward(branch, fchGelu, pk.fcProj, p.fcProjB, rows: N)
             residualForward(x, res2, branch, count: N * C)
         }
         // Final norm and LM head for each sequence's last row only.
@@ -160,40 +176,99 @@ final class InferenceScratch: @unchecked Sendable {
 }
 
 /// out (hs) = Σ_j softmax(scale · q·k_j)_j v_j over j in 0..<n. Keys transposed: k_j[d] = keysT[d·keyStride + j];
-/// value rows `stride` apart. att: scratch for n scores.
+/// value rows `stride` apart. att: scratch for n scores. Both products keep their sums in registers: scores 32
+/// positions at a time, the weighted sum of values four positions at a time (independent FMA chains).
 @inline(__always)
 func attendRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
                keysT: UnsafeMutablePointer<Float>, keyStride: Int, values: UnsafeMutablePointer<Float>, stride: Int,
                n: Int, hs: Int, scale: Float) {
-    // Scores for all positions at once: s[j] = Σ_d q[d]·kᵀ[d][j], eight positions per vector.
-    for j in 0..<n { att[j] = 0 }
-    for d in 0..<hs {
-        let qd = q[d] * scale, q8 = SIMD8<Float>(repeating: qd)
-        let row = keysT + d * keyStride
-        var j = 0
-        while j + 8 <= n { store8(load8(att + j).addingProduct(q8, load8(row + j)), att + j); j += 8 }
-        while j < n { att[j] += qd * row[j]; j += 1 }
-    }
-    let mx = rowMax(att, n)
-    var sum: Float = 0
+    // Scores s[j] = scale · Σ_d q[d]·kᵀ[d][j].
     var j = 0
-    let mx8 = SIMD8<Float>(repeating: mx)
-    var s8 = SIMD8<Float>()
+    while j + 32 <= n {
+        var a0 = Float8(), a1 = Float8(), a2 = Float8(), a3 = Float8()
+        var row = keysT + j
+        for d in 0..<hs {
+            let qd = Float8(repeating: q[d])
+            a0 = a0.addingProduct(qd, load8(row)); a1 = a1.addingProduct(qd, load8(row + 8))
+            a2 = a2.addingProduct(qd, load8(row + 16)); a3 = a3.addingProduct(qd, load8(row + 24))
+            row += keyStride
+        }
+        let s8 = Float8(repeating: scale)
+        store8(a0 * s8, att + j); store8(a1 * s8, att + j + 8); store8(a2 * s8, att + j + 16); store8(a3 * s8, att + j + 24)
+        j += 32
+    }
+    while j + 8 <= n {
+        var a0 = Float8(), a1 = Float8()
+        var row = keysT + j, d = 0
+        while d + 2 <= hs {
+            a0 = a0.addingProduct(Float8(repeating: q[d]), load8(row))
+            a1 = a1.addingProduct(Float8(repeating: q[d + 1]), load8(row + keyStride))
+            row += 2 * keyStride; d += 2
+        }
+        if d < hs { a0 = a0.addingProduct(Float8(repeating: q[d]), load8(row)) }
+        store8((a0 + a1) * Float8(repeating: scale), att + j)
+        j += 8
+    }
+    while j < n {
+        var s: Float = 0
+        for d in 0..<hs { s += q[d] * keysT[d * keyStride + j] }
+        att[j] = s * scale
+        j += 1
+    }
+    // Softmax numerators; the division by their sum comes last.
+    let mx = rowMax(att, n)
+    let mx8 = Float8(repeating: mx)
+    var s8 = Float8()
+    j = 0
     while j + 8 <= n { let e = fastExp(load8(att + j) - mx8); store8(e, att + j); s8 += e; j += 8 }
-    sum = s8.sum()
+    var sum = s8.sum()
     while j < n { let e = fastExp(att[j] - mx); att[j] = e; sum += e; j += 1 }
     let inv = 1 / sum
+    // out = Σ_j p_j v_j, 16 channels at a time (each value row read once when hs is 16), positions in fours.
     var i = 0
+    while i + 16 <= hs {
+        var c0 = Float8(), c1 = Float8(), c2 = Float8(), c3 = Float8()
+        var d0 = Float8(), d1 = Float8(), d2 = Float8(), d3 = Float8()
+        var vp = values + i
+        j = 0
+        while j + 4 <= n {
+            let p0 = Float8(repeating: att[j]), p1 = Float8(repeating: att[j + 1])
+            let p2 = Float8(repeating: att[j + 2]), p3 = Float8(repeating: att[j + 3])
+            c0 = c0.addingProduct(p0, load8(vp)); d0 = d0.addingProduct(p0, load8(vp + 8))
+            c1 = c1.addingProduct(p1, load8(vp + stride)); d1 = d1.addingProduct(p1, load8(vp + stride + 8))
+            c2 = c2.addingProduct(p2, load8(vp + 2 * stride)); d2 = d2.addingProduct(p2, load8(vp + 2 * stride + 8))
+            c3 = c3.addingProduct(p3, load8(vp + 3 * stride)); d3 = d3.addingProduct(p3, load8(vp + 3 * stride + 8))
+            vp += 4 * stride; j += 4
+        }
+        while j < n {
+            let p0 = Float8(repeating: att[j])
+            c0 = c0.addingProduct(p0, load8(vp)); d0 = d0.addingProduct(p0, load8(vp + 8))
+            vp += stride; j += 1
+        }
+        let inv8 = Float8(repeating: inv)
+        store8(((c0 + c1) + (c2 + c3)) * inv8, out + i)
+        store8(((d0 + d1) + (d2 + d3)) * inv8, out + i + 8)
+        i += 16
+    }
     while i + 8 <= hs {
-        var acc = SIMD8<Float>()
-        for j in 0..<n { acc = acc.addingProduct(SIMD8(repeating: att[j] * inv), load8(values + j * stride + i)) }
-        store8(acc, out + i)
+        var c0 = Float8(), c1 = Float8(), c2 = Float8(), c3 = Float8()
+        var vp = values + i
+        j = 0
+        while j + 4 <= n {
+            c0 = c0.addingProduct(Float8(repeating: att[j]), load8(vp))
+            c1 = c1.addingProduct(Float8(repeating: att[j + 1]), load8(vp + stride))
+            c2 = c2.addingProduct(Float8(repeating: att[j + 2]), load8(vp + 2 * stride))
+            c3 = c3.addingProduct(Float8(repeating: att[j + 3]), load8(vp + 3 * stride))
+            vp += 4 * stride; j += 4
+        }
+        while j < n { c0 = c0.addingProduct(Float8(repeating: att[j]), load8(vp)); vp += stride; j += 1 }
+        store8(((c0 + c1) + (c2 + c3)) * Float8(repeating: inv), out + i)
         i += 8
     }
     while i < hs {
         var acc: Float = 0
-        for j in 0..<n { acc += att[j] * inv * values[j * stride + i] }
-        out[i] = acc
+        for j in 0..<n { acc += att[j] * values[j * stride + i] }
+        out[i] = acc * inv
         i += 1
     }
 }

@@ -1,6 +1,7 @@
 // The keys and values one sequence has computed so far, per layer: what lets a decode step process one new
-// token instead of the whole context. Layout per layer: keys transposed (C, capacity), so that one query's scores
-// against every position vectorise over positions; then values (capacity, C), heads side by side in each row.
+// token instead of the whole context. Layout per layer: keys transposed (C, capacity) = (heads, head size,
+// capacity), so that one query's scores against every position vectorise over positions; then values
+// (heads, capacity, head size), so that one head's weighted sum reads its values as one contiguous run.
 import QuillTensor
 
 public final class KVCache: @unchecked Sendable {

@@ -15,16 +15,21 @@ struct InferenceTests {
         return m.logits(sample: 0, position: tokens.count - 1)
     }
 
+    /// Besides the tiny config: a window of 40 (attention's 32-position score blocks), head size 12 (no multiple
+    /// of 8) and widths 108 and 36 (packed weight panels cut short).
+    static let wide = GPTConfig(vocabSize: 13, blockSize: 40, nLayer: 2, nHead: 3, nEmbd: 36)
+
     @Test("cached decoding gives the full forward's logits at every step, across context shifts",
-          arguments: [PositionalEncoding.learned, .sinusoidal])
-    func cachedEqualsFull(pos: PositionalEncoding) throws {
-        var c = Self.config
+          arguments: [(config, PositionalEncoding.learned), (config, .sinusoidal), (wide, .learned)])
+    func cachedEqualsFull(base: GPTConfig, pos: PositionalEncoding) throws {
+        var c = base
         c.positional = pos
         let m = try GPT(config: c, seed: 5)
         var rng = SplitMix64(seed: 1)
         for i in 0..<m.parameterCount { m.parameters[i] += rng.nextGaussian() * 0.2 }
         let engine = InferenceEngine(model: m)
-        let s = try GenerationSession(prompt: [1, 2, 3], config: c, options: DecodingOptions(strategy: .greedy), maxTokens: 20)
+        let s = try GenerationSession(prompt: [1, 2, 3], config: c, options: DecodingOptions(strategy: .greedy),
+                                      maxTokens: 2 * c.blockSize + 4)
         var worst: Float = 0
         while !s.isFinished {
             let items = [(cache: s.cache, tokens: s.tokensForStep())]
@@ -34,7 +39,7 @@ struct InferenceTests {
             s.accept(logits)
         }
         #expect(worst < 1e-4)
-        #expect(s.shifts >= 2)  // 3 + 20 tokens through a window of 8
+        #expect(s.shifts >= 2)  // 3 + 2·window + 4 tokens through the window
     }
 
     @Test("a session's output is the same alone and inside a batch of 8 with other prompts")

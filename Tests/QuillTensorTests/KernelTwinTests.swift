@@ -52,6 +52,20 @@ struct KernelTwinTests {
         #expect(maxRelativeDiff(db1.b, db2.b, count: OC).diff < 1e-5)
     }
 
+    @Test("the packed few-row matmul equals the triple loop, with and without bias, on ragged rows and panels",
+          arguments: [(1, 1, 1), (1, 13, 7), (3, 5, 16), (4, 16, 17), (5, 29, 33), (8, 128, 384), (17, 64, 47)])
+    func packedMatmul(shape: (Int, Int, Int)) {
+        let (N, IC, OC) = shape
+        let inp = Buf(N * IC, seed: 21), w = Buf(IC * OC, seed: 22), bias = Buf(OC, seed: 23)
+        let packed = PackedWeights(w.b, inChannels: IC, outChannels: OC)
+        for withBias in [true, false] {
+            let fast = Buf(N * OC, seed: 24), slow = Buf(N * OC)  // fast starts as noise: every element is written
+            packedMatmulForward(fast.b, inp.b, packed, withBias ? bias.b : nil, rows: N)
+            Reference.matmulForward(slow.b, inp.b, w.b, withBias ? bias.b : nil, rows: N, inChannels: IC, outChannels: OC)
+            #expect(maxRelativeDiff(fast.b, slow.b, count: N * OC).diff < 1e-5, "bias \(withBias)")
+        }
+    }
+
     @Test("layernorm forward and backward equal the scalar loops", arguments: [(1, 1), (3, 5), (7, 13), (4, 67)])
     func layerNorm(shape: (Int, Int)) {
         let (N, C) = shape

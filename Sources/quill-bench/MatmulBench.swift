@@ -1,0 +1,45 @@
+// quill-bench matmul: the decode-step matrix product (few rows, a model's weight shapes) three ways: OpenBLAS
+// sgemm, Quill's packed-panel kernel, and the packed kernel after OpenBLAS's packing cost is gone. One thread.
+import ArgumentParser
+import Foundation
+import QuillTensor
+
+struct MatmulBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "matmul", abstract: "Time few-row matrix products (decode steps); prints one JSON line.")
+
+    @Option(help: "Rows (sequences in a decode step).") var rows = 8
+    @Option(name: .customLong("in"), help: "Input channels.") var inChannels = 128
+    @Option(name: .customLong("out"), help: "Output channels.") var outChannels = 512
+    @Option(help: "Products per timed run.") var iterations = 20000
+    @Option(help: "Timed runs (the median counts).") var repeats = 5
+
+    func validate() throws {
+        guard rows >= 1, inChannels >= 1, outChannels >= 1, iterations >= 1, repeats >= 1 else {
+            throw ValidationError("rows, in, out, iterations, repeats must be >= 1")
+        }
+    }
+
+    func run() throws {
+        Parallel.configureBLAS()
+        let N = rows, IC = inChannels, OC = outChannels
+        let inp = allocateFloats(N * IC), w = allocateFloats(IC * OC), b = allocateFloats(OC)
+        let out1 = allocateFloats(N * OC), out2 = allocateFloats(N * OC)
+        defer { [inp, w, b, out1, out2].forEach(freeFloats) }
+        var rng = SplitMix64(seed: 1)
+        for buf in [inp, w, b] { for i in 0..<buf.count { buf[i] = Float(rng.next() % 2001) / 1000 - 1 } }
+        let packed = PackedWeights(w, inChannels: IC, outChannels: OC)
+        let n = iterations
+        let blas = timedRuns(repeats) { for _ in 0..<n { matmulForward(out1, inp, w, b, rows: N, inChannels: IC, outChannels: OC) } }
+        let pack = timedRuns(repeats) { for _ in 0..<n { packedMatmulForward(out2, inp, packed, b, rows: N) } }
+        var maxDiff: Float = 0
+        for i in 0..<N * OC { maxDiff = max(maxDiff, abs(out1[i] - out2[i])) }
+        let flops = Double(2 * N * IC * OC * n)
+        printJSON([
+            "mode": "matmul", "rows": N, "in": IC, "out": OC,
+            "openblas_gflops": round1(flops / blas[repeats / 2] / 1e9),
+            "packed_gflops": round1(flops / pack[repeats / 2] / 1e9),
+            "max_abs_diff": Double(maxDiff),
+        ])
+    }
+}
