@@ -89,7 +89,7 @@ final class InferenceScratch: @unchecked Sendable {
         tokens.deallocate()
         let C = c.nEmbd, V = c.vocabSize, T = c.blockSize
         let n = max(n, rows), m = max(items, rowsForItems)
-        let sizes = [n * C, n * C, 3 * n * C, n * C, n * C, 4 * n * C, 4 * n * C, n * C, n, n, m * C, m * V, T]
+        let sizes = [n * C, n * C, 3 * n * C, n * C, n * C, 4 * n * C, 4 * n * C, n * C, n, n, m * C, m * V, (T + 7) & ~7]
         var offs: [Int] = [], total = 0
         for s in sizes { offs.append(total); total += (s + 15) & ~15 }
         block = allocateFloats(total)
@@ -130,7 +130,7 @@ final class InferenceScratch: @unchecked Sendable {
             r = 0
             for item in items {
                 let kc = item.cache.keys(l), vc = item.cache.values(l)
-                let cap = item.cache.capacity
+                let cap = item.cache.stride
                 for i in 0..<item.tokens.count {
                     let p = item.cache.count + i
                     let k = qkv.ptr + r * 3 * C + C
@@ -147,8 +147,8 @@ final class InferenceScratch: @unchecked Sendable {
                     let n = item.cache.count + i + 1
                     for h in 0..<NH {
                         attendRow(out: atty.ptr + r * C + h * hs, att: att.ptr, q: qkv.ptr + r * 3 * C + h * hs,
-                                  keysT: kc + h * hs * item.cache.capacity, keyStride: item.cache.capacity,
-                                  values: vc + h * hs * item.cache.capacity, stride: hs, n: n, hs: hs, scale: scale)
+                                  keysT: kc + h * hs * item.cache.stride, keyStride: item.cache.stride,
+                                  values: vc + h * hs * item.cache.stride, stride: hs, n: n, hs: hs, scale: scale)
                     }
                     r += 1
                 }
@@ -176,8 +176,9 @@ final class InferenceScratch: @unchecked Sendable {
 }
 
 /// out (hs) = Σ_j softmax(scale · q·k_j)_j v_j over j in 0..<n. Keys transposed: k_j[d] = keysT[d·keyStride + j];
-/// value rows `stride` apart. att: scratch for n scores. Both products keep their sums in registers: scores 32
-/// positions at a time, the weighted sum of values four positions at a time (independent FMA chains).
+/// value rows `stride` apart. att: scratch for n scores rounded up to 8. Key rows must be readable up to n rounded up
+/// to 8 (KVCache.stride): the last block of scores is computed whole and its extra lanes ignored. Both products keep
+/// their sums in registers: scores 32 positions at a time, values four positions at a time (independent FMA chains).
 @inline(__always)
 func attendRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
                keysT: UnsafeMutablePointer<Float>, keyStride: Int, values: UnsafeMutablePointer<Float>, stride: Int,
@@ -197,7 +198,7 @@ func attendRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float
         store8(a0 * s8, att + j); store8(a1 * s8, att + j + 8); store8(a2 * s8, att + j + 16); store8(a3 * s8, att + j + 24)
         j += 32
     }
-    while j + 8 <= n {
+    while j < n {  // the last block may run past n into the padding
         var a0 = Float8(), a1 = Float8()
         var row = keysT + j, d = 0
         while d + 2 <= hs {
@@ -208,12 +209,6 @@ func attendRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float
         if d < hs { a0 = a0.addingProduct(Float8(repeating: q[d]), load8(row)) }
         store8((a0 + a1) * Float8(repeating: scale), att + j)
         j += 8
-    }
-    while j < n {
-        var s: Float = 0
-        for d in 0..<hs { s += q[d] * keysT[d * keyStride + j] }
-        att[j] = s * scale
-        j += 1
     }
     // Softmax numerators; the division by their sum comes last.
     let mx = rowMax(att, n)

@@ -1,12 +1,15 @@
 // The keys and values one sequence has computed so far, per layer: what lets a decode step process one new
-// token instead of the whole context. Layout per layer: keys transposed (C, capacity) = (heads, head size,
-// capacity), so that one query's scores against every position vectorise over positions; then values
-// (heads, capacity, head size), so that one head's weighted sum reads its values as one contiguous run.
+// token instead of the whole context. Layout per layer: keys transposed (C, stride) = (heads, head size, stride),
+// so that one query's scores against every position vectorise over positions; then values (heads, stride, head
+// size), so that one head's weighted sum reads its values as one contiguous run. `stride` is the capacity rounded
+// up to 8, so that scores can be computed eight positions at a time past the last one without leaving a row.
 import QuillTensor
 
 public final class KVCache: @unchecked Sendable {
     /// Positions it can hold: the model's block size.
     public let capacity: Int
+    /// Floats between one position row of keys and the next (capacity rounded up to a multiple of 8).
+    let stride: Int
     let C: Int
     let layers: Int
     let block: FloatBuffer
@@ -15,9 +18,10 @@ public final class KVCache: @unchecked Sendable {
 
     public init(config: GPTConfig) {
         capacity = config.blockSize
+        stride = (config.blockSize + 7) & ~7
         C = config.nEmbd
         layers = config.nLayer
-        block = allocateFloats(layers * 2 * capacity * C)
+        block = allocateFloats(layers * 2 * stride * C)  // zero-filled: unwritten positions hold finite values
     }
 
     deinit { freeFloats(block) }
@@ -25,6 +29,6 @@ public final class KVCache: @unchecked Sendable {
     /// Forgets every position (the buffers are reused).
     public func reset() { count = 0 }
 
-    @inline(__always) func keys(_ layer: Int) -> UnsafeMutablePointer<Float> { block.ptr + layer * 2 * capacity * C }
-    @inline(__always) func values(_ layer: Int) -> UnsafeMutablePointer<Float> { keys(layer) + capacity * C }
+    @inline(__always) func keys(_ layer: Int) -> UnsafeMutablePointer<Float> { block.ptr + layer * 2 * stride * C }
+    @inline(__always) func values(_ layer: Int) -> UnsafeMutablePointer<Float> { keys(layer) + stride * C }
 }
