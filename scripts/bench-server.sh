@@ -25,5 +25,8 @@ c = json.loads(meta['quill.config']); c = c.get('gpt', c)
 print(c['n_layer'], c['n_head'], c['n_embd'], c['block_size'], c['vocab_size'])
 PY
 )
-# ROMEO: is 6 tokens; 122 new fill the window exactly (the HTTP run's 128 add one context shift).
-$B generate --n-layer "$L" --n-head "$H" --n-embd "$E" --block-size "$T" --vocab "$V" --batch 16 --prompt 6 --new $((T - 6))
+# ROMEO: is 6 tokens. 128 new, as over HTTP, slide the window once per sequence (a re-prefill of its last 64 tokens;
+# in-process all 16 shift in the same step); 122 new fill the window exactly, with no shift.
+G=(generate --n-layer "$L" --n-head "$H" --n-embd "$E" --block-size "$T" --vocab "$V" --batch 16 --prompt 6 --repeats 5)
+$B "${G[@]}" --new 128
+$B "${G[@]}" --new $((T - 6))

@@ -62,8 +62,7 @@ public struct Sampler: Sendable {
             choice.logprob = logits[Int(token)] - lse
             if options.logprobs > 0 {
                 let n = min(options.logprobs, logits.count)
-                let order = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
-                choice.top = order.prefix(n).map { (Int32($0), logits[$0] - lse) }
+                choice.top = Self.best(n, of: logits).map { (Int32($0), logits[$0] - lse) }
             }
         }
         return choice
@@ -78,9 +77,7 @@ public struct Sampler: Sendable {
             return best
         }
         // Candidates in descending logit order (ties by id, so results never depend on sort stability).
-        var order = Array(logits.indices)
-        order.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
-        if options.strategy == .topK { order = Array(order.prefix(max(1, options.topK))) }
+        var order = Self.best(options.strategy == .topK ? max(1, options.topK) : logits.count, of: logits)
         let t = options.temperature
         let mx = logits[order[0]]
         var probs = order.map { Double(exp((logits[$0] - mx) / t)) }
@@ -103,5 +100,31 @@ public struct Sampler: Sendable {
             if u < 0 { return order[j] }
         }
         return order[probs.count - 1]
+    }
+
+    /// The indices of the k largest logits, best first, ties by lower id. For k well below the vocabulary (top-k,
+    /// alternatives for logprobs) one pass keeps a sorted list of the best k: most logits fail the comparison with
+    /// its last entry, so this costs about one comparison per logit instead of a sort of the whole vocabulary.
+    static func best(_ k: Int, of logits: [Float]) -> [Int] {
+        let n = logits.count, k = min(k, n)
+        @inline(__always) func better(_ a: Int, _ b: Int) -> Bool {
+            logits[a] > logits[b] || (logits[a] == logits[b] && a < b)
+        }
+        if k * 8 >= n {
+            return Array(logits.indices.sorted(by: better).prefix(k))
+        }
+        var top: [Int] = []
+        top.reserveCapacity(k + 1)
+        for i in 0..<n {
+            if top.count == k && !better(i, top[k - 1]) { continue }
+            var lo = 0, hi = top.count  // first position whose entry i beats
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if better(i, top[mid]) { hi = mid } else { lo = mid + 1 }
+            }
+            top.insert(i, at: lo)
+            if top.count > k { top.removeLast() }
+        }
+        return top
     }
 }

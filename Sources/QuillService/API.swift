@@ -166,7 +166,7 @@ public final class QuillAPI: Sendable {
         let o = try completionOptions(params, text: text)
         let tokens = try promptTokens(o.prompt)
         let events = try await actor.submit(GenerationRequest(prompt: tokens, maxTokens: o.maxTokens,
-                                                              options: o.options, stop: o.stop))
+                                                              options: o.options, stop: o.stop, streaming: o.stream))
         let id = Self.newID("cmpl")
         if o.stream {
             return SSE.response(events: events, echo: o.echo ? o.prompt : nil) { [metrics] event in

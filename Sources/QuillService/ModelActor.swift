@@ -28,14 +28,18 @@ public struct GenerationRequest: Sendable {
     public var stop: [String]
     /// Report each token's log-probability (with `options.logprobs` alternatives) even when that is 0.
     public var reportLogprobs: Bool
+    /// One `.delta` event per step (streaming). When false, the deltas are merged into one, sent just before
+    /// `.done`: a waiting handler is then woken once per generation instead of once per token.
+    public var streaming: Bool
 
     public init(prompt: [Int32], maxTokens: Int, options: DecodingOptions, stop: [String] = [],
-                reportLogprobs: Bool = false) {
+                reportLogprobs: Bool = false, streaming: Bool = true) {
         self.prompt = prompt
         self.maxTokens = maxTokens
         self.options = options
         self.stop = stop
         self.reportLogprobs = reportLogprobs || options.logprobs > 0
+        self.streaming = streaming
     }
 }
 
@@ -196,6 +200,10 @@ final class Job: @unchecked Sendable {  // used only on the model actor's queue
     var admitted: UInt64 = 0
     var prefillDone: UInt64 = 0
     var firstStep = true
+    /// Deltas not yet sent (a request that is not streaming gets them all at the end).
+    var pendingText = ""
+    var pendingTokens: [Int32] = []
+    var pendingLogprobs: [TokenLogprob] = []
 
     init(id: UInt64, session: GenerationSession, request: GenerationRequest, tokenizer: any Tokenizer,
          continuation: AsyncStream<GenerationEvent>.Continuation) {
@@ -231,7 +239,16 @@ final class Job: @unchecked Sendable {  // used only on the model actor's queue
                                                text: model.tokenText($0.token), logprob: $0.logprob)
                                      })]
         }
-        continuation.yield(.delta(text: text, tokens: [choice.token], logprobs: logprobs))
+        if request.streaming {
+            continuation.yield(.delta(text: text, tokens: [choice.token], logprobs: logprobs))
+        } else {
+            pendingText += text
+            pendingTokens.append(choice.token)
+            pendingLogprobs += logprobs
+            if session.isFinished {
+                continuation.yield(.delta(text: pendingText, tokens: pendingTokens, logprobs: pendingLogprobs))
+            }
+        }
         if let reason = session.finishReason {
             let generateNs = Double(ended - prefillDone)
             let n = session.generated.count

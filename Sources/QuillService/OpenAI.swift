@@ -57,7 +57,7 @@ enum OpenAI {
                 choices.append(Choice(index: index, prompt: prompt, tokens: tokens,
                                       request: GenerationRequest(prompt: tokens, maxTokens: maxTokens,
                                                                  options: options, stop: stop,
-                                                                 reportLogprobs: logprobs != nil)))
+                                                                 reportLogprobs: logprobs != nil, streaming: stream)))
             }
         }
         // All choices are queued together (and so run in one batch), or none is.

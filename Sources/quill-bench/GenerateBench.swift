@@ -16,7 +16,7 @@ struct GenerateBench: ParsableCommand {
     @Option(help: "Vocabulary size.") var vocab = 65
     @Option(help: "Sequences decoded together.") var batch = 1
     @Option(help: "Prompt length in tokens.") var prompt = 16
-    @Option(help: "New tokens per sequence.") var new = 100
+    @Option(help: "New tokens per sequence (past the window, sessions slide as the server does).") var new = 100
     @Option(help: "Timed repeats (the median counts).") var repeats = 3
     @Option(help: "Seed for weights and prompts.") var seed: UInt64 = 1337
     @Option(help: "Worker threads (default: all cores, or QUILL_THREADS).") var threads: Int?
@@ -25,7 +25,11 @@ struct GenerateBench: ParsableCommand {
 
     func validate() throws {
         guard batch >= 1, prompt >= 1, new >= 1, repeats >= 1 else { throw ValidationError("batch, prompt, new, repeats must be >= 1") }
-        guard prompt + new <= blockSize else { throw ValidationError("prompt + new must fit the context window (\(blockSize))") }
+        // With caches, generation past the window slides (context shifts, as in the server); torch_gpt.py and the
+        // recompute path need it to fit.
+        guard prompt <= blockSize, noCache == false || prompt + new <= blockSize else {
+            throw ValidationError("prompt + new must fit the context window (\(blockSize)) with --no-cache; the prompt must fit it always")
+        }
     }
 
     func run() throws {

@@ -72,6 +72,17 @@ struct InferenceTests {
         }
     }
 
+    @Test("the k best logits come out in the order of a full sort, ties by lower id, for every k")
+    func bestMatchesSort() {
+        var rng = SplitMix64(seed: 9)
+        // A vocabulary of 1,000 with many exact ties (values rounded to a coarse grid).
+        let logits = (0..<1000).map { _ in (rng.nextGaussian() * 4).rounded() / 2 }
+        let sorted = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+        for k in [1, 2, 5, 40, 124, 125, 999, 1000, 5000] {
+            #expect(Sampler.best(k, of: logits) == Array(sorted.prefix(k)), "k = \(k)")
+        }
+    }
+
     @Test("sampled frequencies match the softmax (chi-square, 4 degrees of freedom)")
     func chiSquare() {
         let logits: [Float] = [1.0, 0.5, -0.3, 2.0, 0.0]
