@@ -38,27 +38,28 @@ public final class InferenceEngine: @unchecked Sendable {
             for t in item.tokens where t < 0 || Int(t) >= V { throw .tokenOutOfRange(id: t, index: i, vocabSize: V) }
         }
         guard !items.isEmpty else { return [] }
-        // Split sequences into contiguous groups of about equal row counts, one per worker.
+        // Share the sequences among the workers by rows, largest first, each to the least loaded worker: a
+        // prefill or a context shift (many rows, one sequence) then goes to one worker and the one-row decode
+        // steps to the others, instead of cutting the batch into contiguous runs around it.
         let totalRows = items.reduce(0) { $0 + $1.tokens.count }
         let W = min(workerLimit, items.count, max(1, totalRows / 8))
-        var groups: [Range<Int>] = []
-        var start = 0, acc = 0
-        for (i, item) in items.enumerated() {
-            acc += item.tokens.count
-            if groups.count < W - 1 && acc * W >= totalRows * (groups.count + 1) {
-                groups.append(start..<(i + 1))
-                start = i + 1
-            }
+        var groups = [[Int]](repeating: [], count: W)
+        var load = [Int](repeating: 0, count: W)
+        let rows = items.map(\.tokens.count)
+        for i in items.indices.sorted(by: { rows[$0] > rows[$1] || (rows[$0] == rows[$1] && $0 < $1) }) {
+            let g = load.indices.min { load[$0] < load[$1] || (load[$0] == load[$1] && $0 < $1) }!
+            groups[g].append(i)
+            load[g] += rows[i]
         }
-        if start < items.count { groups.append(start..<items.count) }
-        while scratch.count < groups.count { scratch.append(InferenceScratch()) }
+        for g in groups.indices { groups[g].sort() }
+        while scratch.count < W { scratch.append(InferenceScratch()) }
         var results = [[Float]](repeating: [], count: items.count)
         let scr = scratch
         results.withUnsafeMutableBufferPointer { out in
-            Parallel.forEach(groups.count) { g in
-                let range = groups[g]
-                let logits = scr[g].run(model: self.model, packed: self.packed, items: Array(items[range]))
-                for (j, l) in logits.enumerated() { out[range.lowerBound + j] = l }
+            Parallel.forEach(W) { g in
+                let members = groups[g]
+                let logits = scr[g].run(model: self.model, packed: self.packed, items: members.map { items[$0] })
+                for (j, l) in zip(members, logits) { out[j] = l }
             }
         }
         return results
