@@ -2,6 +2,7 @@
 // client that goes away frees its place.
 import Foundation
 import Glibc
+import QuillModel
 import QuillService
 import Testing
 
@@ -89,5 +90,43 @@ struct ConcurrencyTests {
             #expect(freed)
             #expect(try await RawClient.post(port: port, "/complete", json: #"{"prompt":"RO","max_tokens":2}"#).status == 200)
         }
+    }
+}
+
+@Suite("Model actor events")
+struct ModelActorEventTests {
+    /// The events of one generation: its deltas' texts and tokens, and how many deltas came.
+    static func collect(_ actor: ModelActor, streaming: Bool) async throws -> (text: String, tokens: [Int32], deltas: Int) {
+        let prompt = try Fixture.model.encode("ROMEO:", param: "prompt")
+        let request = GenerationRequest(prompt: prompt, maxTokens: 24,
+                                        options: DecodingOptions(strategy: .sample, temperature: 1, seed: 42),
+                                        streaming: streaming)
+        var text = "", tokens: [Int32] = [], deltas = 0
+        var done = false
+        for await event in try await actor.submit(request) {
+            switch event {
+            case .delta(let t, let ids, _):
+                #expect(!done, "no delta after done")
+                text += t
+                tokens += ids
+                deltas += 1
+            case .done(_, _, let completion, _, _):
+                #expect(completion == tokens.count)
+                done = true
+            }
+        }
+        #expect(done)
+        return (text, tokens, deltas)
+    }
+
+    @Test("a request that is not streaming gets one delta with everything a streamed one gets token by token")
+    func nonStreamingMergesDeltas() async throws {
+        let actor = ModelActor(model: Fixture.model, workers: 1)
+        let streamed = try await Self.collect(actor, streaming: true)
+        let merged = try await Self.collect(actor, streaming: false)
+        #expect(streamed.deltas == streamed.tokens.count && streamed.tokens.count > 1)  // one per token
+        #expect(merged.deltas == 1)
+        #expect(merged.tokens == streamed.tokens)
+        #expect(merged.text == streamed.text && !merged.text.isEmpty)
     }
 }
