@@ -111,10 +111,28 @@ public struct Checkpoint: Sendable {
     /// - Throws: `CheckpointError` naming the file and the first problem found.
     public static func read(from url: URL) throws(CheckpointError) -> Checkpoint {
         let (file, configText) = try SafeTensorsFile.readQuill(url, key: MetadataKey.config)
-        let path = file.path
+        let (spec, tokenizer, training) = try readMetadata(file.metadata, configText: configText, path: file.path)
+        let parameters = try gather(file, into: spec.layout)
+        return Checkpoint(spec: spec, tokenizer: tokenizer, training: training, parameters: parameters,
+                          path: file.path)
+    }
+
+    /// A checkpoint from `path`: a Quill checkpoint file (`read(from:)`) or a Hugging Face GPT-2 folder
+    /// (`MappedModel`), its weights copied into memory (for training, evaluation and export).
+    public static func load(path: String) throws(CheckpointError) -> Checkpoint {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            return try MappedModel.open(path: path).checkpoint()
+        }
+        return try read(from: URL(fileURLWithPath: path))
+    }
+
+    /// The model, tokenizer and training record of a Quill file's metadata, each checked.
+    static func readMetadata(_ metadata: [String: String], configText: String, path: String) throws(CheckpointError)
+        -> (ModelSpec, SerializedTokenizer, TrainingRecord) {
         let spec = try decodeMetadata(ModelSpec.self, configText, key: MetadataKey.config, path: path)
         do { try spec.validate() } catch { throw .invalidModel(path: path, error: error) }
-        guard let tokenizerText = file.metadata[MetadataKey.tokenizer] else {
+        guard let tokenizerText = metadata[MetadataKey.tokenizer] else {
             throw .missingMetadata(path: path, key: MetadataKey.tokenizer)
         }
         let tokenizer = try decodeMetadata(SerializedTokenizer.self, tokenizerText, key: MetadataKey.tokenizer,
@@ -123,30 +141,35 @@ public struct Checkpoint: Sendable {
             throw .invalidMetadata(path: path, key: MetadataKey.tokenizer, reason: "the tokenizer has "
                 + "\(tokenizer.vocab.count) tokens but the model's vocab_size is \(spec.vocabSize)")
         }
-        guard let trainingText = file.metadata[MetadataKey.training] else {
+        guard let trainingText = metadata[MetadataKey.training] else {
             throw .missingMetadata(path: path, key: MetadataKey.training)
         }
         let training = try decodeMetadata(TrainingRecord.self, trainingText, key: MetadataKey.training, path: path)
+        return (spec, tokenizer, training)
+    }
 
-        let layout = spec.layout
-        let parameters = try gather(file, into: layout)
-        return Checkpoint(spec: spec, tokenizer: tokenizer, training: training, parameters: parameters, path: path)
+    /// Every tensor of `layout` present with its shape, and no others.
+    static func checkTensors(_ found: [(name: String, shape: [Int])], layout: ParameterLayout,
+                             path: String) throws(CheckpointError) {
+        var byName: [String: [Int]] = [:]
+        for e in found { byName[e.name] = e.shape }
+        for t in layout.tensors {
+            guard let shape = byName[t.name] else { throw .missingTensor(path: path, name: t.name, shape: t.shape) }
+            guard shape == t.shape else {
+                throw .shapeMismatch(path: path, name: t.name, found: shape, expected: t.shape)
+            }
+        }
+        for e in found where layout[e.name] == nil {
+            throw .unexpectedTensor(path: path, name: e.name)
+        }
     }
 
     /// The file's tensors arranged in `layout` order, after checking names and shapes. A file written in layout
     /// order (every file Quill writes) is already the parameter block and is returned without a copy.
     static func gather(_ file: SafeTensorsFile.Contents, into layout: ParameterLayout) throws(CheckpointError) -> [Float] {
+        try checkTensors(file.entries.map { ($0.name, $0.shape) }, layout: layout, path: file.path)
         var byName: [String: SafeTensorsFile.Entry] = [:]
         for e in file.entries { byName[e.name] = e }
-        for t in layout.tensors {
-            guard let e = byName[t.name] else { throw .missingTensor(path: file.path, name: t.name, shape: t.shape) }
-            guard e.shape == t.shape else {
-                throw .shapeMismatch(path: file.path, name: t.name, found: e.shape, expected: t.shape)
-            }
-        }
-        for e in file.entries where layout[e.name] == nil {
-            throw .unexpectedTensor(path: file.path, name: e.name)
-        }
         if file.entries.map(\.name) == layout.tensors.map(\.name) { return file.data }
         var parameters = [Float](repeating: 0, count: layout.count)
         for t in layout.tensors {
@@ -184,5 +207,35 @@ public struct Checkpoint: Sendable {
             destination.baseAddress!.update(from: base, count: source.count)
         }
         return model
+    }
+}
+
+// MARK: - Cropping the context
+
+extension Checkpoint {
+    /// The same model with a shorter context (nanoGPT's crop_block_size): block_size lowered to `T` and the learned
+    /// position table cut to its first T rows. Unchanged when T is the current block size.
+    /// - Throws: `.modelMismatch` when T is not in 1...block_size.
+    public func cropped(toBlockSize T: Int) throws(CheckpointError) -> Checkpoint {
+        guard T >= 1 && T <= spec.blockSize else {
+            throw .modelMismatch(path: path, reason: "cannot crop the context of \(spec.blockSize) to \(T)")
+        }
+        guard T < spec.blockSize else { return self }
+        let newSpec: ModelSpec
+        switch spec {
+        case .gpt(var g):
+            g.blockSize = T
+            newSpec = .gpt(g)
+        case .bigram(let v, _):
+            newSpec = .bigram(vocabSize: v, blockSize: T)
+        }
+        let newLayout = newSpec.layout
+        var out = [Float](repeating: 0, count: newLayout.count)
+        for t in newLayout.tensors {
+            guard let old = layout[t.name] else { continue }
+            // Every tensor keeps its values; wpe keeps its first T rows (the new count).
+            out.replaceSubrange(t.offset..<(t.offset + t.count), with: parameters[old.offset..<(old.offset + t.count)])
+        }
+        return Checkpoint(spec: newSpec, tokenizer: tokenizer, training: training, parameters: out, path: path)
     }
 }

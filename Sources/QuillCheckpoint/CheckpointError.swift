@@ -36,6 +36,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
     case modelMismatch(path: String, reason: String)
     /// The spec does not describe a model that can be built.
     case invalidModel(path: String, error: ModelError)
+    /// A model Quill cannot compute as it is (another activation, an untied head, a pickle-only folder, ...).
+    case unsupported(path: String, reason: String)
 
     /// "PATH: what is wrong" plus, where there is one, what to do about it.
     public var description: String {
@@ -76,6 +78,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
             return "\(path): \(reason)"
         case let .invalidModel(path, error):
             return "\(path): the model cannot be built: \(error)"
+        case let .unsupported(path, reason):
+            return "\(path): \(reason)"
         }
     }
 }

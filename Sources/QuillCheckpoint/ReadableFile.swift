@@ -12,12 +12,13 @@ final class ReadableFile {
     let path: String
     /// Bytes in the file when it was opened.
     let size: Int
-    private let fd: Int32
+    let fd: Int32
 
     /// Opens `url` read-only; a directory or device is refused.
     init(_ url: URL) throws(CheckpointError) {
         path = url.path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK so that a named pipe given as a path is refused below instead of blocking the open.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw .cannotRead(path: path, reason: systemError(errno)) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
@@ -31,6 +32,7 @@ final class ReadableFile {
             close(fd)
             throw .cannotRead(path: path, reason: kind == 0o040000 ? "is a directory" : "not a regular file")
         }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         self.fd = fd
         self.size = Int(st.st_size)
     }

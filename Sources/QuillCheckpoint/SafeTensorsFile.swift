@@ -143,6 +143,64 @@ enum SafeTensorsFile {
     /// Reads and verifies the whole file; the SHA-256 is checked when the metadata records one.
     static func read(_ url: URL) throws(CheckpointError) -> Contents {
         let file = try ReadableFile(url)
+        let path = file.path
+        let header = try readHeader(file, dtypes: ["F32": 4])
+        let dataBytes = header.dataBytes
+        let entries = header.tensors.map { t in
+            Entry(name: t.name, shape: t.shape, offset: t.begin / 4, count: t.count)
+        }
+
+        // 5. The data, straight into floats, and its checksum.
+        let floats = dataBytes / 4
+        var failure: CheckpointError?
+        let data = [Float](unsafeUninitializedCapacity: floats) { buffer, initialized in
+            do throws(CheckpointError) {
+                let got = try file.readFully(into: UnsafeMutableRawBufferPointer(buffer))
+                initialized = got == dataBytes ? floats : 0
+                if got != dataBytes { failure = .truncated(path: path, reason: "the file shrank while it was read") }
+            } catch {
+                failure = error
+                initialized = 0
+            }
+        }
+        if let failure { throw failure }
+        if let recorded = header.metadata[checksumKey] {
+            let actual = data.withUnsafeBytes { sha256Hex($0) }
+            guard actual == recorded.lowercased() else {
+                throw .checksumMismatch(path: path, expected: recorded, actual: actual)
+            }
+        }
+        return Contents(path: path, entries: entries, metadata: header.metadata, data: data)
+    }
+
+    /// A tensor as the header places it: `begin` and `end` are byte offsets into the data section.
+    struct HeaderTensor {
+        var name: String
+        var dtype: String
+        var shape: [Int]
+        var begin: Int
+        var end: Int
+        var count: Int
+    }
+
+    /// A verified header: where the data section starts in the file, how long it is, the tensors in data order.
+    struct Header {
+        var dataStart: Int
+        var dataBytes: Int
+        var tensors: [HeaderTensor]
+        var metadata: [String: String]
+    }
+
+    /// Element sizes of every dtype the safetensors format defines.
+    static let dtypeSizes: [String: Int] = [
+        "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+        "U16": 2, "U32": 4, "U64": 8,
+    ]
+
+    /// Reads and checks the header (steps 1 to 4): its length against sanity and the file size, the JSON, each
+    /// tensor in one of `dtypes` (name → element bytes) with offsets contiguous from 0 that span exactly its shape,
+    /// and a file of exactly header + data. The file is left positioned at the start of the data.
+    static func readHeader(_ file: ReadableFile, dtypes: [String: Int]) throws(CheckpointError) -> Header {
         let path = file.path, size = file.size
         guard size > 0 else { throw .notSafeTensors(path: path, reason: "the file is empty") }
         guard size >= 8 else {
@@ -186,15 +244,17 @@ enum SafeTensorsFile {
             throw .invalidHeader(path: path, reason: "\(error)")
         }
 
-        // 3. Every tensor F32 with a valid shape; offsets contiguous from 0, each spanning exactly its shape.
-        for t in header.tensors where t.dtype != "F32" {
+        // 3. Every tensor of an accepted dtype with a valid shape; offsets contiguous from 0, each spanning exactly
+        //    its shape.
+        for t in header.tensors where dtypes[t.dtype] == nil {
             throw .unsupportedDType(path: path, tensor: t.name, dtype: t.dtype)
         }
         let sorted = header.tensors.sorted { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
-        var entries: [Entry] = []
-        entries.reserveCapacity(sorted.count)
+        var tensors: [HeaderTensor] = []
+        tensors.reserveCapacity(sorted.count)
         var expectedBegin = 0
         for t in sorted {
+            let width = dtypes[t.dtype]!
             guard let count = elementCount(t.shape) else {
                 throw .invalidHeader(path: path, reason: "tensor \(t.name) has an invalid shape \(t.shape)")
             }
@@ -206,11 +266,12 @@ enum SafeTensorsFile {
                     ? "bytes \(expectedBegin)..<\(t.begin) of the data belong to no tensor (gap before \(t.name))"
                     : "tensor \(t.name) at \(t.begin) overlaps the tensor before it (ending at \(expectedBegin))")
             }
-            guard t.end - t.begin == count * 4 else {
-                throw .invalidHeader(path: path, reason: "tensor \(t.name) has shape \(t.shape) (\(count * 4) bytes of "
-                                     + "F32) but its data_offsets span \(t.end - t.begin) bytes")
+            guard t.end - t.begin == count * width else {
+                throw .invalidHeader(path: path, reason: "tensor \(t.name) has shape \(t.shape) (\(count * width) bytes of "
+                                     + "\(t.dtype)) but its data_offsets span \(t.end - t.begin) bytes")
             }
-            entries.append(Entry(name: t.name, shape: t.shape, offset: t.begin / 4, count: count))
+            tensors.append(HeaderTensor(name: t.name, dtype: t.dtype, shape: t.shape, begin: t.begin, end: t.end,
+                                        count: count))
             expectedBegin = t.end
         }
         let dataBytes = expectedBegin
@@ -222,28 +283,7 @@ enum SafeTensorsFile {
                              + "\(size - 8 - N)")
         }
         guard size == expectedSize else { throw .trailingBytes(path: path, expected: expectedSize, actual: size) }
-
-        // 5. The data, straight into floats, and its checksum.
-        let floats = dataBytes / 4
-        var failure: CheckpointError?
-        let data = [Float](unsafeUninitializedCapacity: floats) { buffer, initialized in
-            do throws(CheckpointError) {
-                let got = try file.readFully(into: UnsafeMutableRawBufferPointer(buffer))
-                initialized = got == dataBytes ? floats : 0
-                if got != dataBytes { failure = .truncated(path: path, reason: "the file shrank while it was read") }
-            } catch {
-                failure = error
-                initialized = 0
-            }
-        }
-        if let failure { throw failure }
-        if let recorded = header.metadata[checksumKey] {
-            let actual = data.withUnsafeBytes { sha256Hex($0) }
-            guard actual == recorded.lowercased() else {
-                throw .checksumMismatch(path: path, expected: recorded, actual: actual)
-            }
-        }
-        return Contents(path: path, entries: entries, metadata: header.metadata, data: data)
+        return Header(dataStart: 8 + N, dataBytes: dataBytes, tensors: tensors, metadata: header.metadata)
     }
 
     /// Elements of a tensor of `shape`, or nil for a negative dimension or an overflowing product.

@@ -117,16 +117,21 @@ public func clipGradientNorm(_ grads: FloatBuffer, maxNorm: Float, workers: Int 
     }
     let norm = Float(partial.reduce(0, +).squareRoot())
     if norm > maxNorm && norm.isFinite {
-        let scale = maxNorm / (norm + 1e-6)
-        let s8 = SIMD8<Float>(repeating: scale)
-        Parallel.forEach(parts) { p in
-            let r = Parallel.range(p, of: parts, total: grads.count)
-            var i = r.lowerBound
-            while i + 8 <= r.upperBound { store8(load8(grads.ptr + i) * s8, grads.ptr + i); i += 8 }
-            while i < r.upperBound { grads[i] *= scale; i += 1 }
-        }
+        scale(grads, by: maxNorm / (norm + 1e-6), workers: workers)
     }
     return norm
+}
+
+/// x *= factor, split over the cores (gradient clipping, and averaging accumulated micro-batch gradients).
+public func scale(_ x: FloatBuffer, by factor: Float, workers: Int = Parallel.defaultWorkers) {
+    let parts = max(1, workers)
+    let s8 = SIMD8<Float>(repeating: factor)
+    Parallel.forEach(parts) { p in
+        let r = Parallel.range(p, of: parts, total: x.count)
+        var i = r.lowerBound
+        while i + 8 <= r.upperBound { store8(load8(x.ptr + i) * s8, x.ptr + i); i += 8 }
+        while i < r.upperBound { x[i] *= factor; i += 1 }
+    }
 }
 
 /// Linear warmup to maxLR over warmupSteps, then cosine decay to minLR at decaySteps, then minLR.

@@ -54,6 +54,13 @@ public struct GPTConfig: Codable, Sendable, Equatable {
         func atLeastOne(_ v: Int, _ name: String) throws(ModelError) {
             guard v >= 1 else { throw .invalidConfig(field: name, message: "\(name) must be >= 1, got \(v)") }
         }
+        // Upper bounds first, so that no size from a file, flag or request overflows the arithmetic below or in
+        // the parameter layout (at these bounds every product of sizes fits easily in 64 bits).
+        for (v, name, limit) in [(vocabSize, "vocab_size", 1 << 24), (blockSize, "block_size", 1 << 20),
+                                 (nLayer, "n_layer", 1 << 12), (nHead, "n_head", 1 << 12), (nEmbd, "n_embd", 1 << 16)]
+            where v > limit {
+            throw .invalidConfig(field: name, message: "\(name) must be <= \(limit), got \(v)")
+        }
         try atLeastOne(vocabSize, "vocab_size")
         try atLeastOne(blockSize, "block_size")
         try atLeastOne(nLayer, "n_layer")

@@ -5,24 +5,46 @@ import Foundation
 import QuillTensor
 
 public final class InferenceEngine: @unchecked Sendable {
-    public let model: GPT
-    public var config: GPTConfig { model.config }
+    /// The weights it decodes with: borrowed embeddings and norms, the block matrices packed (InferenceWeights).
+    public let weights: InferenceWeights
+    public var config: GPTConfig { weights.config }
     private let workerLimit: Int
     private var scratch: [InferenceScratch] = []
-    /// The four matrices of every block, repacked for few-row products (PackedMatmul.swift).
-    let packed: [PackedLayer]
+
+    /// An engine over decode weights built once (from a mapped file, or from a model).
+    public init(weights: InferenceWeights, workers: Int = Parallel.defaultWorkers) {
+        self.weights = weights
+        self.workerLimit = max(1, workers)
+    }
 
     /// Packs the model's weights: an engine decodes with the weights as they were at its creation, so make a new
     /// one after training changes them.
-    public init(model: GPT, workers: Int = Parallel.defaultWorkers) {
-        self.model = model
-        self.workerLimit = max(1, workers)
-        let C = model.config.nEmbd
-        packed = model.weights.layers.map { p in
-            PackedLayer(attn: PackedWeights(p.attnW!, inChannels: C, outChannels: 3 * C),
-                        proj: PackedWeights(p.projW!, inChannels: C, outChannels: C),
-                        fc: PackedWeights(p.fcW!, inChannels: C, outChannels: 4 * C),
-                        fcProj: PackedWeights(p.fcProjW!, inChannels: 4 * C, outChannels: C))
+    public convenience init(model: GPT, workers: Int = Parallel.defaultWorkers) {
+        self.init(weights: InferenceWeights(model: model), workers: workers)
+    }
+
+    /// The softmax attention weights of every layer and head for `tokens` (one sequence of at most block_size
+    /// tokens), computed by a prefill into a fresh cache: [layer][head][query][key], each row summing to 1, zero
+    /// above the diagonal.
+    public func attention(tokens: [Int32]) throws(ModelError) -> [[[[Float]]]] {
+        let c = config, T = tokens.count
+        guard T >= 1 else { throw .invalidBatch("attention needs at least one token") }
+        guard T <= c.blockSize else {
+            throw .invalidBatch("\(T) tokens exceed the context of \(c.blockSize)")
+        }
+        for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= c.vocabSize {
+            throw .tokenOutOfRange(id: t, index: i, vocabSize: c.vocabSize)
+        }
+        let capture = allocateFloats(c.nLayer * c.nHead * T * T)
+        defer { freeFloats(capture) }
+        while scratch.isEmpty { scratch.append(InferenceScratch()) }
+        _ = scratch[0].run(weights: weights, items: [(KVCache(config: c), tokens)], capture: capture)
+        return (0..<c.nLayer).map { l in
+            (0..<c.nHead).map { h in
+                (0..<T).map { t in
+                    Array(UnsafeBufferPointer(start: capture.ptr + ((l * c.nHead + h) * T + t) * T, count: T))
+                }
+            }
         }
     }
 
@@ -58,16 +80,12 @@ public final class InferenceEngine: @unchecked Sendable {
         results.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(W) { g in
                 let members = groups[g]
-                let logits = scr[g].run(model: self.model, packed: self.packed, items: members.map { items[$0] })
+                let logits = scr[g].run(weights: self.weights, items: members.map { items[$0] })
                 for (j, l) in zip(members, logits) { out[j] = l }
             }
         }
         return results
     }
-}
-
-struct PackedLayer: Sendable {
-    let attn, proj, fc, fcProj: PackedWeights
 }
 
 /// One worker's buffers, grown to the largest row count seen.
@@ -106,13 +124,16 @@ final class InferenceScratch: @unchecked Sendable {
     private var attCapacity = 0
 
     /// The forward pass for these sequences' new tokens; returns the last row's logits per sequence.
-    func run(model: GPT, packed: [PackedLayer], items: [(cache: KVCache, tokens: [Int32])]) -> [[Float]] {
-        let c = model.config, w = model.weights
+    /// With `capture` (L·NH·T·T floats, one sequence of T tokens into an empty cache), each layer's attention
+    /// probabilities are written there too.
+    func run(weights w: InferenceWeights, items: [(cache: KVCache, tokens: [Int32])],
+             capture: FloatBuffer? = nil) -> [[Float]] {
+        let c = w.config
         let C = c.nEmbd, NH = c.nHead, hs = C / NH, V = c.vocabSize
         let N = items.reduce(0) { $0 + $1.tokens.count }
         ensure(rows: N, items: items.count, config: c)
         // Embeddings at each row's absolute position (cache.count + i).
-        let pos = model.positionTable
+        let pos = w.positions
         var r = 0
         for item in items {
             for (i, t) in item.tokens.enumerated() {
@@ -124,9 +145,9 @@ final class InferenceScratch: @unchecked Sendable {
         }
         let scale = 1 / Float(hs).squareRoot()
         for l in 0..<c.nLayer {
-            let p = w.layers[l], pk = packed[l]
-            layerNormForward(ln, mean, rstd, x, p.ln1w!, p.ln1b, rows: N, C: C)
-            packedMatmulForward(qkv, ln, pk.attn, p.attnB, rows: N)
+            let p = w.layers[l]
+            layerNormForward(ln, mean, rstd, x, p.ln1w, p.ln1b, rows: N, C: C)
+            packedMatmulForward(qkv, ln, p.attn, p.attnB, rows: N)
             // Write this step's keys and values into the caches, then attend over positions 0...p.
             r = 0
             for item in items {
@@ -147,19 +168,25 @@ final class InferenceScratch: @unchecked Sendable {
                 for i in 0..<item.tokens.count {
                     let n = item.cache.count + i + 1
                     for h in 0..<NH {
-                        attendRow(out: atty.ptr + r * C + h * hs, att: att.ptr, q: qkv.ptr + r * 3 * C + h * hs,
-                                  keysT: kc + h * hs * item.cache.stride, keyStride: item.cache.stride,
-                                  values: vc + h * hs * item.cache.stride, stride: hs, n: n, hs: hs, scale: scale)
+                        let inv = attendRow(out: atty.ptr + r * C + h * hs, att: att.ptr, q: qkv.ptr + r * 3 * C + h * hs,
+                                            keysT: kc + h * hs * item.cache.stride, keyStride: item.cache.stride,
+                                            values: vc + h * hs * item.cache.stride, stride: hs, n: n, hs: hs,
+                                            scale: scale)
+                        if let capture {
+                            let T = item.tokens.count
+                            let row = capture.ptr + ((l * NH + h) * T + i) * T
+                            for j in 0..<n { row[j] = att[j] * inv }
+                        }
                     }
                     r += 1
                 }
             }
-            packedMatmulForward(branch, atty, pk.proj, p.projB, rows: N)
+            packedMatmulForward(branch, atty, p.proj, p.projB, rows: N)
             residualForward(res2, x, branch, count: N * C)
-            layerNormForward(ln, mean, rstd, res2, p.ln2w!, p.ln2b, rows: N, C: C)
-            packedMatmulForward(fch, ln, pk.fc, p.fcB, rows: N)
+            layerNormForward(ln, mean, rstd, res2, p.ln2w, p.ln2b, rows: N, C: C)
+            packedMatmulForward(fch, ln, p.fc, p.fcB, rows: N)
             geluForward(fchGelu, fch, count: 4 * N * C)
-            packedMatmulForward(branch, fchGelu, pk.fcProj, p.fcProjB, rows: N)
+            packedMatmulForward(branch, fchGelu, p.fcProj, p.fcProjB, rows: N)
             residualForward(x, res2, branch, count: N * C)
         }
         // Final norm and LM head for each sequence's last row only.
@@ -180,10 +207,11 @@ final class InferenceScratch: @unchecked Sendable {
 /// value rows `stride` apart. att: scratch for n scores rounded up to 8. Key rows must be readable up to n rounded up
 /// to 8 (KVCache.stride): the last block of scores is computed whole and its extra lanes ignored. Both products keep
 /// their sums in registers: scores 32 positions at a time, values four positions at a time (independent FMA chains).
-@inline(__always)
+/// On return att[0..<n] holds the softmax numerators; the returned value is 1 / their sum.
+@inline(__always) @discardableResult
 func attendRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
                keysT: UnsafeMutablePointer<Float>, keyStride: Int, values: UnsafeMutablePointer<Float>, stride: Int,
-               n: Int, hs: Int, scale: Float) {
+               n: Int, hs: Int, scale: Float) -> Float {
     // Scores s[j] = scale · Σ_d q[d]·kᵀ[d][j].
     var j = 0
     while j + 32 <= n {
@@ -267,4 +295,5 @@ func attendRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float
         out[i] = acc * inv
         i += 1
     }
+    return inv
 }

@@ -26,6 +26,11 @@ public final class KVCache: @unchecked Sendable {
 
     deinit { freeFloats(block) }
 
+    /// Bytes one cache of this config holds.
+    public static func bytes(config: GPTConfig) -> Int {
+        config.nLayer * 2 * ((config.blockSize + 7) & ~7) * config.nEmbd * MemoryLayout<Float>.size
+    }
+
     /// Forgets every position (the buffers are reused).
     public func reset() { count = 0 }
 

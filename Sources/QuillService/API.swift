@@ -299,6 +299,12 @@ public final class QuillAPI: Sendable {
                 ("n_layer", .int(c.nLayer)), ("n_head", .int(c.nHead)), ("n_embd", .int(c.nEmbd)),
                 ("block_size", .int(c.blockSize)), ("vocab_size", .int(c.vocabSize)),
                 ("tokenizer", .string(model.tokenizer.kind.rawValue)),
+                ("format", .string(model.format.rawValue)),
+                ("memory", .object([
+                    ("weights_bytes", .int(model.weightBytes)),
+                    ("kv_cache_bytes_per_sequence", .int(model.kvCacheBytesPerSequence)),
+                    ("kv_cache_bytes_max", .int(model.kvCacheBytesPerSequence * actor.batchCapacity)),
+                ])),
                 ("training", .object([
                     ("steps", .int(t.steps)), ("tokens", .int(t.tokensSeen)),
                     ("train_loss", t.trainLoss.map { .float($0) } ?? .null),

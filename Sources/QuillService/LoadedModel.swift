@@ -32,34 +32,43 @@ public final class LoadedModel: @unchecked Sendable {
     public let tokenizer: any Tokenizer
     public let training: TrainingRecord
     public let parameterCount: Int
-    /// Used only on the model actor's queue.
-    let gpt: GPT
+    /// The decode weights (mapped from the file, block matrices packed once); used only on the model actor's queue.
+    let weights: InferenceWeights
+    /// "quill" or "huggingface".
+    public let format: MappedModel.Format
+    /// Bytes of weights the server holds: the packed block matrices plus the embeddings, norms and biases.
+    public let weightBytes: Int
+    /// Bytes of one sequence's KV cache (keys and values of every layer for a full window).
+    public let kvCacheBytesPerSequence: Int
     /// The token a prompt of "" starts from: end-of-text for BPE, newline for character models.
     public let startToken: Int32
     public let endOfText: Int32?
 
+    /// Opens a Quill checkpoint file or a Hugging Face GPT-2 folder, with its weights mapped from disk.
     public init(path: String, name: String? = nil, workers: Int = Parallel.defaultWorkers) throws(ServiceError) {
-        let url = URL(fileURLWithPath: path)
-        let checkpoint: Checkpoint
-        do { checkpoint = try Checkpoint.read(from: url) } catch { throw .checkpoint(error) }
-        guard case .gpt(let config) = checkpoint.spec else {
-            throw .unsupportedModel("\(path) holds a \(checkpoint.spec.modelName) model; quill-server serves GPT "
+        let mapped: MappedModel
+        do { mapped = try MappedModel.open(path: path) } catch { throw .checkpoint(error) }
+        guard case .gpt(let config) = mapped.spec else {
+            throw .unsupportedModel("\(path) holds a \(mapped.spec.modelName) model; quill-server serves GPT "
                 + "checkpoints (sample a bigram with `quill-train sample`)")
         }
-        let model: any LanguageModel
-        do { model = try checkpoint.makeModel(workers: workers) } catch { throw .checkpoint(error) }
-        guard let gpt = model as? GPT else { throw .unsupportedModel("\(path) did not load as a GPT") }
-        gpt.isTraining = false
+        do { weights = try mapped.inferenceWeights() } catch { throw .checkpoint(error) }
         let tokenizer: any Tokenizer
-        do { tokenizer = try checkpoint.tokenizer.makeTokenizer() } catch { throw .tokenizer("\(error)") }
-        do { fileSHA256 = try sha256Hex(ofFileAt: url) } catch { throw .checkpoint(error) }
+        do { tokenizer = try mapped.tokenizer.makeTokenizer() } catch { throw .tokenizer("\(error)") }
+        do { fileSHA256 = try sha256Hex(ofFileAt: URL(fileURLWithPath: mapped.weightsFile)) } catch { throw .checkpoint(error) }
+        let url = URL(fileURLWithPath: path)
         self.path = path
-        self.name = name ?? url.deletingPathExtension().lastPathComponent
+        self.name = name ?? (mapped.format == .quill ? url.deletingPathExtension().lastPathComponent : url.lastPathComponent)
+        self.format = mapped.format
         self.config = config
         self.tokenizer = tokenizer
-        self.training = checkpoint.training
-        self.parameterCount = checkpoint.parameters.count
-        self.gpt = gpt
+        self.training = mapped.training
+        let layout = mapped.spec.layout
+        self.parameterCount = layout.count
+        let blockMatrices = layout.tensors.filter { $0.name.hasSuffix("c_attn.weight") || $0.name.hasSuffix("c_proj.weight")
+            || $0.name.hasSuffix("c_fc.weight") }.reduce(0) { $0 + $1.count }
+        weightBytes = weights.packedBytes + (layout.count - blockMatrices) * MemoryLayout<Float>.size
+        kvCacheBytesPerSequence = KVCache.bytes(config: config)
         let eot = tokenizer.endOfTextID.map(Int32.init)
         endOfText = eot
         if tokenizer.kind == .bpe, let eot {

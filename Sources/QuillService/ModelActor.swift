@@ -96,7 +96,7 @@ public actor ModelActor {
         self.model = model
         self.batchCapacity = max(1, batchCapacity)
         self.queueCapacity = max(0, queueCapacity)
-        self.engine = InferenceEngine(model: model.gpt, workers: workers)
+        self.engine = InferenceEngine(weights: model.weights, workers: workers)
         self.executor = DispatchQueueExecutor(label: "quill.model")
         self.metrics = metrics
     }
@@ -149,7 +149,7 @@ public actor ModelActor {
 
     /// Attention weights [L][H][T][T] of a text's tokens (at most block_size of them).
     public func attention(tokens: [Int32]) throws(APIError) -> [[[[Float]]]] {
-        do { return try model.gpt.attentionWeights(tokens: tokens) } catch { throw .invalid(error.description) }
+        do { return try engine.attention(tokens: tokens) } catch { throw .invalid(error.description) }
     }
 
     private func run() async {

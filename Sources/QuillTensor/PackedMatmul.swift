@@ -28,6 +28,9 @@ public final class PackedWeights: @unchecked Sendable {
         }
     }
 
+    /// Bytes held by the panels.
+    public var bytes: Int { data.count * MemoryLayout<Float>.size }
+
     deinit { freeFloats(data) }
 }
 

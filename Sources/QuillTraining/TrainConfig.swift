@@ -51,6 +51,12 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var seed: UInt64 = 1337
     /// Tokens in the sample printed at each evaluation (0: none).
     public var sampleTokens = 200
+    /// Micro-batches of batch_size whose gradients are summed into one optimizer step (effective batch
+    /// batch_size × grad_accum_steps, in the memory of one micro-batch).
+    public var gradAccumSteps = 1
+    /// A Quill checkpoint or Hugging Face GPT-2 folder to start from ("" for a fresh model): its shape, weights and
+    /// tokenizer are kept; block_size may crop its context; dropout and the optimizer settings are this config's.
+    public var initFrom = ""
 
     public init() {}
 
@@ -61,6 +67,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         case lrDecaySteps = "lr_decay_steps", weightDecay = "weight_decay", beta1, beta2, gradClip = "grad_clip"
         case evalInterval = "eval_interval", evalIters = "eval_iters", logInterval = "log_interval"
         case valFraction = "val_fraction", seed, sampleTokens = "sample_tokens"
+        case gradAccumSteps = "grad_accum_steps", initFrom = "init_from"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -93,6 +100,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         valFraction = try get(.valFraction, d.valFraction)
         seed = try get(.seed, d.seed)
         sampleTokens = try get(.sampleTokens, d.sampleTokens)
+        gradAccumSteps = try get(.gradAccumSteps, d.gradAccumSteps)
+        initFrom = try get(.initFrom, d.initFrom)
     }
 
     static let defaults = TrainConfig()
@@ -222,6 +231,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         try positive(evalInterval, "eval_interval")
         try positive(evalIters, "eval_iters")
         try positive(logInterval, "log_interval")
+        try positive(gradAccumSteps, "grad_accum_steps")
         guard warmupSteps >= 0 else { throw .config("warmup_steps must be >= 0") }
         guard lrDecaySteps >= 0 else { throw .config("lr_decay_steps must be >= 0") }
         guard learningRate > 0 && minLR >= 0 && minLR <= learningRate else {
@@ -232,7 +242,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         guard gradClip >= 0 else { throw .config("grad_clip must be >= 0 (0: no clipping)") }
         guard beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 else { throw .config("beta1 and beta2 must be in [0, 1)") }
         guard sampleTokens >= 0 else { throw .config("sample_tokens must be >= 0") }
-        if model == "gpt" {
+        if !initFrom.isEmpty && model != "gpt" { throw .config("init_from needs model \"gpt\"") }
+        if model == "gpt" && initFrom.isEmpty {
             do {
                 try gptConfig(vocabSize: 1).validate()
             } catch {

@@ -67,20 +67,42 @@ public final class Trainer {
                 command: String? = nil, workers: Int = Parallel.defaultWorkers, createFolder: Bool = false)
         throws(TrainingError) {
         try config.validate()
+        var config = config
         let files = RunFiles(checkpoint: checkpoint)
         let corpus = try Corpus(path: dataPath, format: format)
-        let tokenizer = try corpus.makeTokenizer(config.tokenizer)
+        // A fine-tune starts from another model's weights and keeps its tokenizer and shape.
+        var base: Checkpoint? = nil
+        let tokenizer: any Tokenizer
+        if !config.initFrom.isEmpty {
+            let b = try Trainer.initialModel(config.initFrom, blockSize: config.blockSize)
+            guard case .gpt(let g) = b.spec else { throw .config("init_from \(config.initFrom) does not hold a GPT") }
+            config.nLayer = g.nLayer
+            config.nHead = g.nHead
+            config.nEmbd = g.nEmbd
+            config.bias = g.bias
+            config.positional = g.positional
+            do { tokenizer = try b.tokenizer.makeTokenizer() } catch { throw .tokenizer("\(error)") }
+            base = b
+        } else {
+            tokenizer = try corpus.makeTokenizer(config.tokenizer)
+        }
         let tokens = try corpus.tokens(with: tokenizer)
         let split = try TokenSplit(tokens: tokens, valFraction: config.valFraction, blockSize: config.blockSize, path: dataPath)
         if createFolder {
             try? FileManager.default.createDirectory(at: files.best.deletingLastPathComponent(), withIntermediateDirectories: true)
         }
         try Trainer.checkWritable(files.best)
-        let V = tokenizer.vocabularySize
+        let V = base?.spec.vocabSize ?? tokenizer.vocabularySize
         let spec: ModelSpec = config.model == "gpt" ? .gpt(config.gptConfig(vocabSize: V))
             : .bigram(vocabSize: V, blockSize: config.blockSize)
         let model: any LanguageModel
         do { model = try spec.makeModel(seed: config.seed, workers: workers) } catch { throw .model(error.description) }
+        if let base {
+            guard base.parameters.count == model.parameters.count else {
+                throw .model("init_from \(config.initFrom): its weights do not fit the model")
+            }
+            base.parameters.withUnsafeBufferPointer { model.parameters.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+        }
         self.config = config
         self.files = files
         self.tokenizer = tokenizer
@@ -95,6 +117,24 @@ public final class Trainer {
         self.record = TrainingRecord(steps: 0, tokensSeen: 0, corpusSHA256: sha256Hex(corpus.bytes),
                                      corpusBytes: corpus.bytes.count, durationSeconds: 0, history: [],
                                      command: command, trainConfig: config.jsonText)
+    }
+
+    /// The model of init_from (a Quill checkpoint or a Hugging Face folder) with its context cropped to blockSize.
+    static func initialModel(_ path: String, blockSize: Int) throws(TrainingError) -> Checkpoint {
+        do {
+            let base = try Checkpoint.load(path: path)
+            guard blockSize <= base.spec.blockSize else {
+                throw TrainingError.config("block_size \(blockSize) exceeds the context of init_from \(path) "
+                                           + "(\(base.spec.blockSize)); use block_size <= \(base.spec.blockSize)")
+            }
+            return try base.cropped(toBlockSize: blockSize)
+        } catch let error as TrainingError {
+            throw error
+        } catch let error as CheckpointError {
+            throw .data(path: path, reason: "cannot start from it: \(error.description)")
+        } catch {
+            throw .data(path: path, reason: "\(error)")
+        }
     }
 
     /// Continues the run whose best checkpoint is `checkpoint` (it reads NAME.last and NAME.state beside it).
@@ -182,11 +222,18 @@ public final class Trainer {
                 break
             }
             let lr = schedule.rate(at: step)
-            let batch = sampler.batch(from: split.train, B: B, T: T)
+            let accum = config.gradAccumSteps
             do {
-                lastLoss = try model.forward(inputs: batch.x, targets: batch.y, batchSize: B, sequenceLength: T) ?? .nan
+                // Gradients of grad_accum_steps micro-batches summed (backward accumulates), then averaged.
                 model.zeroGradients()
-                try model.backward()
+                var lossSum: Float = 0
+                for _ in 0..<accum {
+                    let batch = sampler.batch(from: split.train, B: B, T: T)
+                    lossSum += try model.forward(inputs: batch.x, targets: batch.y, batchSize: B, sequenceLength: T) ?? .nan
+                    try model.backward()
+                }
+                lastLoss = lossSum / Float(accum)
+                if accum > 1 { scale(model.gradients, by: 1 / Float(accum)) }
             } catch {
                 throw .model(error.description)
             }
@@ -194,14 +241,14 @@ public final class Trainer {
             optimizer.update(params: model.parameters, grads: model.gradients, lr: lr)
             step += 1
             record.steps = step
-            record.tokensSeen += B * T
+            record.tokensSeen += B * T * accum
             record.trainLoss = lastLoss
-            windowTokens += B * T
+            windowTokens += B * T * accum
             if step % config.logInterval == 0 || step == config.maxSteps {
                 let now = Date()
                 let rate = Double(windowTokens) / max(1e-9, now.timeIntervalSince(windowStart))
                 let el = priorSeconds + now.timeIntervalSince(startTime)
-                var eta = Double(config.maxSteps - step) * Double(B * T) / max(rate, 1e-9)
+                var eta = Double(config.maxSteps - step) * Double(B * T * accum) / max(rate, 1e-9)
                 if config.maxMinutes > 0 { eta = min(eta, max(0, config.maxMinutes * 60 - el)) }
                 onEvent(.step(step: step, maxSteps: config.maxSteps, loss: lastLoss, learningRate: lr,
                               tokensPerSecond: rate, elapsed: el, eta: eta))

@@ -9,7 +9,7 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Mean loss of a checkpoint on a text file: nats per token and bits per character.")
 
-    @Option(help: "Checkpoint (.safetensors).") var checkpoint: String
+    @Option(help: "Checkpoint: a Quill .safetensors file or a Hugging Face GPT-2 folder.") var checkpoint: String
     @Option(help: "Text to evaluate on (plain UTF-8 or .gz).") var data: String
     @Option(help: "Data format: text, lines or jsonl.") var format: String = "text"
     @Option(help: "Windows per forward pass.") var batchSize = 16
@@ -18,7 +18,7 @@ struct Eval: ParsableCommand {
         guard let fmt = DataFormat(rawValue: format) else { fail("--format must be text, lines or jsonl, got \(format)") }
         guard batchSize >= 1 else { fail("--batch-size must be >= 1") }
         do {
-            let ckpt = try Checkpoint.read(from: URL(fileURLWithPath: checkpoint))
+            let ckpt = try Checkpoint.load(path: checkpoint)
             let model = try ckpt.makeModel()
             model.isTraining = false
             let tokenizer = try ckpt.tokenizer.makeTokenizer()

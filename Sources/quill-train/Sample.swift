@@ -8,7 +8,7 @@ import QuillTokenizers
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a completion of a prompt.")
 
-    @Option(help: "Checkpoint (.safetensors).") var checkpoint: String
+    @Option(help: "Checkpoint: a Quill .safetensors file or a Hugging Face GPT-2 folder.") var checkpoint: String
     @Option(help: "Text to continue (\"\" starts from end-of-text, or a newline for char models).") var prompt: String = ""
     @Option(help: "New tokens.") var maxTokens = 200
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.8
@@ -21,7 +21,7 @@ struct Sample: ParsableCommand {
         guard temperature >= 0 else { fail("--temperature must be >= 0") }
         guard topK >= 0 else { fail("--top-k must be >= 0") }
         do {
-            let ckpt = try Checkpoint.read(from: URL(fileURLWithPath: checkpoint))
+            let ckpt = try Checkpoint.load(path: checkpoint)
             let model = try ckpt.makeModel()
             let tokenizer = try ckpt.tokenizer.makeTokenizer()
             let eot = tokenizer.specialTokens[SpecialTokens.endOfText]

@@ -18,10 +18,14 @@ struct Train: ParsableCommand {
     var format: String = "text"
     @Option(help: "Continue the run whose checkpoint this is (reads NAME.last and NAME.state beside it).") var resume: String?
     @Option(help: "Worker threads (default: all cores, or QUILL_THREADS).") var threads: Int?
+    @Option(name: .customLong("init-from"),
+            help: "Fine-tune from a Quill checkpoint or a Hugging Face GPT-2 folder (keeps its shape and tokenizer).")
+    var initFrom: String?
     @Argument(parsing: .allUnrecognized, help: "Config overrides: --key value.") var overrides: [String] = []
 
     func run() throws {
-        let pairs = parseOverrides(overrides)
+        var pairs = parseOverrides(overrides)
+        if let initFrom { pairs.append(("init_from", initFrom)) }
         let workers = threads ?? Parallel.defaultWorkers
         let command = CommandLine.arguments.joined(separator: " ")
         let trainer: Trainer
