@@ -24,11 +24,11 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-## test: the whole test suite (Swift Testing, optimised), OpenAI's Python client against the server, and the
+## test: the whole test suite (Swift Testing, optimised), OpenAI's Python client against the server, the gguf reader on exports, and the
 ## checks of the shipping files (hadolint, kubernetes-validate, openapi-spec-validator); Python tools go into
 ## virtual environments under ~/.cache on first use
 test: deps
-	QUILL_OPENAI_PYTHON="$$(scripts/openai-venv.sh)" $(SWIFT) test $(TEST_FLAGS)
+	QUILL_OPENAI_PYTHON="$$(scripts/openai-venv.sh)" QUILL_GGUF_PYTHON="$$(scripts/gguf-venv.sh)" $(SWIFT) test $(TEST_FLAGS)
 	scripts/check-deploy.sh
 
 ## bench: Quill against PyTorch (training N/S/M, decoding S) and tiktoken (GPT-2 encoding), same machine, same run

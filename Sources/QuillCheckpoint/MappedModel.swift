@@ -210,6 +210,7 @@ public final class MappedModel: @unchecked Sendable {
                 throw .unsupported(path: file.path, reason: "\(head.name) differs from wte.weight: Quill's LM head "
                     + "is tied to the token embeddings and cannot serve an untied head")
             }
+            file.release(head.name)  // compared once; never read again
         }
         return model
     }

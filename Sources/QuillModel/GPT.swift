@@ -132,8 +132,10 @@ public final class GPT: LanguageModel, @unchecked Sendable {
         }
         let hasTargets = tgt != nil
         let ws = workers
-        Parallel.forEach(ws.count) { w in
-            ws[w].forward(model: self, hasTargets: hasTargets, mask: mask)
+        Parallel.withBLASThreads(ws.count == 1 ? workerLimit : 1) {
+            Parallel.forEach(ws.count) { w in
+                ws[w].forward(model: self, hasTargets: hasTargets, mask: mask)
+            }
         }
         lastPass = (hasTargets, valid, mask)
         guard hasTargets else { return nil }
@@ -148,8 +150,10 @@ public final class GPT: LanguageModel, @unchecked Sendable {
         guard pass.validTargets > 0 else { return }
         let dloss = 1 / Float(pass.validTargets)
         let ws = workers
-        Parallel.forEach(ws.count) { w in
-            ws[w].backward(model: self, dloss: dloss, mask: pass.mask)
+        Parallel.withBLASThreads(ws.count == 1 ? workerLimit : 1) {
+            Parallel.forEach(ws.count) { w in
+                ws[w].backward(model: self, dloss: dloss, mask: pass.mask)
+            }
         }
         // Sum the other workers' gradient blocks into the model's, split by ranges over the cores.
         if ws.count > 1 {

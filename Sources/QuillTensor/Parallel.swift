@@ -22,6 +22,18 @@ public enum Parallel {
         return true
     }()
 
+    /// Runs `body` with OpenBLAS on `threads` threads, then back to one. For a pass that has a single worker
+    /// (a batch of one sequence, as when fine-tuning at 124M with batch 1): its matrix products may then use the
+    /// cores that would otherwise sit idle, and there is still one source of threads at a time. Never call it from
+    /// inside `forEach`.
+    public static func withBLASThreads(_ threads: Int, _ body: () -> Void) {
+        configureBLAS()
+        guard threads > 1 else { body(); return }
+        openblas_set_num_threads(Int32(threads))
+        body()
+        openblas_set_num_threads(1)
+    }
+
     /// Runs body(i) for i in 0..<count on up to `count` threads and waits for all. count 1 runs inline.
     @inline(__always)
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {

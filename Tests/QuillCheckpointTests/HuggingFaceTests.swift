@@ -83,7 +83,7 @@ struct HuggingFaceTests {
             let mapped = try MappedModel.open(path: fixtures.appendingPathComponent(folder).path)
             let tokenizer = try mapped.tokenizer.makeTokenizer()
             #expect(try tokenizer.encode(golden.prompt_text).map(Int32.init) == golden.prompt_ids, "\(folder)")
-            for c in golden.tokenizer_cases where c.text != SpecialTokens.endOfText {
+            for c in golden.tokenizer_cases where !c.text.contains(SpecialTokens.endOfText) {
                 #expect(try tokenizer.encode(c.text) == c.ids, "\(folder): \(c.text.debugDescription)")
             }
             #expect(tokenizer.endOfTextID == mapped.spec.vocabSize - 1)

@@ -69,13 +69,15 @@ struct FineTuneTests {
         }
     }
 
-    @Test("grad_accum_steps 2 × batch 2 takes the same steps as batch 4 (same batches, summed gradients)")
+    @Test("grad_accum_steps 2 × batch 2 gives the gradients and loss of batch 4 (same batches, summed gradients)")
     func gradientAccumulationEqualsLargerBatch() throws {
         let dir = scratchFolder()
         let data = englishText(in: dir)
-        var big = fineTuneConfig(steps: 4)
+        // One step: the gradients are compared where both runs computed them, at the same starting weights (after
+        // AdamW, rounding-level differences in tiny gradients are amplified to the size of the learning rate).
+        var big = fineTuneConfig(steps: 1)
         big.batchSize = 4
-        var accumulated = fineTuneConfig(steps: 4)
+        var accumulated = fineTuneConfig(steps: 1)
         accumulated.batchSize = 2
         accumulated.gradAccumSteps = 2
         let a = try Trainer(config: big, dataPath: data, format: .text,
@@ -83,11 +85,15 @@ struct FineTuneTests {
         let b = try Trainer(config: accumulated, dataPath: data, format: .text,
                             checkpoint: dir.appendingPathComponent("b.safetensors").path, workers: 1)
         let ra = try a.run(), rb = try b.run()
-        #expect(ra.tokensSeen == rb.tokensSeen)
-        #expect(abs(ra.trainLoss! - rb.trainLoss!) < 1e-4)
-        var worst: Float = 0
-        for i in 0..<a.model.parameterCount { worst = max(worst, abs(a.model.parameters[i] - b.model.parameters[i])) }
-        #expect(worst < 1e-5)
+        #expect(ra.tokensSeen == rb.tokensSeen && ra.tokensSeen == 4 * 32)
+        #expect(abs(ra.trainLoss! - rb.trainLoss!) < 1e-5)
+        var worst: Float = 0, largest: Float = 0
+        for i in 0..<a.model.parameterCount {
+            worst = max(worst, abs(a.model.gradients[i] - b.model.gradients[i]))
+            largest = max(largest, abs(a.model.gradients[i]))
+        }
+        #expect(largest > 1e-3)
+        #expect(worst <= 1e-5 * largest)
     }
 
     @Test("a Quill checkpoint is a starting point too")
