@@ -7,7 +7,7 @@ reference files once; they are committed under Tests/Fixtures.
 
 Run it with the python of the bench venv (torch, numpy, tokenizers, safetensors), plus transformers:
 
-    PY=$(scripts/../../shared/bench/setup.sh)     # or: PY=$(/work/shared/bench/setup.sh)
+    PY=$(/work/shared/bench/setup.sh)     # venv with torch, numpy, tokenizers, safetensors
     $PY -m pip install -q transformers gguf
     $PY scripts/gpt2-golden.py tiny Tests/Fixtures
     $PY scripts/gpt2-golden.py check-export SOME_HF_DIR out.json [--golden Tests/Fixtures/tiny-gpt2-golden.json]

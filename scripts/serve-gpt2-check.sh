@@ -30,6 +30,10 @@ curl -s "localhost:$port/complete" -d '{"prompt":"Hello, my name is","max_tokens
 echo "--- /tokenize"
 curl -s "localhost:$port/tokenize" -d '{"text":"Hello, my name is"}'; echo
 echo "--- /v1/completions"
-curl -s "localhost:$port/v1/completions" -d '{"model":"m","prompt":"Hello, my name is","max_tokens":8,"temperature":0}'; echo
+name=$(echo "$info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["model"]["name"])')
+curl -s "localhost:$port/v1/completions" -d '{"model":"'"$name"'","prompt":"Hello, my name is","max_tokens":8,"temperature":0}'; echo
 rss_after=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 echo "VmRSS after three requests (one KV cache allocated and freed): $((rss_after * 1024)) bytes"
+if [ -f "$dir/golden.json" ]; then
+  echo "transformers' greedy first token for the golden prompt: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["argmax"])' "$dir/golden.json") (compare the first id of /complete above)"
+fi
