@@ -1,30 +1,35 @@
 #!/usr/bin/env bash
 # Quill against PyTorch on the reference configurations N, S, M (../shared/bench/README.md), run back to back
 # in one go: tokens/s of both, their ratio, and peak resident memory (GNU time's %M) of both.
-# Usage, from the project root: scripts/bench-train.sh [rounds]   (needs ../shared/bench/setup.sh's PyTorch)
+# Usage, from the project root: scripts/bench-train.sh [rounds] [small|gpt2]   (needs ../shared/bench/setup.sh's
+# PyTorch). `gpt2` runs GPT-2 124M's shape (12/12/768, vocabulary 50,257) at batch 1 × 1024 and 4 × 256: one
+# fine-tuning step each, timed after one untimed step.
 set -euo pipefail
 rounds=${1:-1}
+set_name=${2:-small}
 py=$(../shared/bench/setup.sh)
 swift build -c release --product quill-bench >/dev/null
 qb="$(swift build -c release --show-bin-path)/quill-bench"
-field() { python3 -c "import json,sys; l=[x for x in sys.stdin if x.strip().startswith('{')]; print(json.loads(l[-1])[sys.argv[1]])" "$1"; }
-run() {  # command... → "tokens_per_s peak_kb"
+field() { python3 -c "import json,sys; l=[x for x in sys.stdin if x.strip().startswith('{')]; d=json.loads(l[-1]); print(' '.join(str(d[k]) for k in sys.argv[1:]))" "$@"; }
+run() {  # command... → "tokens_per_s step_ms peak_kb"
   local out mem
   out=$(/usr/bin/time -f 'PEAK_KB %M' "$@" 2>&1)
   mem=$(echo "$out" | awk '/^PEAK_KB/ {print $2}')
-  echo "$(echo "$out" | grep -v '^PEAK_KB' | field tokens_per_s) $mem"
+  echo "$(echo "$out" | grep -v '^PEAK_KB' | field tokens_per_s step_ms_median) $mem"
 }
-echo "| config | Quill tokens/s | PyTorch tokens/s | ratio | Quill peak RSS MB | PyTorch peak RSS MB |"
-echo "|---|---|---|---|---|---|"
+small='N --n-layer 4 --n-head 4 --n-embd 64 --block-size 32 --batch-size 16 --vocab 65 --steps 20
+S --n-layer 8 --n-head 8 --n-embd 128 --block-size 128 --batch-size 32 --vocab 65 --steps 8
+M --n-layer 6 --n-head 6 --n-embd 384 --block-size 256 --batch-size 16 --vocab 65 --steps 3 --warmup 1'
+gpt2='124M-1x1024 --n-layer 12 --n-head 12 --n-embd 768 --block-size 1024 --batch-size 1 --vocab 50257 --steps 3 --warmup 1
+124M-4x256 --n-layer 12 --n-head 12 --n-embd 768 --block-size 256 --batch-size 4 --vocab 50257 --steps 3 --warmup 1'
+configs=$small; [ "$set_name" = gpt2 ] && configs=$gpt2
+echo "| config | Quill tokens/s | PyTorch tokens/s | ratio | Quill step ms | PyTorch step ms | Quill peak RSS MB | PyTorch peak RSS MB |"
+echo "|---|---|---|---|---|---|---|---|"
 for r in $(seq "$rounds"); do
   while read -r name flags; do
-    read -r qt qm <<<"$(run "$qb" train $flags)"
-    read -r tt tm <<<"$(run "$py" ../shared/bench/torch_gpt.py train $flags)"
-    python3 -c "import sys; q,t,qm,tm=map(float,sys.argv[2:]); print(f'| {sys.argv[1]} | {q:.0f} | {t:.0f} | {q/t:.2f}× | {qm/1024:.0f} | {tm/1024:.0f} |')" \
-      "$name" "$qt" "$tt" "$qm" "$tm"
-  done <<'CONFIGS'
-N --n-layer 4 --n-head 4 --n-embd 64 --block-size 32 --batch-size 16 --vocab 65 --steps 20
-S --n-layer 8 --n-head 8 --n-embd 128 --block-size 128 --batch-size 32 --vocab 65 --steps 8
-M --n-layer 6 --n-head 6 --n-embd 384 --block-size 256 --batch-size 16 --vocab 65 --steps 3 --warmup 1
-CONFIGS
+    read -r qt qs qm <<<"$(run "$qb" train $flags)"
+    read -r tt ts tm <<<"$(run "$py" ../shared/bench/torch_gpt.py train $flags)"
+    python3 -c "import sys; q,t,qs,ts,qm,tm=map(float,sys.argv[2:]); print(f'| {sys.argv[1]} | {q:.0f} | {t:.0f} | {q/t:.2f}× | {qs:.0f} | {ts:.0f} | {qm/1024:.0f} | {tm/1024:.0f} |')" \
+      "$name" "$qt" "$tt" "$qs" "$ts" "$qm" "$tm"
+  done <<<"$configs"
 done

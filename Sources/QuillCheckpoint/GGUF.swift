@@ -68,7 +68,8 @@ extension Export {
         }
         add("output_norm.weight", [C], quill("ln_f.weight"))
         add("output_norm.bias", [C], quill("ln_f.bias"))
-        add("output.weight", [V, C], quill("wte.weight"))  // the tied head, stored as the converter stores it
+        // No output.weight: the head is tied, and llama.cpp's gpt2 loader falls back to token_embd.weight, as it
+        // does for its own converter's files.
 
         var kv: [(String, (inout GGUFBuffer) -> Void)] = [
             ("general.architecture", { $0.string("gpt2") }),
