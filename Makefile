@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # so that `make build` and `make test` do not rebuild each other's products.
 TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-test
 
-.PHONY: all deps build test bench bench-server serve container-check clean
+.PHONY: all deps build test data bench bench-server serve container-check clean
 
 all: build
 
@@ -30,6 +30,11 @@ build: deps
 test: deps
 	QUILL_OPENAI_PYTHON="$$(scripts/openai-venv.sh)" QUILL_GGUF_PYTHON="$$(scripts/gguf-venv.sh)" $(SWIFT) test $(TEST_FLAGS)
 	scripts/check-deploy.sh
+
+## data: download the tests' data (Tiny Shakespeare, GPT-2's vocab.json + merges.txt) into data/, checked by SHA-256;
+## the tests read QUILL_DATA, else data/, else ../shared/data, and skip what they cannot find
+data:
+	scripts/fetch-data.sh
 
 ## bench: Quill against PyTorch (training N/S/M, decoding S) and tiktoken (GPT-2 encoding), same machine, same run
 ## (installs PyTorch and tiktoken into ~/.cache on first use)

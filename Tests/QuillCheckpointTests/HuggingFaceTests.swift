@@ -275,17 +275,8 @@ struct ExportTests {
                                           "second": float(np.asarray(t.data).reshape(-1)[1])}
             print(json.dumps(out))
             """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.python!)
-        p.arguments = ["-c", script, file.path]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        try #require(p.terminationStatus == 0, "\(errors)")
+        let (status, data, errors) = try runPython(Self.python!, script, [file.path])
+        try #require(status == 0, "\(errors)")
         let result = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         let fields = result["fields"] as! [String: Any]
         let tensors = result["tensors"] as! [String: [String: Any]]

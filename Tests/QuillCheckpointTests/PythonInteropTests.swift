@@ -36,17 +36,8 @@ struct PythonInteropTests {
         try Checkpoint.write(model: model, spec: .gpt(Fixtures.tinyConfig), tokenizer: Fixtures.tokenizer().serialized,
                              training: Fixtures.record(), to: ours)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", Self.script, ours.path, theirs.path]
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let (status, output, errors) = try runPython(python, Self.script, [ours.path, theirs.path])
+        guard status == 0 else {
             // The python exists but lacks the packages: nothing to compare against.
             if errors.contains("ModuleNotFoundError") { return }
             Issue.record("python failed: \(errors)")

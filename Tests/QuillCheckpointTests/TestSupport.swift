@@ -103,3 +103,25 @@ func caught(_ body: () throws -> Void, sourceLocation: SourceLocation = #_source
     }
     return nil
 }
+
+/// Runs `python -c script args…` and waits; stderr is drained on another thread while stdout is read here, so
+/// neither pipe can fill up and stall the child.
+func runPython(_ python: String, _ script: String, _ args: [String]) throws -> (status: Int32, output: Data, errors: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = ["-c", script] + args
+    let stdout = Pipe(), stderr = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    try process.run()
+    nonisolated(unsafe) var errors = Data()
+    let drained = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        errors = stderr.fileHandleForReading.readDataToEndOfFile()
+        drained.signal()
+    }
+    let output = stdout.fileHandleForReading.readDataToEndOfFile()
+    drained.wait()
+    process.waitUntilExit()
+    return (process.terminationStatus, output, String(decoding: errors, as: UTF8.self))
+}

@@ -8,7 +8,7 @@ import Testing
 struct BytePairTokenizerTests {
     // MARK: - Golden pieces and ids
 
-    @Test("GPT-2 splits a rare word into its merges")
+    @Test("GPT-2 splits a rare word into its merges", .needsGPT2)
     func charminglyAnachronistic() throws {
         let gpt2 = try Fixtures.gpt2()
         let ids = gpt2.encode("Your drawing is charmingly anachronistic.")
@@ -16,7 +16,7 @@ struct BytePairTokenizerTests {
         #expect(ids == [7120, 8263, 318, 23332, 306, 281, 620, 1313, 2569, 13])
     }
 
-    @Test("GPT-2 spells a made-up word from pieces it knows")
+    @Test("GPT-2 spells a made-up word from pieces it knows", .needsGPT2)
     func cirkumnavigate() throws {
         let gpt2 = try Fixtures.gpt2()
         let ids = gpt2.encode("I like to cirkumnavigate the globe every year")
@@ -25,13 +25,13 @@ struct BytePairTokenizerTests {
         #expect(ids == [40, 588, 284, 10774, 74, 4182, 615, 10055, 262, 13342, 790, 614])
     }
 
-    @Test("The first 2,000 bytes of Tiny Shakespeare give tiktoken's ids")
+    @Test("The first 2,000 bytes of Tiny Shakespeare give tiktoken's ids", .needsGPT2, .needsShakespeare)
     func shakespearePrefixMatchesTiktoken() throws {
         let text = try Fixtures.shakespeare(prefix: GoldenIDs.shakespearePrefixBytes)
         #expect(try Fixtures.gpt2().encode(text) == GoldenIDs.shakespearePrefix)
     }
 
-    @Test("All of Tiny Shakespeare gives tiktoken's 338,025 ids")
+    @Test("All of Tiny Shakespeare gives tiktoken's 338,025 ids", .needsGPT2, .needsShakespeare)
     func wholeShakespeareMatchesTiktoken() throws {
         let ids = try Fixtures.gpt2().encode(try Fixtures.shakespeare())
         #expect(ids.count == GoldenIDs.shakespeareCount)
@@ -66,14 +66,14 @@ struct BytePairTokenizerTests {
         ("tab\t\tend\t", [8658, 197, 197, 437, 197]),
     ]
 
-    @Test("Fixed strings give tiktoken's ids", arguments: goldenStrings)
+    @Test("Fixed strings give tiktoken's ids", .needsGPT2, arguments: goldenStrings)
     func goldenString(text: String, expected: [Int]) throws {
         #expect(try Fixtures.gpt2().encode(text) == expected)
     }
 
     // MARK: - Special tokens
 
-    @Test("End-of-text is ordinary text unless special tokens are allowed")
+    @Test("End-of-text is ordinary text unless special tokens are allowed", .needsGPT2)
     func specialTokens() throws {
         let gpt2 = try Fixtures.gpt2()
         #expect(gpt2.endOfTextID == 50256)
@@ -87,7 +87,7 @@ struct BytePairTokenizerTests {
 
     // MARK: - Offsets
 
-    @Test("Offsets are spans of Unicode scalars")
+    @Test("Offsets are spans of Unicode scalars", .needsGPT2)
     func offsets() throws {
         let gpt2 = try Fixtures.gpt2()
         let encoded = gpt2.encodeWithOffsets("Your drawing")
@@ -95,7 +95,7 @@ struct BytePairTokenizerTests {
         #expect(encoded.offsets == [0..<4, 4..<12])
     }
 
-    @Test("A token that holds part of a character covers the whole character")
+    @Test("A token that holds part of a character covers the whole character", .needsGPT2)
     func offsetsInsideCharacters() throws {
         let gpt2 = try Fixtures.gpt2()
         // "🙂" is two tokens (bytes F0 9F | 99 82); "é" is one scalar inside "héllo".
@@ -108,7 +108,7 @@ struct BytePairTokenizerTests {
         #expect(special.offsets == [0..<1, 1..<14])
     }
 
-    @Test("Offsets cover every scalar in order", arguments: Fixtures.awkwardStrings)
+    @Test("Offsets cover every scalar in order", .needsGPT2, arguments: Fixtures.awkwardStrings)
     func offsetsAreConsistent(text: String) throws {
         let gpt2 = try Fixtures.gpt2()
         let encoded = gpt2.encodeWithOffsets(text)
@@ -123,7 +123,7 @@ struct BytePairTokenizerTests {
 
     // MARK: - Merging
 
-    @Test("The heap merge gives the same tokens as the scanning merge on long words")
+    @Test("The heap merge gives the same tokens as the scanning merge on long words", .needsGPT2)
     func heapMatchesScan() throws {
         let gpt2 = try Fixtures.gpt2()
         let words = [String(repeating: "a", count: 48), "internationalization", "Ġ" + String(repeating: "ab", count: 300),
@@ -141,7 +141,7 @@ struct BytePairTokenizerTests {
         }
     }
 
-    @Test("Every GPT-2 token merges back to itself, so a word that is a token may skip merging")
+    @Test("Every GPT-2 token merges back to itself, so a word that is a token may skip merging", .needsGPT2)
     func everyTokenIsReachable() throws {
         let gpt2 = try Fixtures.gpt2()
         var context = EncodeContext(expectedWords: 16)
@@ -154,7 +154,7 @@ struct BytePairTokenizerTests {
         #expect(unreachable.isEmpty, "\(unreachable.prefix(20))")
     }
 
-    @Test("Words longer than the cache limit encode like the rest")
+    @Test("Words longer than the cache limit encode like the rest", .needsGPT2)
     func longWords() throws {
         let gpt2 = try Fixtures.gpt2()
         let long = String(repeating: "ab", count: 400)
@@ -165,14 +165,14 @@ struct BytePairTokenizerTests {
 
     // MARK: - Errors and files
 
-    @Test("Decoding an id outside the vocabulary throws")
+    @Test("Decoding an id outside the vocabulary throws", .needsGPT2)
     func invalidID() throws {
         let gpt2 = try Fixtures.gpt2()
         #expect(throws: TokenizerError.invalidTokenID(50257, vocabularySize: 50257)) { try gpt2.decode([50257]) }
         #expect(throws: TokenizerError.invalidTokenID(-1, vocabularySize: 50257)) { try gpt2.piece(-1) }
     }
 
-    @Test("OpenAI's file names (encoder.json, vocab.bpe) load the same tokenizer")
+    @Test("OpenAI's file names (encoder.json, vocab.bpe) load the same tokenizer", .needsGPT2)
     func openAIFileNames() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quill-openai-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

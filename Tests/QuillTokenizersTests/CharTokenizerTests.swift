@@ -14,7 +14,7 @@ struct CharTokenizerTests {
         #expect(char.endOfTextID == nil)
     }
 
-    @Test("Tiny Shakespeare has 65 characters, newline first")
+    @Test("Tiny Shakespeare has 65 characters, newline first", .needsShakespeare)
     func shakespeareVocabulary() throws {
         let char = CharTokenizer(corpus: try Fixtures.shakespeare())
         #expect(char.vocabularySize == 65)

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("Sharing tokenizers")
 struct ConcurrencyTests {
-    @Test("Concurrent encodes with one tokenizer match serial ones")
+    @Test("Concurrent encodes with one tokenizer match serial ones", .needsGPT2, .needsShakespeare)
     func concurrentEncodes() async throws {
         let gpt2 = try Fixtures.gpt2()
         let text = try Fixtures.shakespeare(prefix: 200_000)
@@ -24,7 +24,7 @@ struct ConcurrencyTests {
         #expect(concurrent == serial)
     }
 
-    @Test("Both kinds work through `any Tokenizer`")
+    @Test("Both kinds work through `any Tokenizer`", .needsGPT2)
     func existential() throws {
         let tokenizers: [any Tokenizer] = [try Fixtures.gpt2(), CharTokenizer(corpus: "Your drawing.", endOfText: true)]
         for tokenizer in tokenizers {

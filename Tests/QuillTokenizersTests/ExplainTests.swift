@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Explaining merges")
 struct ExplainTests {
-    @Test("Each word's steps start from bytes and end in the encoded pieces")
+    @Test("Each word's steps start from bytes and end in the encoded pieces", .needsGPT2)
     func stepsEndInPieces() throws {
         let gpt2 = try Fixtures.gpt2()
         let text = "Your drawing is charmingly anachronistic."
@@ -20,14 +20,14 @@ struct ExplainTests {
         }
     }
 
-    @Test("Explaining agrees with encoding on awkward text", arguments: Fixtures.awkwardStrings)
+    @Test("Explaining agrees with encoding on awkward text", .needsGPT2, arguments: Fixtures.awkwardStrings)
     func agreesWithEncode(text: String) throws {
         let gpt2 = try Fixtures.gpt2()
         let explained = gpt2.explain(text, allowSpecial: true)
         #expect(explained.flatMap { $0.steps.last! } == (try gpt2.pieces(gpt2.encode(text, allowSpecial: true))))
     }
 
-    @Test("A special token is a word of one step")
+    @Test("A special token is a word of one step", .needsGPT2)
     func specialToken() throws {
         let explained = try Fixtures.gpt2().explain("a<|endoftext|>", allowSpecial: true)
         #expect(explained == [WordExplanation(word: "a", steps: [["a"]]),

@@ -11,7 +11,7 @@ struct FitTests {
     }
     static func smallFit() throws -> BytePairTokenizer { try small.get() }
 
-    @Test("Fitting reaches the asked vocabulary size, end-of-text last")
+    @Test("Fitting reaches the asked vocabulary size, end-of-text last", .needsShakespeare)
     func reachesSize() throws {
         let fitted = try Self.smallFit()
         #expect(fitted.vocabularySize == 512)
@@ -22,14 +22,14 @@ struct FitTests {
         #expect(noEOT.vocabularySize == 258 && noEOT.specialTokens.isEmpty)
     }
 
-    @Test("Fitting is deterministic")
+    @Test("Fitting is deterministic", .needsShakespeare)
     func deterministic() throws {
         let text = try Fixtures.shakespeare(prefix: 100_000)
         let again = try BytePairTokenizer.fit(corpus: text, vocabularySize: 512)
         #expect(again.serialized == (try Self.smallFit()).serialized)
     }
 
-    @Test("A fitted tokenizer compresses its corpus and round-trips it")
+    @Test("A fitted tokenizer compresses its corpus and round-trips it", .needsShakespeare)
     func compressesAndRoundTrips() throws {
         let text = try Fixtures.shakespeare(prefix: 100_000)
         let fitted = try Self.smallFit()
@@ -47,7 +47,7 @@ struct FitTests {
         #expect(try fitted.piece(256) == "aa")
     }
 
-    @Test("Incremental pair counts give the same merges as recounting from scratch")
+    @Test("Incremental pair counts give the same merges as recounting from scratch", .needsShakespeare)
     func matchesNaiveFit() throws {
         let corpus = try Fixtures.shakespeare(prefix: 20_000)
         let fitted = try BytePairTokenizer.fit(corpus: corpus, vocabularySize: 356, endOfText: false)

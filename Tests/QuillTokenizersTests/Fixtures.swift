@@ -1,23 +1,53 @@
-// Shared test inputs: the paths of ../shared/data (found from this file, so tests run from any directory) and
-// GPT-2's tokenizer and Tiny Shakespeare, each loaded once for the whole suite.
+// Shared test inputs: the data folder (see TestData) with GPT-2's tokenizer and Tiny Shakespeare, each loaded once
+// for the whole suite, and awkward strings.
 import Foundation
+import Testing
 @testable import QuillTokenizers
 
-enum Fixtures {
-    /// `../shared/data` beside the package root.
-    static let dataDirectory: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()   // QuillTokenizersTests
-        .deletingLastPathComponent()   // Tests
-        .deletingLastPathComponent()   // package root
-        .appendingPathComponent("../shared/data").standardizedFileURL
+// The same lookup as Tests/QuillTrainingTests/Support.swift (each test target has its own copy).
+/// The tests' data folder: $QUILL_DATA when set, else data/ at the package root (written by `make data`), else
+/// ../shared/data beside the package root. It holds tinyshakespeare.txt and gpt2/vocab.json + gpt2/merges.txt;
+/// tests that need a file it lacks are skipped (`.needsShakespeare`, `.needsGPT2`).
+enum TestData {
+    static let directory: URL = {
+        if let path = ProcessInfo.processInfo.environment["QUILL_DATA"], !path.isEmpty {
+            return URL(fileURLWithPath: path).standardizedFileURL
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let candidates = ["data", "../shared/data"].map { root.appendingPathComponent($0).standardizedFileURL }
+        return candidates.first { holds(["tinyshakespeare.txt", "gpt2/vocab.json", "gpt2/merges.txt"], $0) } ?? candidates[0]
+    }()
+    static let shakespeareFile = directory.appendingPathComponent("tinyshakespeare.txt")
+    static let gpt2Directory = directory.appendingPathComponent("gpt2")
+    static let hasShakespeare = holds(["tinyshakespeare.txt"], directory)
+    static let hasGPT2 = holds(["gpt2/vocab.json", "gpt2/merges.txt"], directory)
 
-    static let gpt2Directory = dataDirectory.appendingPathComponent("gpt2")
-    static let shakespeareFile = dataDirectory.appendingPathComponent("tinyshakespeare.txt")
+    private static func holds(_ files: [String], _ folder: URL) -> Bool {
+        files.allSatisfy { FileManager.default.isReadableFile(atPath: folder.appendingPathComponent($0).path) }
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Runs the test only when tinyshakespeare.txt is in the data folder.
+    static var needsShakespeare: Self {
+        .enabled(if: TestData.hasShakespeare, "needs tinyshakespeare.txt: set QUILL_DATA or run make data")
+    }
+    /// Runs the test only when GPT-2's gpt2/vocab.json and gpt2/merges.txt are in the data folder.
+    static var needsGPT2: Self {
+        .enabled(if: TestData.hasGPT2, "needs GPT-2's gpt2/vocab.json and gpt2/merges.txt: set QUILL_DATA or run make data")
+    }
+}
+
+enum Fixtures {
+    static let dataDirectory = TestData.directory
+    static let gpt2Directory = TestData.gpt2Directory
+    static let shakespeareFile = TestData.shakespeareFile
 
     private static let gpt2Result = Result { try BytePairTokenizer(directory: gpt2Directory) }
     private static let shakespeareResult = Result { try String(contentsOf: shakespeareFile, encoding: .utf8) }
 
-    /// GPT-2's tokenizer from ../shared/data/gpt2 (vocab.json + merges.txt).
+    /// GPT-2's tokenizer from the data folder's gpt2/ (vocab.json + merges.txt).
     static func gpt2() throws -> BytePairTokenizer { try gpt2Result.get() }
 
     /// The whole of tinyshakespeare.txt.

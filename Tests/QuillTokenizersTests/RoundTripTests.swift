@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Round trips")
 struct RoundTripTests {
-    @Test("GPT-2 decodes what it encodes", arguments: Fixtures.awkwardStrings)
+    @Test("GPT-2 decodes what it encodes", .needsGPT2, arguments: Fixtures.awkwardStrings)
     func gpt2RoundTrip(text: String) throws {
         let gpt2 = try Fixtures.gpt2()
         #expect(try gpt2.decode(gpt2.encode(text)) == text)
@@ -12,7 +12,7 @@ struct RoundTripTests {
         #expect(try gpt2.decodeBytes(gpt2.encode(text)) == Array(text.utf8))
     }
 
-    @Test("A fitted BPE decodes what it encodes, even text unlike its corpus", arguments: Fixtures.awkwardStrings)
+    @Test("A fitted BPE decodes what it encodes, even text unlike its corpus", .needsShakespeare, arguments: Fixtures.awkwardStrings)
     func fittedRoundTrip(text: String) throws {
         let fitted = try FitTests.smallFit()
         #expect(try fitted.decode(fitted.encode(text)) == text)
@@ -25,14 +25,14 @@ struct RoundTripTests {
         #expect(try char.decode(char.encode(text, allowSpecial: true)) == text)
     }
 
-    @Test("Tiny Shakespeare round-trips through GPT-2")
+    @Test("Tiny Shakespeare round-trips through GPT-2", .needsGPT2, .needsShakespeare)
     func shakespeareRoundTrip() throws {
         let text = try Fixtures.shakespeare()
         let gpt2 = try Fixtures.gpt2()
         #expect(try gpt2.decode(gpt2.encode(text)) == text)
     }
 
-    @Test("Ids that end inside a character decode to U+FFFD")
+    @Test("Ids that end inside a character decode to U+FFFD", .needsGPT2)
     func partialCharacter() throws {
         let gpt2 = try Fixtures.gpt2()
         let ids = gpt2.encode("🙂")           // [8582, 25081]: F0 9F | 99 82

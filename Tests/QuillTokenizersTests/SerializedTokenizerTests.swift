@@ -5,7 +5,7 @@ import Testing
 
 @Suite("JSON form")
 struct SerializedTokenizerTests {
-    @Test("GPT-2 survives a trip through JSON")
+    @Test("GPT-2 survives a trip through JSON", .needsGPT2, .needsShakespeare)
     func gpt2RoundTrip() throws {
         let gpt2 = try Fixtures.gpt2()
         let json = try gpt2.jsonData()
@@ -19,7 +19,7 @@ struct SerializedTokenizerTests {
         #expect(try loaded.jsonData() == json)
     }
 
-    @Test("A fitted BPE survives a trip through JSON")
+    @Test("A fitted BPE survives a trip through JSON", .needsShakespeare)
     func fittedRoundTrip() throws {
         let fitted = try FitTests.smallFit()
         let loaded = try loadTokenizer(json: fitted.jsonData())

@@ -33,7 +33,7 @@ func runQuillTrain(_ args: [String]) throws -> (Int32, String, String) {
 
 @Suite("quill-train command line")
 struct CommandLineTests {
-    @Test("bad input exits 1 with one line that names the problem", arguments: [
+    @Test("bad input exits 1 with one line that names the problem", .needsShakespeare, arguments: [
         (["train", "--config", "Config/train/gpt-nano.json"], "--data FILE is required"),
         (["train", "--data", "DATA", "--n_layers", "2"], "unknown key --n_layers"),
         (["train", "--data", "DATA", "--n_layer", "two"], "n_layer must be of type integer"),
@@ -44,7 +44,7 @@ struct CommandLineTests {
     ])
     func badInput(args: [String], expected: String) throws {
         let dir = scratchFolder()
-        let data = shakespeareSlice(3_000, in: dir)
+        let data = try shakespeareSlice(3_000, in: dir)
         let resolved = args.map { $0.replacingOccurrences(of: "DATA", with: data) }
         let (status, _, err) = try runQuillTrain(resolved)
         #expect(status == 1)
@@ -66,10 +66,10 @@ struct CommandLineTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["bin.txt", "m.safetensors"])
     }
 
-    @Test("train, then sample and eval the checkpoint it wrote")
+    @Test("train, then sample and eval the checkpoint it wrote", .needsShakespeare)
     func trainSampleEval() throws {
         let dir = scratchFolder()
-        let data = shakespeareSlice(10_000, in: dir)
+        let data = try shakespeareSlice(10_000, in: dir)
         let out = dir.appendingPathComponent("t.safetensors").path
         let (s1, o1, e1) = try runQuillTrain(["train", "--data", data, "--out", out, "--n_layer", "1", "--n_head", "2",
                                              "--n_embd", "16", "--block_size", "16", "--batch_size", "4", "--max_steps", "6",

@@ -1,10 +1,42 @@
-// Shared fixtures: a scratch folder per test, a slice of Tiny Shakespeare, tiny configs.
+// Shared fixtures: the data folder (see TestData), a scratch folder per test, a slice of Tiny Shakespeare, tiny configs.
 import Foundation
 import QuillTraining
+import Testing
 
-/// ../shared/data beside the package, found from this file's path.
-let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data")
+// The same lookup as Tests/QuillTokenizersTests/Fixtures.swift (each test target has its own copy).
+/// The tests' data folder: $QUILL_DATA when set, else data/ at the package root (written by `make data`), else
+/// ../shared/data beside the package root. It holds tinyshakespeare.txt and gpt2/vocab.json + gpt2/merges.txt;
+/// tests that need a file it lacks are skipped (`.needsShakespeare`, `.needsGPT2`).
+enum TestData {
+    static let directory: URL = {
+        if let path = ProcessInfo.processInfo.environment["QUILL_DATA"], !path.isEmpty {
+            return URL(fileURLWithPath: path).standardizedFileURL
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let candidates = ["data", "../shared/data"].map { root.appendingPathComponent($0).standardizedFileURL }
+        return candidates.first { holds(["tinyshakespeare.txt", "gpt2/vocab.json", "gpt2/merges.txt"], $0) } ?? candidates[0]
+    }()
+    static let shakespeareFile = directory.appendingPathComponent("tinyshakespeare.txt")
+    static let gpt2Directory = directory.appendingPathComponent("gpt2")
+    static let hasShakespeare = holds(["tinyshakespeare.txt"], directory)
+    static let hasGPT2 = holds(["gpt2/vocab.json", "gpt2/merges.txt"], directory)
+
+    private static func holds(_ files: [String], _ folder: URL) -> Bool {
+        files.allSatisfy { FileManager.default.isReadableFile(atPath: folder.appendingPathComponent($0).path) }
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Runs the test only when tinyshakespeare.txt is in the data folder.
+    static var needsShakespeare: Self {
+        .enabled(if: TestData.hasShakespeare, "needs tinyshakespeare.txt: set QUILL_DATA or run make data")
+    }
+    /// Runs the test only when GPT-2's gpt2/vocab.json and gpt2/merges.txt are in the data folder.
+    static var needsGPT2: Self {
+        .enabled(if: TestData.hasGPT2, "needs GPT-2's gpt2/vocab.json and gpt2/merges.txt: set QUILL_DATA or run make data")
+    }
+}
 
 /// A fresh empty folder under the system temporary directory.
 func scratchFolder(_ name: String = #function) -> URL {
@@ -14,11 +46,11 @@ func scratchFolder(_ name: String = #function) -> URL {
     return url
 }
 
-/// The first `n` characters of tinyshakespeare.txt, written to dir/name.
-func shakespeareSlice(_ n: Int, in dir: URL, name: String = "tiny.txt") -> String {
-    let text = try! String(contentsOf: sharedData.appendingPathComponent("tinyshakespeare.txt"), encoding: .utf8)
+/// The first `n` characters of tinyshakespeare.txt, written to dir/name; throws when the file cannot be read.
+func shakespeareSlice(_ n: Int, in dir: URL, name: String = "tiny.txt") throws -> String {
+    let text = try String(contentsOf: TestData.shakespeareFile, encoding: .utf8)
     let path = dir.appendingPathComponent(name).path
-    try! String(text.prefix(n)).write(toFile: path, atomically: true, encoding: .utf8)
+    try String(text.prefix(n)).write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
 

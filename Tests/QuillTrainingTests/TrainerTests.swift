@@ -6,12 +6,12 @@ import QuillModel
 import QuillTraining
 import Testing
 
-@Suite("Trainer")
+@Suite("Trainer", .needsShakespeare)
 struct TrainerTests {
     @Test("a tiny run lowers the loss and writes the checkpoint, state, metrics and plot")
     func run() throws {
         let dir = scratchFolder()
-        let data = shakespeareSlice(20_000, in: dir)
+        let data = try shakespeareSlice(20_000, in: dir)
         var cfg = tinyConfig(steps: 40, dropout: 0)
         cfg.evalInterval = 20
         let t = try Trainer(config: cfg, dataPath: data, format: .text, checkpoint: dir.appendingPathComponent("m.safetensors").path)
@@ -36,7 +36,7 @@ struct TrainerTests {
     @Test("an interrupted then resumed run gives the same losses and weights as an uninterrupted one")
     func resumeIsExact() throws {
         let dir = scratchFolder()
-        let data = shakespeareSlice(20_000, in: dir)
+        let data = try shakespeareSlice(20_000, in: dir)
         let cfg = tinyConfig(steps: 12, dropout: 0.1)
         let whole = try Trainer(config: cfg, dataPath: data, format: .text, checkpoint: dir.appendingPathComponent("a.safetensors").path)
         let a = try whole.run()
@@ -57,9 +57,9 @@ struct TrainerTests {
     }
 
     @Test("an output folder that does not exist is an error before anything is written")
-    func badOutput() {
+    func badOutput() throws {
         let dir = scratchFolder()
-        let data = shakespeareSlice(5_000, in: dir)
+        let data = try shakespeareSlice(5_000, in: dir)
         do {
             _ = try Trainer(config: tinyConfig(), dataPath: data, format: .text, checkpoint: dir.path + "/no/such/m.safetensors")
             Issue.record("expected an error")
@@ -71,7 +71,7 @@ struct TrainerTests {
     @Test("a finished run resumes with a larger max_steps; model-shaping keys cannot change")
     func resumeFurther() throws {
         let dir = scratchFolder()
-        let data = shakespeareSlice(8_000, in: dir)
+        let data = try shakespeareSlice(8_000, in: dir)
         let path = dir.appendingPathComponent("f.safetensors").path
         try Trainer(config: tinyConfig(steps: 4), dataPath: data, format: .text, checkpoint: path).run()
         let more = try Trainer(resuming: path, overrides: [("max_steps", "8")])
@@ -88,10 +88,10 @@ struct TrainerTests {
     @Test("resuming with a different corpus is refused")
     func resumeWrongData() throws {
         let dir = scratchFolder()
-        let data = shakespeareSlice(8_000, in: dir)
+        let data = try shakespeareSlice(8_000, in: dir)
         let t = try Trainer(config: tinyConfig(steps: 4), dataPath: data, format: .text, checkpoint: dir.appendingPathComponent("c.safetensors").path)
         try t.run()
-        let other = shakespeareSlice(9_000, in: dir, name: "other.txt")
+        let other = try shakespeareSlice(9_000, in: dir, name: "other.txt")
         do {
             _ = try Trainer(resuming: dir.appendingPathComponent("c.safetensors").path, dataPath: other)
             Issue.record("expected an error")
@@ -100,13 +100,13 @@ struct TrainerTests {
         }
     }
 
-    @Test("a BPE tokenizer fit on the corpus, or GPT-2's files, travel inside the checkpoint", arguments: ["bpe", "gpt2"])
+    @Test("a BPE tokenizer fit on the corpus, or GPT-2's files, travel inside the checkpoint", .needsGPT2, arguments: ["bpe", "gpt2"])
     func tokenizers(kind: String) throws {
         let dir = scratchFolder()
-        let data = shakespeareSlice(20_000, in: dir)
+        let data = try shakespeareSlice(20_000, in: dir)
         var cfg = tinyConfig(steps: 2, dropout: 0)
         cfg.tokenizer = kind == "bpe" ? TokenizerSpec(kind: "bpe", vocabSize: 300)
-            : TokenizerSpec(kind: "gpt2", path: sharedData.appendingPathComponent("gpt2").path)
+            : TokenizerSpec(kind: "gpt2", path: TestData.gpt2Directory.path)
         cfg.evalInterval = 2
         let t = try Trainer(config: cfg, dataPath: data, format: .text, checkpoint: dir.appendingPathComponent("k.safetensors").path)
         try t.run()
@@ -119,7 +119,7 @@ struct TrainerTests {
     @Test("the bigram baseline trains behind the same loop")
     func bigram() throws {
         let dir = scratchFolder()
-        let data = shakespeareSlice(20_000, in: dir)
+        let data = try shakespeareSlice(20_000, in: dir)
         var cfg = tinyConfig(steps: 60, dropout: 0)
         cfg.model = "bigram"; cfg.learningRate = 0.05; cfg.minLR = 0.01; cfg.evalInterval = 30
         let t = try Trainer(config: cfg, dataPath: data, format: .text, checkpoint: dir.appendingPathComponent("bg.safetensors").path)
