@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "quill-bench",
             dependencies: [
-                "QuillTensor", "QuillModel", "QuillTokenizers",
+                "QuillTensor", "QuillModel", "QuillTokenizers", "QuillCheckpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fast),

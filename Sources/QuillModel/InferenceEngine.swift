@@ -77,6 +77,11 @@ public final class InferenceEngine: @unchecked Sendable {
         while scratch.count < W { scratch.append(InferenceScratch()) }
         var results = [[Float]](repeating: [], count: items.count)
         let scr = scratch
+        if W == 1 {
+            // One group (one sequence, or a few rows): split each large product's columns, and the attention heads,
+            // over all the workers instead, so that a single decode stream reads the weights on every core.
+            return scr[0].run(weights: weights, items: items, split: workerLimit)
+        }
         results.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(W) { g in
                 let members = groups[g]
@@ -102,13 +107,14 @@ final class InferenceScratch: @unchecked Sendable {
 
     deinit { freeFloats(block); tokens.deallocate() }
 
-    private func ensure(rows n: Int, items: Int, config c: GPTConfig) {
-        guard n > rows || items > rowsForItems || c.blockSize > attCapacity else { return }
+    private func ensure(rows n: Int, items: Int, config c: GPTConfig, parts: Int) {
+        guard n > rows || items > rowsForItems || c.blockSize > attCapacity || parts > attParts else { return }
         freeFloats(block)
         tokens.deallocate()
         let C = c.nEmbd, V = c.vocabSize, T = c.blockSize
-        let n = max(n, rows), m = max(items, rowsForItems)
-        let sizes = [n * C, n * C, 3 * n * C, n * C, n * C, 4 * n * C, 4 * n * C, n * C, n, n, m * C, m * V, (T + 7) & ~7]
+        let n = max(n, rows), m = max(items, rowsForItems), parts = max(parts, attParts)
+        let sizes = [n * C, n * C, 3 * n * C, n * C, n * C, 4 * n * C, 4 * n * C, n * C, n, n, m * C, m * V,
+                     parts * ((T + 7) & ~7)]
         var offs: [Int] = [], total = 0
         for s in sizes { offs.append(total); total += (s + 15) & ~15 }
         block = allocateFloats(total)
@@ -119,19 +125,31 @@ final class InferenceScratch: @unchecked Sendable {
         rows = n
         rowsForItems = m
         attCapacity = T
+        attParts = parts
     }
     private var rowsForItems = 0
     private var attCapacity = 0
+    /// Score rows held in `att`: one per thread of a split pass.
+    private var attParts = 0
 
     /// The forward pass for these sequences' new tokens; returns the last row's logits per sequence.
     /// With `capture` (L·NH·T·T floats, one sequence of T tokens into an empty cache), each layer's attention
     /// probabilities are written there too.
+    /// With `split` > 1 the pass runs on that many threads: large products by output columns, attention by heads
+    /// (each head's row computed as on one thread, so the result is bit-equal; the LM head's BLAS calls may sum in
+    /// another order).
     func run(weights w: InferenceWeights, items: [(cache: KVCache, tokens: [Int32])],
-             capture: FloatBuffer? = nil) -> [[Float]] {
+             capture: FloatBuffer? = nil, split: Int = 1) -> [[Float]] {
         let c = w.config
         let C = c.nEmbd, NH = c.nHead, hs = C / NH, V = c.vocabSize
         let N = items.reduce(0) { $0 + $1.tokens.count }
-        ensure(rows: N, items: items.count, config: c)
+        let parts = max(1, min(split, NH))
+        ensure(rows: N, items: items.count, config: c, parts: parts)
+        let attStride = (c.blockSize + 7) & ~7
+        // Attention multiply-adds of this pass (scores and weighted values), to decide whether to split it.
+        var attentionWork = 0
+        for item in items { attentionWork += item.tokens.count * (item.cache.count + item.tokens.count) * 2 * C }
+        let attentionParts = attentionWork >= splitMinimumWork ? parts : 1
         // Embeddings at each row's absolute position (cache.count + i).
         let pos = w.positions
         var r = 0
@@ -147,7 +165,7 @@ final class InferenceScratch: @unchecked Sendable {
         for l in 0..<c.nLayer {
             let p = w.layers[l]
             layerNormForward(ln, mean, rstd, x, p.ln1w, p.ln1b, rows: N, C: C)
-            packedMatmulForward(qkv, ln, p.attn, p.attnB, rows: N)
+            packedMatmulForward(qkv, ln, p.attn, p.attnB, rows: N, workers: split)
             // Write this step's keys and values into the caches, then attend over positions 0...p.
             r = 0
             for item in items {
@@ -162,31 +180,38 @@ final class InferenceScratch: @unchecked Sendable {
                     r += 1
                 }
             }
-            r = 0
-            for item in items {
-                let kc = item.cache.keys(l), vc = item.cache.values(l)
-                for i in 0..<item.tokens.count {
-                    let n = item.cache.count + i + 1
-                    for h in 0..<NH {
-                        let inv = attendRow(out: atty.ptr + r * C + h * hs, att: att.ptr, q: qkv.ptr + r * 3 * C + h * hs,
-                                            keysT: kc + h * hs * item.cache.stride, keyStride: item.cache.stride,
-                                            values: vc + h * hs * item.cache.stride, stride: hs, n: n, hs: hs,
-                                            scale: scale)
-                        if let capture {
-                            let T = item.tokens.count
-                            let row = capture.ptr + ((l * NH + h) * T + i) * T
-                            for j in 0..<n { row[j] = att[j] * inv }
+            // Each thread takes a range of heads, with its own row of scores.
+            let (atty, att, qkv) = (atty, att, qkv)
+            Parallel.forEach(attentionParts) { part in
+                let heads = Parallel.range(part, of: attentionParts, total: NH)
+                let scores = att.ptr + part * attStride
+                var r = 0
+                for item in items {
+                    let kc = item.cache.keys(l), vc = item.cache.values(l)
+                    for i in 0..<item.tokens.count {
+                        let n = item.cache.count + i + 1
+                        for h in heads {
+                            let inv = attendRow(out: atty.ptr + r * C + h * hs, att: scores,
+                                                q: qkv.ptr + r * 3 * C + h * hs,
+                                                keysT: kc + h * hs * item.cache.stride, keyStride: item.cache.stride,
+                                                values: vc + h * hs * item.cache.stride, stride: hs, n: n, hs: hs,
+                                                scale: scale)
+                            if let capture {
+                                let T = item.tokens.count
+                                let row = capture.ptr + ((l * NH + h) * T + i) * T
+                                for j in 0..<n { row[j] = scores[j] * inv }
+                            }
                         }
+                        r += 1
                     }
-                    r += 1
                 }
             }
-            packedMatmulForward(branch, atty, p.proj, p.projB, rows: N)
+            packedMatmulForward(branch, atty, p.proj, p.projB, rows: N, workers: split)
             residualForward(res2, x, branch, count: N * C)
             layerNormForward(ln, mean, rstd, res2, p.ln2w, p.ln2b, rows: N, C: C)
-            packedMatmulForward(fch, ln, p.fc, p.fcB, rows: N)
+            packedMatmulForward(fch, ln, p.fc, p.fcB, rows: N, workers: split)
             geluForward(fchGelu, fch, count: 4 * N * C)
-            packedMatmulForward(branch, fchGelu, p.fcProj, p.fcProjB, rows: N)
+            packedMatmulForward(branch, fchGelu, p.fcProj, p.fcProjB, rows: N, workers: split)
             residualForward(x, res2, branch, count: N * C)
         }
         // Final norm and LM head for each sequence's last row only.
@@ -198,7 +223,7 @@ final class InferenceScratch: @unchecked Sendable {
         }
         let M = items.count
         layerNormForward(ln, mean, rstd, last, w.lnfw, w.lnfb, rows: M, C: C)
-        lmHeadForward(logits, ln, w.wte, rows: M, C: C, V: V)
+        lmHeadForward(logits, ln, w.wte, rows: M, C: C, V: V, workers: split)
         return (0..<M).map { Array(UnsafeBufferPointer(start: logits.ptr + $0 * V, count: V)) }
     }
 }

@@ -89,6 +89,29 @@ public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: Floa
                 1, inp.ptr, Int32(C), wte.ptr, Int32(C), 0, logits.ptr, Int32(V))
 }
 
+/// lmHeadForward with the vocabulary shared among `workers` threads (each a contiguous range of rows of wte, one
+/// single-threaded BLAS call each), when N·V·C reaches `splitMinimumWork`. For decode at GPT-2's size the head is a
+/// third of the bytes a step reads, so it must use every core too.
+public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: FloatBuffer, rows N: Int, C: Int, V: Int,
+                          workers: Int) {
+    let parts = min(workers, V / 64)
+    guard parts > 1, N * V * C >= splitMinimumWork else {
+        lmHeadForward(logits, inp, wte, rows: N, C: C, V: V)
+        return
+    }
+    precondition(logits.count >= N * V && inp.count >= N * C && wte.count >= V * C, "lmHeadForward: sizes")
+    Parallel.forEach(parts) { p in
+        let r = Parallel.range(p, of: parts, total: V)
+        let w = wte.ptr + r.lowerBound * C, out = logits.ptr + r.lowerBound
+        if N == 1 {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(C), 1, w, Int32(C), inp.ptr, 1, 0, out, 1)
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(N), Int32(r.count), Int32(C),
+                        1, inp.ptr, Int32(C), w, Int32(C), 0, out, Int32(V))
+        }
+    }
+}
+
 /// dinp (N, C) += dlogits · wte (= with overwriteInput);  dwte (V, C) += dlogitsᵀ · inp
 public func lmHeadBackward(_ dinp: FloatBuffer, _ dwte: FloatBuffer, _ dlogits: FloatBuffer, _ inp: FloatBuffer,
                            _ wte: FloatBuffer, rows N: Int, C: Int, V: Int, overwriteInput: Bool = false) {

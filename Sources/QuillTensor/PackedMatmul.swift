@@ -37,11 +37,36 @@ public final class PackedWeights: @unchecked Sendable {
 /// out (N, OC) = inp (N, IC) · W + bias, with W packed. Same result as matmulForward up to summation order.
 public func packedMatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: PackedWeights, _ bias: FloatBuffer?,
                                 rows N: Int) {
+    packedMatmulForward(out, inp, w, bias, rows: N, panels: 0..<w.panels)
+}
+
+/// Products at least this large (rows · in · out multiply-adds, about 20 µs on one core) are worth splitting over
+/// the cores: below it the fork-join costs more than it saves (the small models' decode steps stay on one thread).
+public let splitMinimumWork = 1 << 20
+
+/// packedMatmulForward with the panels (output columns) shared among `workers` threads, when the product is large
+/// enough. Each panel is computed exactly as on one thread, so the result is bit-equal to the serial product.
+/// This is what lets one sequence's decode step (a single row) stream the weights on every core.
+public func packedMatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: PackedWeights, _ bias: FloatBuffer?,
+                                rows N: Int, workers: Int) {
+    let parts = min(workers, w.panels)
+    guard parts > 1, N * w.inChannels * w.outChannels >= splitMinimumWork else {
+        packedMatmulForward(out, inp, w, bias, rows: N)
+        return
+    }
+    Parallel.forEach(parts) { p in
+        packedMatmulForward(out, inp, w, bias, rows: N, panels: Parallel.range(p, of: parts, total: w.panels))
+    }
+}
+
+/// The panels `panels` of the product (their output columns only).
+func packedMatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: PackedWeights, _ bias: FloatBuffer?,
+                         rows N: Int, panels: Range<Int>) {
     let IC = w.inChannels, OC = w.outChannels
     precondition(out.count >= N * OC && inp.count >= N * IC, "packedMatmulForward: sizes")
     if let bias { precondition(bias.count >= OC) }
     let biasPtr = bias?.baseAddress
-    for p in 0..<w.panels {
+    for p in panels {
         let panel = w.data.ptr + p * IC * 16
         let j0 = 16 * p, cols = min(16, OC - j0)
         var r = 0

@@ -2,6 +2,7 @@
 // random prompts, greedy, with KV caches (or --no-cache: the whole context through the model for every token).
 import ArgumentParser
 import Foundation
+import QuillCheckpoint
 import QuillModel
 import QuillTensor
 
@@ -22,23 +23,51 @@ struct GenerateBench: ParsableCommand {
     @Option(help: "Worker threads (default: all cores, or QUILL_THREADS).") var threads: Int?
     @Flag(name: .customLong("no-cache"), help: "Recompute the whole context for every token (the notebooks' way).")
     var noCache = false
+    @Option(help: "A Quill checkpoint or Hugging Face GPT-2 folder to decode with (its shape replaces the --n-* flags), mapped from disk as quill-server maps it.")
+    var checkpoint: String?
 
     func validate() throws {
         guard batch >= 1, prompt >= 1, new >= 1, repeats >= 1 else { throw ValidationError("batch, prompt, new, repeats must be >= 1") }
         // With caches, generation past the window slides (context shifts, as in the server); torch_gpt.py and the
         // recompute path need it to fit.
-        guard prompt <= blockSize, noCache == false || prompt + new <= blockSize else {
+        guard checkpoint != nil || prompt <= blockSize, checkpoint != nil || noCache == false || prompt + new <= blockSize else {
             throw ValidationError("prompt + new must fit the context window (\(blockSize)) with --no-cache; the prompt must fit it always")
         }
     }
 
     func run() throws {
-        let config = GPTConfig(vocabSize: vocab, blockSize: blockSize, nLayer: nLayer, nHead: nHead, nEmbd: nEmbd)
         let workers = threads ?? Parallel.defaultWorkers
         let model: GPT
-        do { model = try GPT(config: config, seed: seed, workers: workers) } catch { throw ValidationError(error.description) }
+        let engine: InferenceEngine
+        if let checkpoint {
+            do {
+                let mapped = try MappedModel.open(path: checkpoint)
+                if noCache {
+                    guard let gpt = try mapped.checkpoint().makeModel(workers: workers) as? GPT else {
+                        throw ValidationError("\(checkpoint) does not hold a GPT")
+                    }
+                    model = gpt
+                    engine = InferenceEngine(model: gpt, workers: workers)
+                } else {
+                    let weights = try mapped.inferenceWeights()
+                    // The recompute path is not run; a 1-layer stand-in keeps `model` defined for it.
+                    model = try GPT(config: GPTConfig(vocabSize: 1, blockSize: 1, nLayer: 1, nHead: 1, nEmbd: 1), workers: 1)
+                    engine = InferenceEngine(weights: weights, workers: workers)
+                }
+            } catch let error as CheckpointError {
+                throw ValidationError(error.description)
+            }
+        } else {
+            let config = GPTConfig(vocabSize: vocab, blockSize: blockSize, nLayer: nLayer, nHead: nHead, nEmbd: nEmbd)
+            do { model = try GPT(config: config, seed: seed, workers: workers) } catch { throw ValidationError(error.description) }
+            engine = InferenceEngine(model: model, workers: workers)
+        }
         model.isTraining = false
-        let engine = InferenceEngine(model: model, workers: workers)
+        let config = engine.config
+        guard prompt <= config.blockSize, noCache == false || prompt + new <= config.blockSize else {
+            throw ValidationError("prompt + new must fit the model's context (\(config.blockSize)) with --no-cache; the prompt must fit it always")
+        }
+        let vocab = config.vocabSize
         var rng = SplitMix64(seed: seed)
         let prompts = (0..<batch).map { _ in (0..<prompt).map { _ in Int32(rng.next() % UInt64(vocab)) } }
 
@@ -63,11 +92,16 @@ struct GenerateBench: ParsableCommand {
         try fn()
         let times = try timedRuns(repeats, fn)
         let med = times[repeats / 2]
+        // Prefill alone: every prompt into a fresh cache in one pass (llama-bench's pp).
+        let prefill = try timedRuns(repeats) {
+            _ = try engine.extend(prompts.map { (KVCache(config: config), $0) })
+        }
         printJSON([
             "mode": "generate", "impl": noCache ? "quill-recompute" : "quill-kvcache", "threads": workers,
-            "params": model.parameterCount, "batch": batch, "prompt": prompt, "new": new,
+            "params": GPT.layout(for: config).count, "batch": batch, "prompt": prompt, "new": new,
             "seconds_median": (med * 1e4).rounded() / 1e4, "tokens_per_s": round1(Double(batch * new) / med),
             "tokens_per_s_best": round1(Double(batch * new) / times[0]),
+            "prefill_tokens_per_s": round1(Double(batch * prompt) / prefill[repeats / 2]),
         ])
     }
 }
