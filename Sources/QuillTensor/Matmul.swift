@@ -94,8 +94,8 @@ public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: Floa
 /// third of the bytes a step reads, so it must use every core too.
 public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: FloatBuffer, rows N: Int, C: Int, V: Int,
                           workers: Int) {
-    let parts = min(workers, V / 64)
-    guard parts > 1, N * V * C >= splitMinimumWork else {
+    let parts = min(workers * chunksPerWorker, V / 64)
+    guard workers > 1, parts > 1, N * V * C >= splitMinimumWork else {
         lmHeadForward(logits, inp, wte, rows: N, C: C, V: V)
         return
     }

@@ -44,13 +44,18 @@ public func packedMatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Pac
 /// the cores: below it the fork-join costs more than it saves (the small models' decode steps stay on one thread).
 public let splitMinimumWork = 1 << 20
 
+/// Chunks of a split product per worker (see packedMatmulForward(_:_:_:_:rows:workers:)).
+public let chunksPerWorker = 4
+
 /// packedMatmulForward with the panels (output columns) shared among `workers` threads, when the product is large
 /// enough. Each panel is computed exactly as on one thread, so the result is bit-equal to the serial product.
 /// This is what lets one sequence's decode step (a single row) stream the weights on every core.
 public func packedMatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: PackedWeights, _ bias: FloatBuffer?,
                                 rows N: Int, workers: Int) {
-    let parts = min(workers, w.panels)
-    guard parts > 1, N * w.inChannels * w.outChannels >= splitMinimumWork else {
+    // More chunks than workers: Dispatch hands them out as threads come free, so a core slowed by a neighbour
+    // does not hold the other back at the join.
+    let parts = min(workers * chunksPerWorker, w.panels)
+    guard workers > 1, parts > 1, N * w.inChannels * w.outChannels >= splitMinimumWork else {
         packedMatmulForward(out, inp, w, bias, rows: N)
         return
     }
