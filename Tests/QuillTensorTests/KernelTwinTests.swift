@@ -52,8 +52,9 @@ struct KernelTwinTests {
         #expect(maxRelativeDiff(db1.b, db2.b, count: OC).diff < 1e-5)
     }
 
-    @Test("the packed few-row matmul equals the triple loop, with and without bias, on ragged rows and panels",
-          arguments: [(1, 1, 1), (1, 13, 7), (3, 5, 16), (4, 16, 17), (5, 29, 33), (8, 128, 384), (17, 64, 47)])
+    @Test("the packed matmul (6-, 4- and 1-row tiles) equals the triple loop, with and without bias, on ragged rows and panels",
+          arguments: [(1, 1, 1), (1, 13, 7), (3, 5, 16), (4, 16, 17), (5, 29, 33), (6, 31, 40), (8, 128, 384), (17, 64, 47),
+                      (130, 32, 33)])
     func packedMatmul(shape: (Int, Int, Int)) {
         let (N, IC, OC) = shape
         let inp = Buf(N * IC, seed: 21), w = Buf(IC * OC, seed: 22), bias = Buf(OC, seed: 23)
