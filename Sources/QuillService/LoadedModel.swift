@@ -40,7 +40,7 @@ public final class LoadedModel: @unchecked Sendable {
     public let weightBytes: Int
     /// Bytes of one sequence's KV cache (keys and values of every layer for a full window).
     public let kvCacheBytesPerSequence: Int
-    /// The token a prompt of "" starts from: end-of-text for BPE, newline for character models.
+    /// The token a prompt of "" starts from (`Tokenizer.startToken`).
     public let startToken: Int32
     public let endOfText: Int32?
 
@@ -69,15 +69,8 @@ public final class LoadedModel: @unchecked Sendable {
             || $0.name.hasSuffix("c_fc.weight") }.reduce(0) { $0 + $1.count }
         weightBytes = weights.packedBytes + (layout.count - blockMatrices) * MemoryLayout<Float>.size
         kvCacheBytesPerSequence = KVCache.bytes(config: config)
-        let eot = tokenizer.endOfTextID.map(Int32.init)
-        endOfText = eot
-        if tokenizer.kind == .bpe, let eot {
-            startToken = eot
-        } else if let nl = try? tokenizer.encode("\n"), nl.count == 1 {
-            startToken = Int32(nl[0])
-        } else {
-            startToken = eot ?? 0
-        }
+        endOfText = tokenizer.endOfTextID.map(Int32.init)
+        startToken = Int32(tokenizer.startToken)
     }
 
     /// Prompt text to token ids; a character a char model lacks is API.md's 400 `unknown_characters`.

@@ -68,6 +68,15 @@ extension Tokenizer {
         specialTokens[SpecialTokens.endOfText]
     }
 
+    /// The one token an empty prompt starts from, everywhere (server, `quill-train sample`, the trainer's samples):
+    /// end-of-text when the vocabulary has it (the start of a document), else a newline when it is one token (a
+    /// character model trained on plain text), else id 0.
+    public var startToken: Int {
+        if let eot = endOfTextID { return eot }
+        if let nl = try? encode("\n"), nl.count == 1 { return nl[0] }
+        return 0
+    }
+
     /// The tokenizer as JSON (sorted keys, so the same tokenizer always gives the same bytes).
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()

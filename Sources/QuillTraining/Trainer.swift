@@ -311,14 +311,9 @@ public final class Trainer {
         return Float(total / Double(config.evalIters))
     }
 
-    /// A short continuation of the start token (end-of-text, or a newline for char models), or "" on failure.
+    /// A short continuation of the start token (`Tokenizer.startToken`), or "" on failure.
     public func sample(tokens n: Int, seed: UInt64) -> String {
-        let start: Int32
-        if let eot = tokenizer.specialTokens[SpecialTokens.endOfText] {
-            start = Int32(eot)
-        } else {
-            start = Int32((try? tokenizer.encode("\n").first) ?? 0)
-        }
+        let start = Int32(tokenizer.startToken)
         guard let ids = try? model.generate(prompt: [start], maxNewTokens: n,
                                             options: SamplingOptions(temperature: 0.8, topK: 40, seed: seed)) else { return "" }
         return (try? tokenizer.decode(ids.map(Int.init))) ?? ""

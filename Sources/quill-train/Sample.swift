@@ -9,7 +9,7 @@ struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a completion of a prompt.")
 
     @Option(help: "Checkpoint: a Quill .safetensors file or a Hugging Face GPT-2 folder.") var checkpoint: String
-    @Option(help: "Text to continue (\"\" starts from end-of-text, or a newline for char models).") var prompt: String = ""
+    @Option(help: "Text to continue (\"\" starts from end-of-text when the vocabulary has it, else a newline).") var prompt: String = ""
     @Option(help: "New tokens.") var maxTokens = 200
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.8
     @Option(help: "Sample among the k most likely tokens (0: all).") var topK = 40
@@ -26,9 +26,7 @@ struct Sample: ParsableCommand {
             let tokenizer = try ckpt.tokenizer.makeTokenizer()
             let eot = tokenizer.specialTokens[SpecialTokens.endOfText]
             var ids = try tokenizer.encode(prompt).map(Int32.init)
-            if ids.isEmpty {
-                if let eot { ids = [Int32(eot)] } else { ids = try tokenizer.encode("\n").map(Int32.init) }
-            }
+            if ids.isEmpty { ids = [Int32(tokenizer.startToken)] }
             let options = SamplingOptions(temperature: greedy ? 0 : temperature, topK: topK == 0 ? nil : topK, seed: seed)
             let out = try model.generate(prompt: ids, maxNewTokens: maxTokens, options: options, stopToken: eot.map(Int32.init))
             let text = try tokenizer.decode(out.filter { Int($0) != eot }.map(Int.init))
