@@ -113,8 +113,21 @@ public struct Checkpoint: Sendable {
         let (file, configText) = try SafeTensorsFile.readQuill(url, key: MetadataKey.config)
         let (spec, tokenizer, training) = try readMetadata(file.metadata, configText: configText, path: file.path)
         let parameters = try gather(file, into: spec.layout)
+        for t in spec.layout.tensors {
+            try parameters.withUnsafeBufferPointer { p throws(CheckpointError) in
+                try checkFinite(UnsafeBufferPointer(rebasing: p[t.offset..<(t.offset + t.count)]), name: t.name,
+                                path: file.path)
+            }
+        }
         return Checkpoint(spec: spec, tokenizer: tokenizer, training: training, parameters: parameters,
                           path: file.path)
+    }
+
+    /// Refuses a tensor that holds NaN or an infinity, naming it (`name` as the file stores it).
+    static func checkFinite(_ values: UnsafeBufferPointer<Float>, name: String, path: String) throws(CheckpointError) {
+        if let i = firstNonFinite(values) {
+            throw .nonFiniteWeights(path: path, tensor: name, index: i, value: values[i])
+        }
     }
 
     /// A checkpoint from `path`: a Quill checkpoint file (`read(from:)`) or a Hugging Face GPT-2 folder

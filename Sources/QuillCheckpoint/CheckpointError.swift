@@ -36,6 +36,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
     case modelMismatch(path: String, reason: String)
     /// The spec does not describe a model that can be built.
     case invalidModel(path: String, error: ModelError)
+    /// A tensor holds NaN or an infinity: corrupt weights, or a run that diverged.
+    case nonFiniteWeights(path: String, tensor: String, index: Int, value: Float)
     /// A model Quill cannot compute as it is (another activation, an untied head, a pickle-only folder, ...).
     case unsupported(path: String, reason: String)
 
@@ -78,6 +80,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
             return "\(path): \(reason)"
         case let .invalidModel(path, error):
             return "\(path): the model cannot be built: \(error)"
+        case let .nonFiniteWeights(path, tensor, index, value):
+            return "\(path): tensor \(tensor) holds \(value) at index \(index): the weights are corrupt or the run "
+                + "diverged; use an earlier checkpoint"
         case let .unsupported(path, reason):
             return "\(path): \(reason)"
         }

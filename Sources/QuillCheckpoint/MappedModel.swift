@@ -53,6 +53,11 @@ public final class MappedModel: @unchecked Sendable {
             converted[name] = b
         }
         self.converted = converted
+        // One pass over every weight: NaN or an infinity (with a correct SHA-256) is refused, naming the tensor.
+        for (name, source) in sources {
+            guard let b = tensor(name) else { continue }
+            try Checkpoint.checkFinite(UnsafeBufferPointer(b), name: source.name, path: files[source.file].path)
+        }
     }
 
     /// The tensor `name` (a Quill layout name) as F32: in the mapping, or its converted copy.

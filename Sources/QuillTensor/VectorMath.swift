@@ -91,3 +91,25 @@ public typealias Float8 = SIMD8<Float>
     while j < n { mx = max(mx, x[j]); j += 1 }
     return mx
 }
+
+/// The index of the first NaN or infinity in `x`, or nil when every value is finite: one vectorised pass (x·0 is
+/// 0 for every finite x and NaN otherwise), used to refuse corrupt weights at load.
+public func firstNonFinite(_ x: UnsafeBufferPointer<Float>) -> Int? {
+    guard let base = x.baseAddress else { return nil }
+    let n = x.count
+    var i = 0
+    while i + 32 <= n {
+        let p = UnsafeRawPointer(base + i)
+        var acc = p.loadUnaligned(as: SIMD8<Float>.self) * 0
+        acc += p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) * 0
+        acc += p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) * 0
+        acc += p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) * 0
+        if acc != SIMD8<Float>() { break }  // a NaN lane compares unequal: find it below
+        i += 32
+    }
+    while i < n {
+        if !base[i].isFinite { return i }
+        i += 1
+    }
+    return nil
+}

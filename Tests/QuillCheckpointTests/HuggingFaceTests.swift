@@ -182,6 +182,33 @@ struct HuggingFaceTests {
         }
     }
 
+    @Test("NaN or infinite weights (with a correct SHA-256) are refused at load, naming the tensor")
+    func nonFiniteWeightsRefused() throws {
+        let dir = try ScratchDirectory()
+        // A Quill checkpoint: the writer hashes what it writes, so only the finite check can catch it.
+        let model = try Fixtures.gpt()
+        let t = model.layout["h.1.mlp.c_fc.weight"]!
+        model.parameters[t.offset + 5] = .nan
+        let file = dir.file("nan.safetensors")
+        try Checkpoint.write(model: model, spec: .gpt(Fixtures.tinyConfig), tokenizer: Fixtures.tokenizer().serialized,
+                             training: Fixtures.record(), to: file)
+        for open in [{ _ = try Checkpoint.read(from: file) }, { _ = try MappedModel.open(path: file.path) }] {
+            #expect { try open() } throws: { error in
+                "\(error)".contains("h.1.mlp.c_fc.weight") && "\(error)".contains("nan at index 5")
+            }
+        }
+        // A Hugging Face folder with an infinity in one tensor.
+        try copyFolder("tiny-gpt2", to: dir.url)
+        let source = try MappedSafeTensors(fixtures.appendingPathComponent("tiny-gpt2/model.safetensors"))
+        var tensors = source.tensors.map { SafeTensors.Tensor(name: $0.name, shape: $0.shape, values: source.floats($0.name)!) }
+        let i = tensors.firstIndex { $0.name == "transformer.wpe.weight" }!
+        tensors[i].values[100] = -.infinity
+        try SafeTensors.write(tensors, metadata: [:], to: dir.file("model.safetensors"))
+        #expect { _ = try MappedModel.open(path: dir.url.path) } throws: { error in
+            "\(error)".contains("transformer.wpe.weight") && "\(error)".contains("-inf at index 100")
+        }
+    }
+
     @Test("a model served from a mapped Quill checkpoint decodes as the one read into memory")
     func mappedQuillCheckpoint() throws {
         let dir = try ScratchDirectory()

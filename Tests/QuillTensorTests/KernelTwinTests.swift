@@ -155,3 +155,20 @@ struct KernelTwinTests {
         #expect(abs(losses[0] - 400) < 1e-3)
     }
 }
+
+@Suite("Finite check")
+struct FiniteCheckTests {
+    @Test("firstNonFinite finds the first NaN or infinity at any position, and nil when all are finite")
+    func findsFirst() {
+        for n in [0, 1, 7, 31, 32, 33, 100] {
+            var x = (0..<n).map { Float($0) * 1e30 }  // large but finite (x·0 stays 0)
+            #expect(x.withUnsafeBufferPointer { firstNonFinite($0) } == nil)
+            for (i, bad) in [(n - 1, Float.nan), (n / 2, Float.infinity), (0, -Float.infinity)] where i >= 0 && n > 0 {
+                let saved = x[i]
+                x[i] = bad
+                #expect(x.withUnsafeBufferPointer { firstNonFinite($0) } == i, "n \(n), index \(i)")
+                x[i] = saved
+            }
+        }
+    }
+}
