@@ -21,10 +21,12 @@ public final class KVCache: @unchecked Sendable {
         stride = (config.blockSize + 7) & ~7
         C = config.nEmbd
         layers = config.nLayer
-        block = allocateFloats(layers * 2 * stride * C)  // zero-filled: unwritten positions hold finite values
+        // Zero-filled, lazily (calloc): unwritten positions hold finite values, and pages are only materialised
+        // when a position first touches them.
+        block = allocateZeroedFloats(layers * 2 * stride * C)
     }
 
-    deinit { freeFloats(block) }
+    deinit { freeZeroedFloats(block) }
 
     /// Bytes one cache of this config holds.
     public static func bytes(config: GPTConfig) -> Int {

@@ -35,3 +35,24 @@ public func zero(_ b: FloatBuffer) {
     guard b.count > 0 else { return }
     b.ptr.update(repeating: 0, count: b.count)
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A zero-filled float buffer from calloc: for large buffers the allocator maps fresh zero pages from the kernel
+/// instead of writing zeros, so memory that is never touched costs nothing and none is written twice (a 124M
+/// model's 75 MB KV cache per generation). Free it with `freeZeroedFloats`.
+public func allocateZeroedFloats(_ count: Int) -> FloatBuffer {
+    guard let raw = calloc(max(count, 1), MemoryLayout<Float>.size) else {
+        fatalError("calloc of \(count) floats failed")
+    }
+    return FloatBuffer(start: raw.assumingMemoryBound(to: Float.self), count: count)
+}
+
+/// Frees a buffer from allocateZeroedFloats.
+public func freeZeroedFloats(_ b: FloatBuffer) {
+    free(UnsafeMutableRawPointer(b.baseAddress!))
+}
