@@ -24,6 +24,11 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
+# The tests' data (tinyshakespeare.txt, gpt2/): QUILL_DATA when set (CI sets it); else data/ once `make data` has
+# fetched it; else the shared data folder beside a developer's checkout, when there is one.
+QUILL_DATA ?= $(if $(wildcard data/tinyshakespeare.txt),$(CURDIR)/data,$(if $(wildcard ../shared/data/tinyshakespeare.txt),$(abspath ../shared/data),$(CURDIR)/data))
+export QUILL_DATA
+
 ## test: the whole test suite (Swift Testing, optimised), OpenAI's Python client against the server, the gguf reader on exports, and the
 ## checks of the shipping files (hadolint, kubernetes-validate, openapi-spec-validator); Python tools go into
 ## virtual environments under ~/.cache on first use
@@ -32,7 +37,7 @@ test: deps
 	scripts/check-deploy.sh
 
 ## data: download the tests' data (Tiny Shakespeare, GPT-2's vocab.json + merges.txt) into data/, checked by SHA-256;
-## the tests read QUILL_DATA, else data/, else ../shared/data, and skip what they cannot find
+## the tests read QUILL_DATA (set above) and skip, with the reason, what they cannot find
 data:
 	scripts/fetch-data.sh
 

@@ -64,8 +64,9 @@ def run_quill(binary, vocab_dir, data, repeat, ids_path):
 
 def main():
     parser = argparse.ArgumentParser(description="Quill vs tiktoken (gpt2): identical ids and MB/s on one file.")
-    parser.add_argument("--vocab", default="../shared/data/gpt2", help="GPT-2 vocabulary directory")
-    parser.add_argument("--data", default="../shared/data/tinyshakespeare.txt", help="UTF-8 text file")
+    data = os.environ.get("QUILL_DATA") or "data"
+    parser.add_argument("--vocab", default=os.path.join(data, "gpt2"), help="GPT-2 vocabulary directory")
+    parser.add_argument("--data", default=os.path.join(data, "tinyshakespeare.txt"), help="UTF-8 text file")
     parser.add_argument("--bin", default=".build/release/quill-bench", help="the quill-bench executable")
     parser.add_argument("--repeat", type=int, default=5, help="encodes per round; the best counts")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of tiktoken and Quill")

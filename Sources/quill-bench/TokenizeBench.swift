@@ -14,10 +14,10 @@ struct TokenizeBench: ParsableCommand {
             """)
 
     @Option(help: "Directory with vocab.json + merges.txt (Hugging Face) or encoder.json + vocab.bpe (OpenAI).")
-    var vocab = "../shared/data/gpt2"
+    var vocab = dataFolder + "/gpt2"
 
     @Option(help: "UTF-8 text file to encode.")
-    var data = "../shared/data/tinyshakespeare.txt"
+    var data = dataFolder + "/tinyshakespeare.txt"
 
     @Option(help: "Fit a vocabulary of this many tokens on --data (timed) instead of loading --vocab.")
     var fit: Int?
@@ -116,3 +116,6 @@ struct TokenizeBench: ParsableCommand {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }
+
+/// $QUILL_DATA, else data/ (what `make data` fetches).
+let dataFolder = ProcessInfo.processInfo.environment["QUILL_DATA"].flatMap { $0.isEmpty ? nil : $0 } ?? "data"

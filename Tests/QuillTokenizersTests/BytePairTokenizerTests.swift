@@ -177,7 +177,7 @@ struct BytePairTokenizerTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quill-openai-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        // Links, not copies: the data files stay in ../shared/data.
+        // Links, not copies: the data files stay in the data folder.
         try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent("encoder.json"),
                                                    withDestinationURL: Fixtures.gpt2Directory.appendingPathComponent("vocab.json"))
         try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent("vocab.bpe"),

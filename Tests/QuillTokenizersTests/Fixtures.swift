@@ -5,8 +5,8 @@ import Testing
 @testable import QuillTokenizers
 
 // The same lookup as Tests/QuillTrainingTests/Support.swift (each test target has its own copy).
-/// The tests' data folder: $QUILL_DATA when set, else data/ at the package root (written by `make data`), else
-/// ../shared/data beside the package root. It holds tinyshakespeare.txt and gpt2/vocab.json + gpt2/merges.txt;
+/// The tests' data folder: $QUILL_DATA when set (`make test` and CI set it), else data/ at the package root
+/// (written by `make data`). It holds tinyshakespeare.txt and gpt2/vocab.json + gpt2/merges.txt;
 /// tests that need a file it lacks are skipped (`.needsShakespeare`, `.needsGPT2`).
 enum TestData {
     static let directory: URL = {
@@ -15,8 +15,7 @@ enum TestData {
         }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        let candidates = ["data", "../shared/data"].map { root.appendingPathComponent($0).standardizedFileURL }
-        return candidates.first { holds(["tinyshakespeare.txt", "gpt2/vocab.json", "gpt2/merges.txt"], $0) } ?? candidates[0]
+        return root.appendingPathComponent("data").standardizedFileURL
     }()
     static let shakespeareFile = directory.appendingPathComponent("tinyshakespeare.txt")
     static let gpt2Directory = directory.appendingPathComponent("gpt2")

@@ -1,4 +1,4 @@
-// Golden GPT-2 token ids from tiktoken (0.14, the `gpt2` encoding built from ../shared/data/gpt2/ with
+// Golden GPT-2 token ids from tiktoken (0.14, the `gpt2` encoding built from the data folder's gpt2/ with
 // tiktoken.load.data_gym_to_mergeable_bpe_ranks), generated once with `encode_ordinary`; never edit by hand.
 
 enum GoldenIDs {
