@@ -2,6 +2,9 @@
 // transformers (scripts/gpt2-golden.py tiny) with its logits, greedy tokens and tokenizer ids, and what transformers
 // computed on Quill's export of it (scripts/gpt2-golden.py check-export). No Python runs here except the gguf reader.
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import QuillCheckpoint
 import QuillModel
 import QuillTensor
@@ -177,7 +180,12 @@ struct HuggingFaceTests {
             try SafeTensors.write(tensors, metadata: [:], to: dir.appendingPathComponent("model.safetensors"))
         }
         #expect(untiedHead.contains("lm_head.weight") && untiedHead.contains("untied"))
-        for message in [activation, eps, untied, missingKey, noConfig, pickle, noTokenizer, untiedHead] {
+        // Sizes from a file are bounded before any arithmetic (a layout of 2^40 × 2^40 would overflow).
+        let huge = try error(setConfig("n_embd", 1 << 40))
+        #expect(huge.contains("n_embd must be <= 65536"))
+        let deep = try error(setConfig("n_layer", 1_000_000_000))
+        #expect(deep.contains("n_layer must be <= 4096"))
+        for message in [activation, eps, untied, missingKey, noConfig, pickle, noTokenizer, untiedHead, huge, deep] {
             #expect(!message.contains("\n"), "\(message)")
         }
     }
@@ -207,6 +215,17 @@ struct HuggingFaceTests {
         #expect { _ = try MappedModel.open(path: dir.url.path) } throws: { error in
             "\(error)".contains("transformer.wpe.weight") && "\(error)".contains("-inf at index 100")
         }
+    }
+
+    @Test("a named pipe given as a checkpoint is refused at once, not waited on")
+    func namedPipeRefused() throws {
+        let dir = try ScratchDirectory()
+        let fifo = dir.file("pipe.safetensors")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        let start = Date()
+        #expect { _ = try MappedModel.open(path: fifo.path) } throws: { "\($0)".contains("not a regular file") }
+        #expect { _ = try Checkpoint.read(from: fifo) } throws: { "\($0)".contains("not a regular file") }
+        #expect(Date().timeIntervalSince(start) < 5)
     }
 
     @Test("a model served from a mapped Quill checkpoint decodes as the one read into memory")
@@ -280,7 +299,7 @@ struct ExportTests {
 
     @Test("a GGUF file is read back by the gguf package with llama.cpp's gpt2 tensors and metadata",
           .enabled(if: python != nil))
-    func ggufReadByPython() throws {
+    func ggufReadByPython() async throws {
         let dir = try ScratchDirectory()
         let ckpt = try MappedModel.open(path: fixtures.appendingPathComponent("tiny-gpt2").path).checkpoint()
         let file = dir.file("tiny.gguf")
@@ -302,7 +321,7 @@ struct ExportTests {
                                           "second": float(np.asarray(t.data).reshape(-1)[1])}
             print(json.dumps(out))
             """
-        let (status, data, errors) = try runPython(Self.python!, script, [file.path])
+        let (status, data, errors) = try await runPython(Self.python!, script, [file.path])
         try #require(status == 0, "\(errors)")
         let result = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         let fields = result["fields"] as! [String: Any]

@@ -29,14 +29,14 @@ struct PythonInteropTests {
 
     @Test("safetensors (Python) loads a Quill checkpoint bit for bit, and Quill reads what it writes",
           .enabled(if: FileManager.default.isExecutableFile(atPath: python)))
-    func interop() throws {
+    func interop() async throws {
         let dir = try ScratchDirectory()
         let ours = dir.file("tiny.safetensors"), theirs = dir.file("python.safetensors")
         let model = try Fixtures.gpt()
         try Checkpoint.write(model: model, spec: .gpt(Fixtures.tinyConfig), tokenizer: Fixtures.tokenizer().serialized,
                              training: Fixtures.record(), to: ours)
 
-        let (status, output, errors) = try runPython(python, Self.script, [ours.path, theirs.path])
+        let (status, output, errors) = try await runPython(python, Self.script, [ours.path, theirs.path])
         guard status == 0 else {
             // The python exists but lacks the packages: nothing to compare against.
             if errors.contains("ModuleNotFoundError") { return }

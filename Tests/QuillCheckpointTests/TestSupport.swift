@@ -104,9 +104,22 @@ func caught(_ body: () throws -> Void, sourceLocation: SourceLocation = #_source
     return nil
 }
 
+/// Runs `python -c script args…` on a Dispatch thread and awaits it: the child takes a second or more (numpy's
+/// import), and blocking one of the cooperative pool's few threads (one per core) for that long would stall the
+/// async tests running meanwhile (the HTTP servers' timeouts).
+func runPython(_ python: String, _ script: String, _ args: [String]) async throws
+    -> (status: Int32, output: Data, errors: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try runPythonBlocking(python, script, args) })
+        }
+    }
+}
+
 /// Runs `python -c script args…` and waits; stderr is drained on another thread while stdout is read here, so
 /// neither pipe can fill up and stall the child.
-func runPython(_ python: String, _ script: String, _ args: [String]) throws -> (status: Int32, output: Data, errors: String) {
+private func runPythonBlocking(_ python: String, _ script: String, _ args: [String]) throws
+    -> (status: Int32, output: Data, errors: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: python)
     process.arguments = ["-c", script] + args

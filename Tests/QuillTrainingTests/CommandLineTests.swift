@@ -83,20 +83,29 @@ struct CommandLineTests {
     }
 }
 
+/// runQuillTrain on a Dispatch thread, awaited: a child process must not block one of the cooperative pool's few
+/// threads while async tests (the HTTP servers' timeouts) run beside it.
+func runQuillTrainAsync(_ args: [String]) async throws -> (Int32, String, String) {
+    guard quillTrainBinary() != nil else { return try runQuillTrain(args) }  // records the missing binary here
+    return try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try runQuillTrain(args) }) }
+    }
+}
+
 @Suite("quill-train export and Hugging Face folders")
 struct ExportCommandLineTests {
     static let tinyGPT2 = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/tiny-gpt2").path
 
     @Test("sample reads a Hugging Face folder, and export writes a folder and a GGUF file")
-    func exportAndSample() throws {
+    func exportAndSample() async throws {
         let dir = scratchFolder()
-        let (status, out, err) = try runQuillTrain(["sample", "--checkpoint", Self.tinyGPT2, "--prompt", "The quick",
+        let (status, out, err) = try await runQuillTrainAsync(["sample", "--checkpoint", Self.tinyGPT2, "--prompt", "The quick",
                                                      "--greedy", "--max-tokens", "5"])
         #expect(status == 0, "\(err)")
         #expect(out.hasPrefix("The quick") && out.count > "The quick\n".count)
         let hf = dir.appendingPathComponent("hf").path, gguf = dir.appendingPathComponent("m.gguf").path
-        let (s2, _, e2) = try runQuillTrain(["export", "--checkpoint", Self.tinyGPT2, "--hf", hf, "--gguf", gguf])
+        let (s2, _, e2) = try await runQuillTrainAsync(["export", "--checkpoint", Self.tinyGPT2, "--hf", hf, "--gguf", gguf])
         #expect(s2 == 0, "\(e2)")
         for f in ["config.json", "model.safetensors", "generation_config.json", "vocab.json", "merges.txt",
                   "tokenizer_config.json", "special_tokens_map.json"] {
@@ -105,17 +114,17 @@ struct ExportCommandLineTests {
         let magic = try Data(contentsOf: URL(fileURLWithPath: gguf)).prefix(4)
         #expect(Array(magic) == Array("GGUF".utf8))
         // The exported folder samples the same text.
-        let (_, again, _) = try runQuillTrain(["sample", "--checkpoint", hf, "--prompt", "The quick", "--greedy",
+        let (_, again, _) = try await runQuillTrainAsync(["sample", "--checkpoint", hf, "--prompt", "The quick", "--greedy",
                                                "--max-tokens", "5"])
         #expect(again == out)
     }
 
     @Test("export without a target, or of a folder that is not GPT-2, exits 1 with one line")
-    func exportErrors() throws {
+    func exportErrors() async throws {
         let dir = scratchFolder()
-        let (s1, _, e1) = try runQuillTrain(["export", "--checkpoint", Self.tinyGPT2])
+        let (s1, _, e1) = try await runQuillTrainAsync(["export", "--checkpoint", Self.tinyGPT2])
         #expect(s1 == 1 && e1.contains("--hf DIR or --gguf FILE") && e1.split(separator: "\n").count == 1)
-        let (s2, _, e2) = try runQuillTrain(["export", "--checkpoint", dir.path, "--gguf", dir.path + "/x.gguf"])
+        let (s2, _, e2) = try await runQuillTrainAsync(["export", "--checkpoint", dir.path, "--gguf", dir.path + "/x.gguf"])
         #expect(s2 == 1 && e2.contains("config.json") && e2.split(separator: "\n").count == 1)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/x.gguf"))
     }
