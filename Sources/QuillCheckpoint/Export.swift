@@ -82,51 +82,19 @@ public enum Export {
                 values(t.name, of: checkpoint, config: config).withUnsafeBytes(sink)
             }
         }
-        var hf: [String: JSONValue] = [
-            "architectures": .array([.string("GPT2LMHeadModel")]),
-            "model_type": .string("gpt2"),
-            "vocab_size": .int(config.vocabSize),
-            "n_positions": .int(config.blockSize),
-            "n_ctx": .int(config.blockSize),
-            "n_embd": .int(config.nEmbd),
-            "n_layer": .int(config.nLayer),
-            "n_head": .int(config.nHead),
-            "n_inner": .null,
-            "activation_function": .string("gelu_new"),
-            "layer_norm_epsilon": .double(Double(layerNormEps)),
-            "resid_pdrop": .double(Double(config.dropout)),
-            "embd_pdrop": .double(Double(config.dropout)),
-            "attn_pdrop": .double(Double(config.dropout)),
-            "initializer_range": .double(0.02),
-            "scale_attn_weights": .bool(true),
-            "tie_word_embeddings": .bool(true),
-            "use_cache": .bool(true),
-            "torch_dtype": .string("float32"),
-        ]
-        var generation: [String: JSONValue] = [:]
-        if let eot {
-            hf["bos_token_id"] = .int(eot)
-            hf["eos_token_id"] = .int(eot)
-            generation["bos_token_id"] = .int(eot)
-            generation["eos_token_id"] = .int(eot)
-        }
-        var tokenizerConfig: [String: JSONValue] = [
-            "tokenizer_class": .string("GPT2Tokenizer"),
-            "model_max_length": .int(config.blockSize),
-            "add_prefix_space": .bool(false),
-        ]
-        var specialMap: [String: JSONValue] = [:]
-        if eot != nil {
-            for key in ["bos_token", "eos_token", "unk_token"] {
-                tokenizerConfig[key] = .string(SpecialTokens.endOfText)
-                specialMap[key] = .string(SpecialTokens.endOfText)
-            }
-        }
+        let eotText = eot.map { _ in SpecialTokens.endOfText }
+        let hf = HuggingFaceConfigFile(
+            vocab_size: config.vocabSize, n_positions: config.blockSize, n_ctx: config.blockSize,
+            n_embd: config.nEmbd, n_layer: config.nLayer, n_head: config.nHead,
+            resid_pdrop: Double(config.dropout), embd_pdrop: Double(config.dropout), attn_pdrop: Double(config.dropout),
+            bos_token_id: eot, eos_token_id: eot)
         let files: [(String, Data)] = [
-            ("config.json", JSONValue.object(hf).data),
-            ("generation_config.json", JSONValue.object(generation).data),
-            ("tokenizer_config.json", JSONValue.object(tokenizerConfig).data),
-            ("special_tokens_map.json", JSONValue.object(specialMap).data),
+            ("config.json", try encodeFile(hf, directory)),
+            ("generation_config.json", try encodeFile(GenerationConfigFile(bos_token_id: eot, eos_token_id: eot), directory)),
+            ("tokenizer_config.json", try encodeFile(TokenizerConfigFile(model_max_length: config.blockSize,
+                bos_token: eotText, eos_token: eotText, unk_token: eotText), directory)),
+            ("special_tokens_map.json", try encodeFile(SpecialTokensMapFile(bos_token: eotText, eos_token: eotText,
+                                                                           unk_token: eotText), directory)),
             ("vocab.json", tokenizer.vocabularyJSON()),
             ("merges.txt", Data(tokenizer.mergesText().utf8)),
         ]
@@ -142,26 +110,54 @@ public enum Export {
     }
 }
 
-/// A JSON value written with sorted keys (the exported files are read by Python's json, so only validity
-/// matters; sorted keys keep them stable for diffs).
-enum JSONValue {
-    case null, bool(Bool), int(Int), double(Double), string(String), array([JSONValue]), object([String: JSONValue])
+// MARK: - The folder's JSON files (transformers' key names; nil fields are left out)
 
-    var text: String {
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return b ? "true" : "false"
-        case .int(let i): return String(i)
-        case .double(let d): return d.isFinite ? "\(d)" : "null"
-        case .string(let s): return SafeTensorsFile.jsonString(s)
-        case .array(let a): return "[" + a.map(\.text).joined(separator: ", ") + "]"
-        case .object(let o):
-            if o.isEmpty { return "{}" }
-            return "{\n" + o.sorted { $0.key < $1.key }
-                .map { "  " + SafeTensorsFile.jsonString($0.key) + ": " + $0.value.text }
-                .joined(separator: ",\n") + "\n}"
+struct HuggingFaceConfigFile: Encodable {
+    var architectures = ["GPT2LMHeadModel"]
+    var model_type = "gpt2"
+    var vocab_size, n_positions, n_ctx, n_embd, n_layer, n_head: Int
+    var activation_function = "gelu_new"
+    /// GPT-2's value, which Quill's LayerNorm uses (`layerNormEps`).
+    var layer_norm_epsilon = 1e-5
+    var resid_pdrop, embd_pdrop, attn_pdrop: Double
+    var initializer_range = 0.02
+    var scale_attn_weights = true
+    var tie_word_embeddings = true
+    var use_cache = true
+    var torch_dtype = "float32"
+    var bos_token_id: Int?
+    var eos_token_id: Int?
+}
+
+struct GenerationConfigFile: Encodable {
+    var bos_token_id: Int?
+    var eos_token_id: Int?
+}
+
+struct TokenizerConfigFile: Encodable {
+    var tokenizer_class = "GPT2Tokenizer"
+    var model_max_length: Int
+    var add_prefix_space = false
+    var bos_token: String?
+    var eos_token: String?
+    var unk_token: String?
+}
+
+struct SpecialTokensMapFile: Encodable {
+    var bos_token: String?
+    var eos_token: String?
+    var unk_token: String?
+}
+
+extension Export {
+    /// Pretty, key-sorted JSON with a final newline (stable bytes, so an export can be compared with a checked one).
+    static func encodeFile<T: Encodable>(_ value: T, _ directory: URL) throws(CheckpointError) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do {
+            return try encoder.encode(value) + Data("\n".utf8)
+        } catch {
+            throw .cannotWrite(path: directory.path, reason: "cannot encode \(T.self): \(error)")
         }
     }
-
-    var data: Data { Data((text + "\n").utf8) }
 }
