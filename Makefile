@@ -7,7 +7,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # so that `make build` and `make test` do not rebuild each other's products.
 TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-test
 
-.PHONY: all deps build test data bench bench-server serve container-check clean
+BROWSER_PACKAGES := chromium chromium-driver python3-venv
+
+.PHONY: all deps browser-deps build test test-browser data bench bench-server serve container-check clean
 
 all: build
 
@@ -40,6 +42,23 @@ test: deps
 	QUILL_OPENAI_PYTHON="$$(scripts/openai-venv.sh)" QUILL_GGUF_PYTHON="$$(scripts/gguf-venv.sh)" \
 	  $(SWIFT) test $(TEST_FLAGS) --skip-build --skip QuillHTTPTests
 	scripts/check-deploy.sh
+
+## test-browser: the playground in a real headless Chromium (scripts/browser-test.py: Debian's chromium and
+## chromium-driver, Selenium in a venv under ~/.cache) against quill-server with the bundled model and the tiny GPT-2
+## fixture; screenshots go to .build-test/browser. .ci/run calls it after make test.
+test-browser: deps browser-deps
+	$(SWIFT) build $(TEST_FLAGS) --product quill-server
+	"$$(scripts/selenium-venv.sh)" scripts/browser-test.py --out .build-test/browser \
+	  --server "$$($(SWIFT) build $(TEST_FLAGS) --show-bin-path)/quill-server"
+
+## browser-deps: install Chromium, its WebDriver and python3-venv with apt-get when any is missing
+browser-deps:
+	@missing=""; for p in $(BROWSER_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 ## data: download the tests' data (Tiny Shakespeare, GPT-2's vocab.json + merges.txt) into data/, checked by SHA-256;
 ## the tests read QUILL_DATA (set above) and skip, with the reason, what they cannot find

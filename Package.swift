@@ -48,7 +48,15 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ], swiftSettings: fast),
+        ],
+        // The playground's files, compiled into the binary as byte arrays (PackageResources.*): edited as what they
+        // are, served without a resource bundle to find at run time.
+        resources: [
+            .embedInCode("Resources/playground.html"), .embedInCode("Resources/playground.css"),
+            .embedInCode("Resources/playground.js"), .embedInCode("Resources/favicon.svg"),
+            .embedInCode("Resources/favicon.ico"),
+        ],
+        swiftSettings: fast),
 
         // MARK: - Executables
         .executableTarget(

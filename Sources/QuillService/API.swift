@@ -30,7 +30,14 @@ public final class QuillAPI: Sendable {
         "/": [.get], "/health": [.get], "/info": [.get], "/metrics": [.get], "/openapi.yaml": [.get],
         "/v1/models": [.get], "/complete": [.post], "/tokenize": [.post], "/detokenize": [.post],
         "/attention": [.post], "/v1/completions": [.post],
+        "/playground.css": [.get], "/playground.js": [.get], "/favicon.ico": [.get], "/favicon.svg": [.get],
     ]
+
+    /// Routes that need no API key: the health check, and the playground's page and files (the page asks for the
+    /// key and sends it with its own calls).
+    static func isPublic(_ path: String, _ method: HTTPRequest.Method) -> Bool {
+        method == .get && (path == "/health" || path == "/" || Playground.assets[path] != nil)
+    }
 
     public func handle(_ request: HTTPServerRequest) async -> HTTPServerResponse {
         do {
@@ -56,12 +63,18 @@ public final class QuillAPI: Sendable {
         guard methods.contains(method) else {
             throw .methodNotAllowed(request.method.rawValue, path: path, allow: methods.map(\.rawValue))
         }
-        if let key = config.apiKey, !(method == .get && (path == "/health" || path == "/")) {
+        if let key = config.apiKey, !Self.isPublic(path, method) {
             let auth = request.headerFields[.authorization] ?? ""
             guard auth == "Bearer \(key)" else { throw .unauthorized }
         }
         switch path {
         case "/": return Self.page(Playground.html(modelName: model.name))
+        case _ where Playground.assets[path] != nil:
+            let asset = Playground.assets[path]!
+            return HTTPServerResponse(status: .ok, headerFields: [.contentType: asset.contentType,
+                                                                  .cacheControl: "no-cache",
+                                                                  HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
+                                      body: .bytes(asset.bytes))
         case "/health": return Self.json(.object([("status", .string("ok"))]))
         case "/info": return Self.json(await info())
         case "/metrics":
@@ -344,9 +357,12 @@ public final class QuillAPI: Sendable {
                            body: .bytes(value.serialized()))
     }
 
-    static func page(_ html: String) -> HTTPServerResponse {
-        HTTPServerResponse(status: .ok, headerFields: [.contentType: "text/html; charset=utf-8"],
-                           body: .bytes(Array(html.utf8)))
+    static func page(_ html: [UInt8]) -> HTTPServerResponse {
+        HTTPServerResponse(status: .ok, headerFields: [
+            .contentType: "text/html; charset=utf-8", .cacheControl: "no-cache",
+            HTTPField.Name("Content-Security-Policy")!: Playground.contentSecurityPolicy,
+            HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+        ], body: .bytes(html))
     }
 
     static func error(_ e: APIError) -> HTTPServerResponse {

@@ -15,7 +15,8 @@ public final class ServiceMetrics: Sendable {
 
     /// Route labels: known routes by name, anything else as "other" (so label cardinality stays bounded).
     public static let routes = ["/", "/complete", "/tokenize", "/detokenize", "/attention", "/health", "/info",
-                                "/metrics", "/openapi.yaml", "/v1/models", "/v1/completions", "other"]
+                                "/metrics", "/openapi.yaml", "/v1/models", "/v1/completions", "/playground.css",
+                                "/playground.js", "/favicon.ico", "/favicon.svg", "other"]
 
     public init() {
         func name(_ n: String, _ unit: String, _ help: String) -> MetricNameDescriptor {

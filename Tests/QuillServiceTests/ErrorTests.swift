@@ -102,12 +102,15 @@ struct ErrorTests {
         }
     }
 
-    @Test("with an API key every route but GET /health and GET / needs the bearer token")
+    @Test("with an API key every route but GET /health and the playground's files needs the bearer token")
     func apiKey() async throws {
         try await Fixture.withServer({ $0.apiKey = "sekret" }) { server in
             let p = server.port
             #expect(try await RawClient.request(port: p, path: "/health").status == 200)
-            #expect(try await RawClient.request(port: p, path: "/").status == 200)
+            for path in ["/", "/playground.js", "/playground.css", "/favicon.ico", "/favicon.svg"] {
+                #expect(try await RawClient.request(port: p, path: path).status == 200, "\(path)")
+            }
+            expectError(try await RawClient.post(port: p, "/playground.js", json: "{}"), status: 405, code: "method_not_allowed")
             let denied = try await RawClient.request(port: p, path: "/info")
             expectError(denied, status: 401, code: "invalid_api_key")
             #expect(denied.json["error"]?["type"]?.string == "authentication_error")

@@ -35,7 +35,7 @@ struct RouteTests {
             let page = try await RawClient.request(port: server.port, path: "/")
             #expect(page.status == 200)
             #expect(page.header("Content-Type")?.hasPrefix("text/html") == true)
-            #expect(page.text.contains("/complete") && page.text.contains("/attention"))
+            #expect(page.text.contains("/playground.js") && page.text.contains("/playground.css"))
         }
     }
 
