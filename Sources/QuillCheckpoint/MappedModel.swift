@@ -83,10 +83,10 @@ public final class MappedModel: @unchecked Sendable {
 
     /// Decode weights built from the mapping; the block matrices are packed and their mapped pages released, so
     /// the weights stay resident once.
-    public func inferenceWeights() throws(CheckpointError) -> InferenceWeights {
+    public func inferenceWeights(precision: WeightPrecision = .f32) throws(CheckpointError) -> InferenceWeights {
         let config = try gptConfig()
         do {
-            return try InferenceWeights(config: config, owner: self, tensor: { self.tensor($0) },
+            return try InferenceWeights(config: config, owner: self, precision: precision, tensor: { self.tensor($0) },
                                         afterPacking: { self.release($0) })
         } catch {
             throw .invalidModel(path: path, error: error)

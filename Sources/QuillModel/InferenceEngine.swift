@@ -48,6 +48,29 @@ public final class InferenceEngine: @unchecked Sendable {
         }
     }
 
+    /// The negative log-likelihood (nats) of each of tokens[1...] given the tokens before it: one sequence of at
+    /// most block_size tokens, run as one prefill into a fresh cache, with the LM head over every row. This is the
+    /// score llama-perplexity sums, computed by the decode weights (so in their precision).
+    public func score(tokens: [Int32]) throws(ModelError) -> [Float] {
+        let c = config, T = tokens.count
+        guard T >= 2 else { throw .invalidBatch("scoring needs at least two tokens") }
+        guard T <= c.blockSize else { throw .invalidBatch("\(T) tokens exceed the context of \(c.blockSize)") }
+        for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= c.vocabSize {
+            throw .tokenOutOfRange(id: t, index: i, vocabSize: c.vocabSize)
+        }
+        while scratch.isEmpty { scratch.append(InferenceScratch()) }
+        var nll = [Float](repeating: 0, count: T - 1)
+        _ = scratch[0].run(weights: weights, items: [(KVCache(config: c), tokens)], split: workerLimit) { i, logits in
+            guard i + 1 < T else { return }
+            var mx = -Float.infinity
+            for v in logits { mx = max(mx, v) }
+            var sum: Double = 0
+            for v in logits { sum += Double(expf(v - mx)) }
+            nll[i] = Float(log(sum)) + mx - logits[Int(tokens[i + 1])]
+        }
+        return nll
+    }
+
     /// Appends `tokens` to each sequence's cache and returns, per sequence, the logits after its last new token.
     /// A sequence may bring many tokens (prefill) or one (decode); caches must have room for them.
     public func extend(_ items: [(cache: KVCache, tokens: [Int32])]) throws(ModelError) -> [[Float]] {
@@ -138,13 +161,17 @@ final class InferenceScratch: @unchecked Sendable {
     /// With `split` > 1 the pass runs on that many threads: large products by output columns, attention by heads
     /// (each head's row computed as on one thread, so the result is bit-equal; the LM head's BLAS calls may sum in
     /// another order).
+    /// With `everyRow`, the final norm and the LM head run over every row, `headRows` at a time, and each row's
+    /// logits go to everyRow(row, logits) in order; nothing is returned then.
     func run(weights w: InferenceWeights, items: [(cache: KVCache, tokens: [Int32])],
-             capture: FloatBuffer? = nil, split: Int = 1) -> [[Float]] {
+             capture: FloatBuffer? = nil, split: Int = 1,
+             everyRow: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil) -> [[Float]] {
         let c = w.config
         let C = c.nEmbd, NH = c.nHead, hs = C / NH, V = c.vocabSize
         let N = items.reduce(0) { $0 + $1.tokens.count }
         let parts = max(1, min(split, NH))
-        ensure(rows: N, items: items.count, config: c, parts: parts)
+        let headRows = 32
+        ensure(rows: N, items: everyRow == nil ? items.count : max(items.count, min(N, headRows)), config: c, parts: parts)
         let attStride = (c.blockSize + 7) & ~7
         // Attention multiply-adds of this pass (scores and weighted values), to decide whether to split it.
         var attentionWork = 0
@@ -165,7 +192,7 @@ final class InferenceScratch: @unchecked Sendable {
         for l in 0..<c.nLayer {
             let p = w.layers[l]
             layerNormForward(ln, mean, rstd, x, p.ln1w, p.ln1b, rows: N, C: C)
-            packedMatmulForward(qkv, ln, p.attn, p.attnB, rows: N, workers: split)
+            p.attn.forward(qkv, ln, p.attnB, rows: N, workers: split)
             // Write this step's keys and values into the caches, then attend over positions 0...p.
             r = 0
             for item in items {
@@ -206,13 +233,25 @@ final class InferenceScratch: @unchecked Sendable {
                     }
                 }
             }
-            packedMatmulForward(branch, atty, p.proj, p.projB, rows: N, workers: split)
+            p.proj.forward(branch, atty, p.projB, rows: N, workers: split)
             residualForward(res2, x, branch, count: N * C)
             layerNormForward(ln, mean, rstd, res2, p.ln2w, p.ln2b, rows: N, C: C)
-            packedMatmulForward(fch, ln, p.fc, p.fcB, rows: N, workers: split)
+            p.fc.forward(fch, ln, p.fcB, rows: N, workers: split)
             geluForward(fchGelu, fch, count: 4 * N * C)
-            packedMatmulForward(branch, fchGelu, p.fcProj, p.fcProjB, rows: N, workers: split)
+            p.fcProj.forward(branch, fchGelu, p.fcProjB, rows: N, workers: split)
             residualForward(x, res2, branch, count: N * C)
+        }
+        if let everyRow {
+            for item in items { item.cache.count += item.tokens.count }
+            var r0 = 0
+            while r0 < N {
+                let M = min(headRows, N - r0)
+                layerNormForward(ln, mean, rstd, x.slice(r0 * C, M * C), w.lnfw, w.lnfb, rows: M, C: C)
+                head(w, rows: M, C: C, V: V, split: split)
+                for i in 0..<M { everyRow(r0 + i, UnsafeBufferPointer(start: logits.ptr + i * V, count: V)) }
+                r0 += M
+            }
+            return []
         }
         // Final norm and LM head for each sequence's last row only.
         r = 0
@@ -223,8 +262,17 @@ final class InferenceScratch: @unchecked Sendable {
         }
         let M = items.count
         layerNormForward(ln, mean, rstd, last, w.lnfw, w.lnfb, rows: M, C: C)
-        lmHeadForward(logits, ln, w.wte, rows: M, C: C, V: V, workers: split)
+        head(w, rows: M, C: C, V: V, split: split)
         return (0..<M).map { Array(UnsafeBufferPointer(start: logits.ptr + $0 * V, count: V)) }
+    }
+
+    /// logits (M, V) = ln (M, C) · wteᵀ: the q8 head's panels, or wte itself in f32.
+    private func head(_ w: InferenceWeights, rows M: Int, C: Int, V: Int, split: Int) {
+        if let head = w.head {
+            q8MatmulForward(logits, ln, head, nil, rows: M, workers: split)
+        } else {
+            lmHeadForward(logits, ln, w.wte, rows: M, C: C, V: V, workers: split)
+        }
     }
 }
 

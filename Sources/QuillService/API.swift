@@ -312,7 +312,7 @@ public final class QuillAPI: Sendable {
                 ("n_layer", .int(c.nLayer)), ("n_head", .int(c.nHead)), ("n_embd", .int(c.nEmbd)),
                 ("block_size", .int(c.blockSize)), ("vocab_size", .int(c.vocabSize)),
                 ("tokenizer", .string(model.tokenizer.kind.rawValue)),
-                ("format", .string(model.format.rawValue)),
+                ("format", .string(model.format.rawValue)), ("weights", .string(model.precision.rawValue)),
                 ("memory", .object([
                     ("weights_bytes", .int(model.weightBytes)),
                     ("kv_cache_bytes_per_sequence", .int(model.kvCacheBytesPerSequence)),

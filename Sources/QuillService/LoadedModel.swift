@@ -36,6 +36,8 @@ public final class LoadedModel: @unchecked Sendable {
     let weights: InferenceWeights
     /// "quill" or "huggingface".
     public let format: MappedModel.Format
+    /// The engine's weights: f32 panels, or 8-bit blocks.
+    public var precision: WeightPrecision { weights.precision }
     /// Bytes of weights the server holds: the packed block matrices plus the embeddings, norms and biases.
     public let weightBytes: Int
     /// Bytes of one sequence's KV cache (keys and values of every layer for a full window).
@@ -45,14 +47,17 @@ public final class LoadedModel: @unchecked Sendable {
     public let endOfText: Int32?
 
     /// Opens a Quill checkpoint file or a Hugging Face GPT-2 folder, with its weights mapped from disk.
-    public init(path: String, name: String? = nil, workers: Int = Parallel.defaultWorkers) throws(ServiceError) {
+    /// With `precision` q8 the block matrices and the LM head are quantized at load (Quantized.swift) and their
+    /// f32 pages dropped, so no f32 copy of them stays in memory.
+    public init(path: String, name: String? = nil, workers: Int = Parallel.defaultWorkers,
+                precision: WeightPrecision = .f32) throws(ServiceError) {
         let mapped: MappedModel
         do { mapped = try MappedModel.open(path: path) } catch { throw .checkpoint(error) }
         guard case .gpt(let config) = mapped.spec else {
             throw .unsupportedModel("\(path) holds a \(mapped.spec.modelName) model; quill-server serves GPT "
                 + "checkpoints (sample a bigram with `quill-train sample`)")
         }
-        do { weights = try mapped.inferenceWeights() } catch { throw .checkpoint(error) }
+        do { weights = try mapped.inferenceWeights(precision: precision) } catch { throw .checkpoint(error) }
         let tokenizer: any Tokenizer
         do { tokenizer = try mapped.tokenizer.makeTokenizer() } catch { throw .tokenizer("\(error)") }
         do { fileSHA256 = try sha256Hex(ofFileAt: URL(fileURLWithPath: mapped.weightsFile)) } catch { throw .checkpoint(error) }
@@ -67,7 +72,9 @@ public final class LoadedModel: @unchecked Sendable {
         self.parameterCount = layout.count
         let blockMatrices = layout.tensors.filter { $0.name.hasSuffix("c_attn.weight") || $0.name.hasSuffix("c_proj.weight")
             || $0.name.hasSuffix("c_fc.weight") }.reduce(0) { $0 + $1.count }
-        weightBytes = weights.packedBytes + (layout.count - blockMatrices) * MemoryLayout<Float>.size
+        // In q8 the embedding table's pages are dropped once its 8-bit head exists; lookups read single rows back.
+        let unpacked = layout.count - blockMatrices - (precision == .q8 ? config.vocabSize * config.nEmbd : 0)
+        weightBytes = weights.packedBytes + unpacked * MemoryLayout<Float>.size
         kvCacheBytesPerSequence = KVCache.bytes(config: config)
         endOfText = tokenizer.endOfTextID.map(Int32.init)
         startToken = Int32(tokenizer.startToken)

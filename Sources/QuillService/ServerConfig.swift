@@ -3,6 +3,7 @@
 // capitals (`max_tokens_limit` → QUILL_MAX_TOKENS_LIMIT).
 import Foundation
 import QuillHTTP
+import QuillModel
 
 public struct ServerConfig: Codable, Sendable, Equatable {
     public var host = "127.0.0.1"
@@ -20,6 +21,8 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var queueCapacity = 64
     /// Worker threads for the model (0: one per core).
     public var threads = 0
+    /// How the engine stores the block matrices and LM head: "f32", or "q8" (8-bit blocks of 32 with an f16 scale).
+    public var weights = "f32"
     public var maxConnections = 1024
     public var maxHeaderBytes = 16 * 1024
     public var maxBodyBytes = 1 << 20
@@ -38,7 +41,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, checkpoint
         case modelName = "model_name", apiKey = "api_key", maxTokensLimit = "max_tokens_limit"
-        case batchCapacity = "batch_capacity", queueCapacity = "queue_capacity", threads
+        case batchCapacity = "batch_capacity", queueCapacity = "queue_capacity", threads, weights
         case maxConnections = "max_connections", maxHeaderBytes = "max_header_bytes", maxBodyBytes = "max_body_bytes"
         case requestTimeout = "request_timeout", idleTimeout = "idle_timeout", minSendRate = "min_send_rate"
         case drainSeconds = "drain_seconds", logLevel = "log_level", openapi
@@ -58,6 +61,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         batchCapacity = try c.decodeIfPresent(Int.self, forKey: .batchCapacity) ?? d.batchCapacity
         queueCapacity = try c.decodeIfPresent(Int.self, forKey: .queueCapacity) ?? d.queueCapacity
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
+        weights = try c.decodeIfPresent(String.self, forKey: .weights) ?? d.weights
         maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
         maxHeaderBytes = try c.decodeIfPresent(Int.self, forKey: .maxHeaderBytes) ?? d.maxHeaderBytes
         maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? d.maxBodyBytes
@@ -118,6 +122,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case "batch_capacity": batchCapacity = try int()
         case "queue_capacity": queueCapacity = try int()
         case "threads": threads = try int()
+        case "weights": weights = value
         case "max_connections": maxConnections = try int()
         case "max_header_bytes": maxHeaderBytes = try int()
         case "max_body_bytes": maxBodyBytes = try int()
@@ -139,6 +144,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         try need((1...256).contains(batchCapacity), "batch_capacity must be between 1 and 256")
         try need(queueCapacity >= 0, "queue_capacity must be >= 0")
         try need(threads >= 0, "threads must be >= 0 (0: one per core)")
+        try need(WeightPrecision(rawValue: weights) != nil, "weights must be f32 or q8, not \"\(weights)\"")
         try need(maxConnections >= 1, "max_connections must be >= 1")
         try need(maxHeaderBytes >= 256, "max_header_bytes must be >= 256")
         try need(maxBodyBytes >= 1, "max_body_bytes must be >= 1")

@@ -72,23 +72,30 @@ func packedMatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: PackedWeig
     if let bias { precondition(bias.count >= OC) }
     let biasPtr = bias?.baseAddress
     for p in panels {
-        let panel = w.data.ptr + p * IC * 16
-        let j0 = 16 * p, cols = min(16, OC - j0)
-        var r = 0
-        while r + 6 <= N {  // prefill: the widest tile that fits the 16 vector registers
-            panelTile6(panel, IC: IC, inp.ptr + r * IC, out.ptr + r * OC + j0, ldc: OC, cols: cols,
-                       bias: biasPtr.map { $0 + j0 })
-            r += 6
-        }
-        while r + 4 <= N {
-            panelTile4(panel, IC: IC, inp.ptr + r * IC, out.ptr + r * OC + j0, ldc: OC, cols: cols,
-                       bias: biasPtr.map { $0 + j0 })
-            r += 4
-        }
-        while r < N {
-            panelTile1(panel, IC: IC, inp.ptr + r * IC, out.ptr + r * OC + j0, cols: cols, bias: biasPtr.map { $0 + j0 })
-            r += 1
-        }
+        packedPanelRows(w.data.ptr + p * IC * 16, IC: IC, OC: OC, panel: p, inp, out, rows: N, bias: biasPtr)
+    }
+}
+
+/// Every row of inp times one panel (IC × 16 floats) into output columns [16p, 16p + 16) of out (N, OC).
+/// Also runs the 8-bit product over a panel dequantized into floats (Quantized.swift).
+@inline(__always)
+func packedPanelRows(_ panel: UnsafeMutablePointer<Float>, IC: Int, OC: Int, panel p: Int, _ inp: FloatBuffer,
+                     _ out: FloatBuffer, rows N: Int, bias biasPtr: UnsafeMutablePointer<Float>?) {
+    let j0 = 16 * p, cols = min(16, OC - j0)
+    var r = 0
+    while r + 6 <= N {  // prefill: the widest tile that fits the 16 vector registers
+        panelTile6(panel, IC: IC, inp.ptr + r * IC, out.ptr + r * OC + j0, ldc: OC, cols: cols,
+                   bias: biasPtr.map { $0 + j0 })
+        r += 6
+    }
+    while r + 4 <= N {
+        panelTile4(panel, IC: IC, inp.ptr + r * IC, out.ptr + r * OC + j0, ldc: OC, cols: cols,
+                   bias: biasPtr.map { $0 + j0 })
+        r += 4
+    }
+    while r < N {
+        panelTile1(panel, IC: IC, inp.ptr + r * IC, out.ptr + r * OC + j0, cols: cols, bias: biasPtr.map { $0 + j0 })
+        r += 1
     }
 }
 

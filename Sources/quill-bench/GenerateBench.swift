@@ -23,10 +23,13 @@ struct GenerateBench: ParsableCommand {
     @Option(help: "Worker threads (default: all cores, or QUILL_THREADS).") var threads: Int?
     @Flag(name: .customLong("no-cache"), help: "Recompute the whole context for every token (the notebooks' way).")
     var noCache = false
+    @Option(help: "Weights in the engine: f32, or q8 (8-bit blocks of 32 with an f16 scale).") var weights = "f32"
     @Option(help: "A Quill checkpoint or Hugging Face GPT-2 folder to decode with (its shape replaces the --n-* flags), mapped from disk as quill-server maps it.")
     var checkpoint: String?
 
     func validate() throws {
+        guard WeightPrecision(rawValue: weights) != nil else { throw ValidationError("--weights must be f32 or q8, not \(weights)") }
+        guard noCache == false || weights == "f32" else { throw ValidationError("--no-cache runs the training forward, in f32 only") }
         guard batch >= 1, prompt >= 1, new >= 1, repeats >= 1 else { throw ValidationError("batch, prompt, new, repeats must be >= 1") }
         // With caches, generation past the window slides (context shifts, as in the server); torch_gpt.py and the
         // recompute path need it to fit.
@@ -37,6 +40,7 @@ struct GenerateBench: ParsableCommand {
 
     func run() throws {
         let workers = threads ?? Parallel.defaultWorkers
+        let precision = WeightPrecision(rawValue: weights) ?? .f32
         let model: GPT
         let engine: InferenceEngine
         if let checkpoint {
@@ -49,7 +53,7 @@ struct GenerateBench: ParsableCommand {
                     model = gpt
                     engine = InferenceEngine(model: gpt, workers: workers)
                 } else {
-                    let weights = try mapped.inferenceWeights()
+                    let weights = try mapped.inferenceWeights(precision: precision)
                     // The recompute path is not run; a 1-layer stand-in keeps `model` defined for it.
                     model = try GPT(config: GPTConfig(vocabSize: 1, blockSize: 1, nLayer: 1, nHead: 1, nEmbd: 1), workers: 1)
                     engine = InferenceEngine(weights: weights, workers: workers)
@@ -60,7 +64,7 @@ struct GenerateBench: ParsableCommand {
         } else {
             let config = GPTConfig(vocabSize: vocab, blockSize: blockSize, nLayer: nLayer, nHead: nHead, nEmbd: nEmbd)
             do { model = try GPT(config: config, seed: seed, workers: workers) } catch { throw ValidationError(error.description) }
-            engine = InferenceEngine(model: model, workers: workers)
+            engine = InferenceEngine(weights: InferenceWeights(model: model, precision: precision), workers: workers)
         }
         model.isTraining = false
         let config = engine.config
@@ -98,6 +102,7 @@ struct GenerateBench: ParsableCommand {
         }
         printJSON([
             "mode": "generate", "impl": noCache ? "quill-recompute" : "quill-kvcache", "threads": workers,
+            "weights": precision.rawValue,
             "params": GPT.layout(for: config).count, "batch": batch, "prompt": prompt, "new": new,
             "seconds_median": (med * 1e4).rounded() / 1e4, "tokens_per_s": round1(Double(batch * new) / med),
             "tokens_per_s_best": round1(Double(batch * new) / times[0]),

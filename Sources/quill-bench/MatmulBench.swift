@@ -1,5 +1,5 @@
 // quill-bench matmul: the decode-step matrix product (few rows, a model's weight shapes) three ways: OpenBLAS
-// sgemm, Quill's packed-panel kernel, and the packed kernel after OpenBLAS's packing cost is gone. One thread.
+// sgemm, Quill's packed-panel kernel, and its 8-bit twin (Q8Weights: 32-value blocks with an f16 scale). One thread.
 import ArgumentParser
 import Foundation
 import QuillTensor
@@ -32,6 +32,16 @@ struct MatmulBench: ParsableCommand {
         let n = iterations
         let blas = timedRuns(repeats) { for _ in 0..<n { matmulForward(out1, inp, w, b, rows: N, inChannels: IC, outChannels: OC) } }
         let pack = timedRuns(repeats) { for _ in 0..<n { packedMatmulForward(out2, inp, packed, b, rows: N) } }
+        let q8 = Q8Weights(w, inChannels: IC, outChannels: OC)
+        let out3 = allocateFloats(N * OC)
+        defer { freeFloats(out3) }
+        let quant = timedRuns(repeats) { for _ in 0..<n { q8MatmulForward(out3, inp, q8, b, rows: N) } }
+        let saved = q8DequantizeAllRows
+        q8DequantizeAllRows = 1 << 30
+        let fused = timedRuns(repeats) { for _ in 0..<n { q8MatmulForward(out3, inp, q8, b, rows: N) } }
+        q8DequantizeAllRows = 0
+        let dequant = timedRuns(repeats) { for _ in 0..<n { q8MatmulForward(out3, inp, q8, b, rows: N) } }
+        q8DequantizeAllRows = saved
         var maxDiff: Float = 0
         for i in 0..<N * OC { maxDiff = max(maxDiff, abs(out1[i] - out2[i])) }
         let flops = Double(2 * N * IC * OC * n)
@@ -39,6 +49,11 @@ struct MatmulBench: ParsableCommand {
             "mode": "matmul", "rows": N, "in": IC, "out": OC,
             "openblas_gflops": round1(flops / blas[repeats / 2] / 1e9),
             "packed_gflops": round1(flops / pack[repeats / 2] / 1e9),
+            "q8_gflops": round1(flops / quant[repeats / 2] / 1e9),
+            "q8_fused_gflops": round1(flops / fused[repeats / 2] / 1e9),
+            "q8_dequantized_gflops": round1(flops / dequant[repeats / 2] / 1e9),
+            "packed_weight_gb_per_s": round1(Double(packed.bytes * n) / pack[repeats / 2] / 1e9),
+            "q8_weight_gb_per_s": round1(Double(q8.bytes * n) / quant[repeats / 2] / 1e9),
             "max_abs_diff": Double(maxDiff),
         ])
     }

@@ -5,6 +5,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import QuillModel
 import QuillService
 import QuillTensor
 
@@ -39,6 +40,8 @@ struct QuillServerCommand: AsyncParsableCommand {
     var queueCapacity: Int?
     @Option(help: "Model worker threads (0: one per core).")
     var threads: Int?
+    @Option(help: "Weights in memory: f32, or q8 (8-bit blocks of 32 values with an f16 scale, quantized at load).")
+    var weights: String?
     @Option(name: .customLong("max-connections"), help: "Open connections at most.")
     var maxConnections: Int?
     @Option(name: .customLong("drain-seconds"), help: "Grace period for in-flight requests on SIGTERM/SIGINT.")
@@ -63,6 +66,7 @@ struct QuillServerCommand: AsyncParsableCommand {
         if let batchCapacity { s.batchCapacity = batchCapacity }
         if let queueCapacity { s.queueCapacity = queueCapacity }
         if let threads { s.threads = threads }
+        if let weights { s.weights = weights }
         if let maxConnections { s.maxConnections = maxConnections }
         if let drainSeconds { s.drainSeconds = drainSeconds }
         if let logLevel { s.logLevel = logLevel }
@@ -86,11 +90,14 @@ struct QuillServerCommand: AsyncParsableCommand {
         do { try server.start() } catch { fail(error.description) }
         let started = Date()
         let model: LoadedModel
-        do { model = try LoadedModel(path: s.checkpoint, name: s.modelName, workers: workers) } catch {
+        do {
+            model = try LoadedModel(path: s.checkpoint, name: s.modelName, workers: workers,
+                                    precision: WeightPrecision(rawValue: s.weights) ?? .f32)
+        } catch {
             fail("\(error.description)\(FileManager.default.fileExists(atPath: s.checkpoint) ? "" : "; train one with `quill-train train` or set --checkpoint")")
         }
         server.load(model)
-        logger.info("serving \(model.name) (\(model.parameterCount) parameters, \(model.tokenizer.kind.rawValue) tokenizer, loaded in \(String(format: "%.2f", Date().timeIntervalSince(started))) s) on http://\(s.host.contains(":") ? "[\(s.host)]" : s.host):\(server.port)")
+        logger.info("serving \(model.name) (\(model.parameterCount) parameters, \(model.precision.rawValue) weights, \(model.tokenizer.kind.rawValue) tokenizer, loaded in \(String(format: "%.2f", Date().timeIntervalSince(started))) s) on http://\(s.host.contains(":") ? "[\(s.host)]" : s.host):\(server.port)")
 
         // SIGTERM/SIGINT: stop accepting, drain, exit 0. A second signal exits at once.
         let (signals, continuation) = AsyncStream<Int32>.makeStream()

@@ -1,0 +1,268 @@
+// 8-bit weights for decode and prefill: the panels of PackedMatmul.swift, with each run of 32 input channels of a
+// column stored as 32 signed bytes and one scale (llama.cpp's q8_0 block: 32 values, an f16 scale, value =
+// scale · q). A decode step reads about 1.06 bytes per weight instead of 4, and batch-1 decode is bound by exactly
+// those bytes.
+//
+// Layout: panel p holds output columns [16p, 16p + 16). Its input channels come in blocks of 32 (the last one
+// zero-padded): block b is 16 Float16 scales (one per column), then 32 rows of 16 Int8, row i holding
+// W[32b + i, 16p ..< 16p + 16]. Blocks follow each other, panels follow each other.
+//
+// Products: one to three rows run a fused kernel that widens the bytes to floats in registers and applies each
+// block's scales to its partial sums (`q8PanelRow`); four rows or more dequantize the panel once into a float
+// scratch panel and run the float tiles of PackedMatmul.swift over it, so prefill costs the float product plus one
+// pass over the bytes. The naive twin is `dequantized()` followed by the float product.
+
+/// Weights (IC, OC) quantized to 8 bits in 16-column panels of 32-channel blocks, for `q8MatmulForward`.
+public final class Q8Weights: @unchecked Sendable {
+    /// Input channels sharing one scale.
+    public static let blockSize = 32
+    static let panelWidth = 16
+    /// Bytes of one block of one panel: 16 Float16 scales, then 32 × 16 bytes.
+    static let blockBytes = panelWidth * MemoryLayout<Float16>.size + blockSize * panelWidth
+
+    public let inChannels: Int
+    public let outChannels: Int
+    let panels: Int
+    let blocks: Int
+    let data: UnsafeMutableRawPointer
+
+    /// Quantizes W (IC, OC), element W[i, j] at `weight[i · rowStride + j · columnStride]`: row-major (IC, OC) is
+    /// rowStride OC and columnStride 1; a tied LM head reads wte (OC, IC) as rowStride 1 and columnStride IC.
+    /// Each block's scale is max |w| / 127 rounded to Float16, and each value round(w / scale).
+    public init(_ weight: UnsafePointer<Float>, inChannels IC: Int, outChannels OC: Int, rowStride: Int,
+                columnStride: Int) {
+        precondition(IC > 0 && OC > 0, "Q8Weights: sizes")
+        inChannels = IC
+        outChannels = OC
+        panels = (OC + 15) / 16
+        blocks = (IC + Self.blockSize - 1) / Self.blockSize
+        let bytes = panels * blocks * Self.blockBytes
+        data = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        data.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        for p in 0..<panels {
+            let cols = min(16, OC - 16 * p)
+            for b in 0..<blocks {
+                let block = data + (p * blocks + b) * Self.blockBytes
+                let scales = block.assumingMemoryBound(to: Float16.self)
+                let q = (block + 32).assumingMemoryBound(to: Int8.self)
+                let i0 = b * Self.blockSize, rows = min(Self.blockSize, IC - i0)
+                for j in 0..<cols {
+                    let column = weight + (16 * p + j) * columnStride
+                    var amax: Float = 0
+                    for i in i0..<(i0 + rows) { amax = max(amax, abs(column[i * rowStride])) }
+                    let scale = Float16(amax / 127)
+                    scales[j] = scale
+                    let inverse = Float(scale) > 0 ? 1 / Float(scale) : 0
+                    for i in 0..<rows {
+                        let v = (column[(i0 + i) * rowStride] * inverse).rounded()
+                        q[i * 16 + j] = Int8(max(-127, min(127, v)))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Quantizes W (IC, OC) stored row-major.
+    public convenience init(_ weight: FloatBuffer, inChannels IC: Int, outChannels OC: Int) {
+        precondition(weight.count >= IC * OC, "Q8Weights: sizes")
+        self.init(weight.ptr, inChannels: IC, outChannels: OC, rowStride: OC, columnStride: 1)
+    }
+
+    /// Quantizes the transpose of M (rows, cols) stored row-major: W = Mᵀ, (cols, rows). The tied LM head is
+    /// logits = x · wteᵀ, so `Q8Weights(transposing: wte, rows: V, cols: C)`.
+    public convenience init(transposing m: FloatBuffer, rows: Int, cols: Int) {
+        precondition(m.count >= rows * cols, "Q8Weights: sizes")
+        self.init(m.ptr, inChannels: cols, outChannels: rows, rowStride: 1, columnStride: cols)
+    }
+
+    /// Bytes held: about 1.06 per weight.
+    public var bytes: Int { panels * blocks * Self.blockBytes }
+
+    /// The weights as the kernels see them, (IC, OC) row-major: scale · q. The naive twin multiplies these.
+    public func dequantized() -> FloatBuffer {
+        let out = allocateFloats(inChannels * outChannels)
+        for p in 0..<panels {
+            let cols = min(16, outChannels - 16 * p)
+            for b in 0..<blocks {
+                let block = UnsafeRawPointer(data + (p * blocks + b) * Self.blockBytes)
+                let scales = block.assumingMemoryBound(to: Float16.self)
+                let q = (block + 32).assumingMemoryBound(to: Int8.self)
+                let i0 = b * Self.blockSize
+                for i in 0..<min(Self.blockSize, inChannels - i0) {
+                    for j in 0..<cols {
+                        out[(i0 + i) * outChannels + 16 * p + j] = Float(scales[j]) * Float(q[i * 16 + j])
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    deinit { data.deallocate() }
+}
+
+/// Rows at or above which a product runs 4-row fused tiles (below: one fused row at a time).
+let q8DequantizeRows = 4
+/// Rows at or above which a product dequantizes each panel once and runs the float tiles over it.
+public nonisolated(unsafe) var q8DequantizeAllRows = 16
+
+/// out (N, OC) = inp (N, IC) · W + bias, with W in 8 bits. Equal to the float product of `w.dequantized()` up to
+/// summation order.
+public func q8MatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Q8Weights, _ bias: FloatBuffer?, rows N: Int) {
+    q8MatmulForward(out, inp, w, bias, rows: N, panels: 0..<w.panels)
+}
+
+/// q8MatmulForward with the panels shared among `workers` threads when the product is large enough; each panel is
+/// computed as on one thread, so the result is bit-equal to the serial product.
+public func q8MatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Q8Weights, _ bias: FloatBuffer?, rows N: Int,
+                            workers: Int) {
+    let parts = min(workers * chunksPerWorker, w.panels)
+    guard workers > 1, parts > 1, N * w.inChannels * w.outChannels >= splitMinimumWork else {
+        q8MatmulForward(out, inp, w, bias, rows: N)
+        return
+    }
+    Parallel.forEach(parts) { p in
+        q8MatmulForward(out, inp, w, bias, rows: N, panels: Parallel.range(p, of: parts, total: w.panels))
+    }
+}
+
+func q8MatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Q8Weights, _ bias: FloatBuffer?, rows N: Int,
+                     panels: Range<Int>) {
+    let IC = w.inChannels, OC = w.outChannels
+    precondition(out.count >= N * OC && inp.count >= N * IC, "q8MatmulForward: sizes")
+    if let bias { precondition(bias.count >= OC) }
+    let biasPtr = bias?.baseAddress
+    if N < q8DequantizeRows {
+        for p in panels {
+            let panel = UnsafeRawPointer(w.data + p * w.blocks * Q8Weights.blockBytes)
+            let j0 = 16 * p, cols = min(16, OC - j0)
+            for r in 0..<N {
+                q8PanelRow(panel, IC: IC, blocks: w.blocks, inp.ptr + r * IC, out.ptr + r * OC + j0, cols: cols,
+                           bias: biasPtr.map { $0 + j0 })
+            }
+        }
+        return
+    }
+    if N < q8DequantizeAllRows {
+        for p in panels {
+            let panel = UnsafeRawPointer(w.data + p * w.blocks * Q8Weights.blockBytes)
+            let j0 = 16 * p, cols = min(16, OC - j0)
+            var r = 0
+            while r + 4 <= N {
+                q8PanelTile4(panel, IC: IC, blocks: w.blocks, inp.ptr + r * IC, out.ptr + r * OC + j0, ldc: OC,
+                             cols: cols, bias: biasPtr.map { $0 + j0 })
+                r += 4
+            }
+            while r < N {
+                q8PanelRow(panel, IC: IC, blocks: w.blocks, inp.ptr + r * IC, out.ptr + r * OC + j0, cols: cols,
+                           bias: biasPtr.map { $0 + j0 })
+                r += 1
+            }
+        }
+        return
+    }
+    let scratch = allocateFloats(IC * 16)
+    defer { freeFloats(scratch) }
+    for p in panels {
+        let panel = UnsafeRawPointer(w.data + p * w.blocks * Q8Weights.blockBytes)
+        dequantizePanel(panel, IC: IC, blocks: w.blocks, into: scratch.ptr)
+        packedPanelRows(scratch.ptr, IC: IC, OC: OC, panel: p, inp, out, rows: N, bias: biasPtr)
+    }
+}
+
+/// One panel as floats, in PackedWeights' panel layout: panel[i · 16 + j] = scale · q.
+@inline(__always)
+private func dequantizePanel(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, into dst: UnsafeMutablePointer<Float>) {
+    for b in 0..<blocks {
+        let block = panel + b * Q8Weights.blockBytes
+        let h = block.loadUnaligned(as: SIMD16<Float16>.self)
+        let s0 = Float8(h.lowHalf), s1 = Float8(h.highHalf)
+        let q = block + 32
+        let i0 = b * Q8Weights.blockSize
+        for i in 0..<min(Q8Weights.blockSize, IC - i0) {
+            let v = q.loadUnaligned(fromByteOffset: i * 16, as: SIMD16<Int8>.self)
+            let d = dst + (i0 + i) * 16
+            store8(widen(v.lowHalf) * s0, d)
+            store8(widen(v.highHalf) * s1, d + 8)
+        }
+    }
+}
+
+@inline(__always)
+private func widen(_ v: SIMD8<Int8>) -> Float8 { Float8(SIMD8<Int32>(truncatingIfNeeded: v)) }
+
+/// One row times one panel of bytes: per block, two chains of partial sums over its 32 channels, then the block's
+/// scales applied to them (acc += scale · Σ x·q).
+@inline(__always)
+private func q8PanelRow(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, _ a: UnsafeMutablePointer<Float>,
+                        _ c: UnsafeMutablePointer<Float>, cols: Int, bias: UnsafeMutablePointer<Float>?) {
+    var acc0 = Float8(), acc1 = Float8()
+    for b in 0..<blocks {
+        let block = panel + b * Q8Weights.blockBytes
+        let q = block + 32
+        let i0 = b * Q8Weights.blockSize
+        let x = a + i0
+        var s0 = Float8(), s1 = Float8(), t0 = Float8(), t1 = Float8()
+        if IC - i0 >= Q8Weights.blockSize {
+            var i = 0
+            while i < Q8Weights.blockSize {
+                let v = q.loadUnaligned(fromByteOffset: i * 16, as: SIMD16<Int8>.self)
+                let u = q.loadUnaligned(fromByteOffset: i * 16 + 16, as: SIMD16<Int8>.self)
+                let x0 = Float8(repeating: x[i]), x1 = Float8(repeating: x[i + 1])
+                s0 = s0.addingProduct(x0, widen(v.lowHalf)); s1 = s1.addingProduct(x0, widen(v.highHalf))
+                t0 = t0.addingProduct(x1, widen(u.lowHalf)); t1 = t1.addingProduct(x1, widen(u.highHalf))
+                i += 2
+            }
+        } else {
+            for i in 0..<(IC - i0) {
+                let v = q.loadUnaligned(fromByteOffset: i * 16, as: SIMD16<Int8>.self)
+                let x0 = Float8(repeating: x[i])
+                s0 = s0.addingProduct(x0, widen(v.lowHalf)); s1 = s1.addingProduct(x0, widen(v.highHalf))
+            }
+        }
+        let h = block.loadUnaligned(as: SIMD16<Float16>.self)
+        acc0 = acc0.addingProduct(s0 + t0, Float8(h.lowHalf))
+        acc1 = acc1.addingProduct(s1 + t1, Float8(h.highHalf))
+    }
+    if cols == 16 {
+        if let bias { store8(acc0 + load8(bias), c); store8(acc1 + load8(bias + 8), c + 8) }
+        else { store8(acc0, c); store8(acc1, c + 8) }
+    } else {
+        for j in 0..<cols { c[j] = (j < 8 ? acc0[j] : acc1[j - 8]) + (bias?[j] ?? 0) }
+    }
+}
+
+/// Four rows times one panel of bytes: each row of 16 bytes is widened and scaled once, then used by four rows
+/// (8 accumulators, 2 scale vectors, 2 widened halves and a broadcast: 13 of the 16 vector registers).
+@inline(__always)
+private func q8PanelTile4(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, _ a: UnsafeMutablePointer<Float>,
+                          _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, bias: UnsafeMutablePointer<Float>?) {
+    let a0 = a, a1 = a + IC, a2 = a + 2 * IC, a3 = a + 3 * IC
+    var c00 = Float8(), c01 = Float8(), c10 = Float8(), c11 = Float8()
+    var c20 = Float8(), c21 = Float8(), c30 = Float8(), c31 = Float8()
+    for b in 0..<blocks {
+        let block = panel + b * Q8Weights.blockBytes
+        let h = block.loadUnaligned(as: SIMD16<Float16>.self)
+        let s0 = Float8(h.lowHalf), s1 = Float8(h.highHalf)
+        let q = block + 32
+        let i0 = b * Q8Weights.blockSize
+        for i in 0..<min(Q8Weights.blockSize, IC - i0) {
+            let v = q.loadUnaligned(fromByteOffset: i * 16, as: SIMD16<Int8>.self)
+            let w0 = widen(v.lowHalf) * s0, w1 = widen(v.highHalf) * s1
+            let k = i0 + i
+            var x = Float8(repeating: a0[k]); c00 = c00.addingProduct(x, w0); c01 = c01.addingProduct(x, w1)
+            x = Float8(repeating: a1[k]); c10 = c10.addingProduct(x, w0); c11 = c11.addingProduct(x, w1)
+            x = Float8(repeating: a2[k]); c20 = c20.addingProduct(x, w0); c21 = c21.addingProduct(x, w1)
+            x = Float8(repeating: a3[k]); c30 = c30.addingProduct(x, w0); c31 = c31.addingProduct(x, w1)
+        }
+    }
+    func put(_ lo: Float8, _ hi: Float8, _ row: UnsafeMutablePointer<Float>) {
+        if cols == 16 {
+            if let bias { store8(lo + load8(bias), row); store8(hi + load8(bias + 8), row + 8) }
+            else { store8(lo, row); store8(hi, row + 8) }
+        } else {
+            for j in 0..<cols { row[j] = (j < 8 ? lo[j] : hi[j - 8]) + (bias?[j] ?? 0) }
+        }
+    }
+    put(c00, c01, c); put(c10, c11, c + ldc); put(c20, c21, c + 2 * ldc); put(c30, c31, c + 3 * ldc)
+}
