@@ -5,6 +5,8 @@
 // Layout: panel p holds columns [16p, 16p + 16) of W (IC, OC) for every input channel, row after row:
 // panels[p·IC·16 + i·16 + j] = W[i, 16p + j], zero past OC. A 4 x 16 register tile walks one panel.
 
+import CBLAS
+
 /// Weights (IC, OC) in 16-column panels, for `packedMatmulForward`.
 public final class PackedWeights: @unchecked Sendable {
     public let inChannels: Int
@@ -190,6 +192,8 @@ private func panelTile1(_ b: UnsafeMutablePointer<Float>, IC: Int, _ a: UnsafeMu
     var u0 = Float8(), u1 = Float8(), v0 = Float8(), v1 = Float8()
     var k = 0, bp = b
     while k + 4 <= IC {
+        // One row reads each weight once: ask for the lines 4 KB ahead (4 of the 64-byte rows of this step).
+        quill_prefetch(bp + 1024); quill_prefetch(bp + 1040); quill_prefetch(bp + 1056); quill_prefetch(bp + 1072)
         let x0 = Float8(repeating: a[k]), x1 = Float8(repeating: a[k + 1])
         let x2 = Float8(repeating: a[k + 2]), x3 = Float8(repeating: a[k + 3])
         s0 = s0.addingProduct(x0, load8(bp)); s1 = s1.addingProduct(x0, load8(bp + 8))

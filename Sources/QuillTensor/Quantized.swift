@@ -11,6 +11,7 @@
 // block's scales to its partial sums (`q8PanelRow`); four rows or more dequantize the panel once into a float
 // scratch panel and run the float tiles of PackedMatmul.swift over it, so prefill costs the float product plus one
 // pass over the bytes. The naive twin is `dequantized()` followed by the float product.
+import CBLAS
 
 /// Weights (IC, OC) quantized to 8 bits in 16-column panels of 32-channel blocks, for `q8MatmulForward`.
 public final class Q8Weights: @unchecked Sendable {
@@ -175,6 +176,7 @@ func q8MatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Q8Weights, _ b
 private func dequantizePanel(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, into dst: UnsafeMutablePointer<Float>) {
     for b in 0..<blocks {
         let block = panel + b * Q8Weights.blockBytes
+        prefetchAhead(block)
         let h = block.loadUnaligned(as: SIMD16<Float16>.self)
         let s0 = Float8(h.lowHalf), s1 = Float8(h.highHalf)
         let q = block + 32
@@ -185,6 +187,21 @@ private func dequantizePanel(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, in
             store8(widen(v.lowHalf) * s0, d)
             store8(widen(v.highHalf) * s1, d + 8)
         }
+    }
+}
+
+/// Blocks this far ahead are asked for while one is computed: with ~1 byte per weight the loop spends more time per
+/// byte than a float product, and the hardware prefetcher alone then keeps too few lines in flight (one core read
+/// 7 GB/s from memory without this, 12 GB/s as floats).
+let q8PrefetchBlocks = 16
+
+@inline(__always)
+private func prefetchAhead(_ block: UnsafeRawPointer) {
+    let ahead = block + q8PrefetchBlocks * Q8Weights.blockBytes
+    var line = 0
+    while line < Q8Weights.blockBytes {
+        quill_prefetch(ahead + line)
+        line += 64
     }
 }
 
@@ -199,6 +216,7 @@ private func q8PanelRow(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, _ a: Un
     var acc0 = Float8(), acc1 = Float8()
     for b in 0..<blocks {
         let block = panel + b * Q8Weights.blockBytes
+        prefetchAhead(block)
         let q = block + 32
         let i0 = b * Q8Weights.blockSize
         let x = a + i0
@@ -242,6 +260,7 @@ private func q8PanelTile4(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, _ a: 
     var c20 = Float8(), c21 = Float8(), c30 = Float8(), c31 = Float8()
     for b in 0..<blocks {
         let block = panel + b * Q8Weights.blockBytes
+        prefetchAhead(block)
         let h = block.loadUnaligned(as: SIMD16<Float16>.self)
         let s0 = Float8(h.lowHalf), s1 = Float8(h.highHalf)
         let q = block + 32

@@ -12,15 +12,17 @@ struct ServerBench: ParsableCommand {
 
     @Option(help: "Server address.") var host = "127.0.0.1"
     @Option(help: "Server port.") var port = 8080
-    @Option(help: "health, tokenize or complete.") var route = "health"
+    @Option(help: "health, tokenize, complete (Quill's /complete), or openai (POST /v1/completions, greedy, which llama-server and vLLM answer too).")
+    var route = "health"
+    @Option(help: "Name of the server in the report (quill, llama-server, …).") var impl = "quill"
     @Option(help: "Comma-separated concurrency levels (client connections).") var concurrency = "1,4,16,64"
     @Option(help: "Seconds per level.") var seconds = 10.0
     @Option(help: "max_tokens of each /complete request.") var new = 128
     @Option(help: "Prompt of /complete and text of /tokenize.") var prompt = "ROMEO:"
 
     func validate() throws {
-        guard ["health", "tokenize", "complete"].contains(route) else {
-            throw ValidationError("--route must be health, tokenize or complete")
+        guard ["health", "tokenize", "complete", "openai"].contains(route) else {
+            throw ValidationError("--route must be health, tokenize, complete or openai")
         }
         guard levels.allSatisfy({ $0 >= 1 && $0 <= 1024 }), !levels.isEmpty else {
             throw ValidationError("--concurrency must list numbers between 1 and 1024")
@@ -39,6 +41,10 @@ struct ServerBench: ParsableCommand {
         case "tokenize": return post("/tokenize", #"{"text":"\#(escaped)"}"#)
         case "complete":
             return post("/complete", #"{"prompt":"\#(escaped)","max_tokens":\#(new),"strategy":"top_k","seed":1}"#)
+        case "openai":
+            // ignore_eos: llama-server's flag to generate all max_tokens (Quill ignores fields it does not know).
+            return post("/v1/completions",
+                        #"{"prompt":"\#(escaped)","max_tokens":\#(new),"temperature":0,"ignore_eos":true}"#)
         default: return Array("GET /health HTTP/1.1\r\nHost: \(host)\r\n\r\n".utf8)
         }
     }
@@ -65,12 +71,12 @@ struct ServerBench: ParsableCommand {
             let sorted = latencies.sorted()
             func pct(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))] }
             var out: [String: Any] = [
-                "impl": "quill", "mode": "server", "route": "/\(route)", "concurrency": c,
+                "impl": impl, "mode": "server", "route": route == "openai" ? "/v1/completions" : "/\(route)", "concurrency": c,
                 "requests": sorted.count, "errors": errors, "seconds": round2(wall),
                 "requests_per_s": round1(Double(sorted.count) / wall),
                 "p50_ms": round2(pct(0.50) * 1000), "p99_ms": round2(pct(0.99) * 1000),
             ]
-            if route == "complete" {
+            if route == "complete" || route == "openai" {
                 out["tokens_per_s"] = round1(Double(tokens) / wall)
                 out["new_tokens"] = new
             }
