@@ -4,10 +4,14 @@
 // modules listed above it.
 import PackageDescription
 
-/// Kernels are compiled for AVX2 + FMA (every x86-64 server since 2013); the numeric code depends on it for speed.
+/// Kernels are compiled for AVX2 + FMA (every x86-64 server since 2013), the numeric code depends on it for speed;
+/// or for the CPU that QUILL_TARGET_CPU names (e.g. skylake-avx512, where the kernels' 16-float panel rows become
+/// single zmm registers). On this project's 2-core machines AVX-512 measured no faster (BENCHMARKS.md), so the
+/// default stays haswell, which every build and the container share.
+let targetCPU = Context.environment["QUILL_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? "haswell"
 let fast: [SwiftSetting] = {
     #if arch(x86_64)
-    return [.unsafeFlags(["-target-cpu", "haswell"])]
+    return [.unsafeFlags(["-target-cpu", targetCPU])]
     #else
     return []
     #endif

@@ -96,10 +96,20 @@ public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: Floa
                           workers: Int) {
     let parts = min(workers * chunksPerWorker, V / 64)
     guard workers > 1, parts > 1, N * V * C >= splitMinimumWork else {
-        lmHeadForward(logits, inp, wte, rows: N, C: C, V: V)
+        if N <= headDotMaxRows, N * V * C >= splitMinimumWork {
+            headDotForward(logits, inp, wte, rows: N, C: C, V: V, vocab: 0..<V)
+        } else {
+            lmHeadForward(logits, inp, wte, rows: N, C: C, V: V)
+        }
         return
     }
     precondition(logits.count >= N * V && inp.count >= N * C && wte.count >= V * C, "lmHeadForward: sizes")
+    if N <= headDotMaxRows {   // decode steps: Quill's own row kernel (HeadDot.swift)
+        Parallel.forEach(parts) { p in
+            headDotForward(logits, inp, wte, rows: N, C: C, V: V, vocab: Parallel.range(p, of: parts, total: V))
+        }
+        return
+    }
     Parallel.forEach(parts) { p in
         let r = Parallel.range(p, of: parts, total: V)
         let w = wte.ptr + r.lowerBound * C, out = logits.ptr + r.lowerBound

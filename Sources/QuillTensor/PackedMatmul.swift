@@ -101,117 +101,90 @@ func packedPanelRows(_ panel: UnsafeMutablePointer<Float>, IC: Int, OC: Int, pan
     }
 }
 
-/// Four rows of a (IC)-long input times one panel: 8 accumulators, 2 panel loads and 4 broadcasts per 8 FMAs.
+// The tiles work on whole 16-float panel rows (`Float16x`): two ymm registers each on AVX2, one zmm register where
+// the kernels are compiled for AVX-512 (Package.swift's QUILL_TARGET_CPU).
+
+/// Four rows of a (IC)-long input times one panel: 4 accumulators, 1 panel row and 4 broadcasts per 4 FMAs.
 @inline(__always)
 private func panelTile4(_ b: UnsafeMutablePointer<Float>, IC: Int, _ a: UnsafeMutablePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, bias: UnsafeMutablePointer<Float>?) {
     let a0 = a, a1 = a + IC, a2 = a + 2 * IC, a3 = a + 3 * IC
-    var c00 = Float8(), c01 = Float8(), c10 = Float8(), c11 = Float8()
-    var c20 = Float8(), c21 = Float8(), c30 = Float8(), c31 = Float8()
+    var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
     var bp = b
     for k in 0..<IC {
-        let b0 = load8(bp), b1 = load8(bp + 8)
-        let x0 = Float8(repeating: a0[k]), x1 = Float8(repeating: a1[k])
-        let x2 = Float8(repeating: a2[k]), x3 = Float8(repeating: a3[k])
-        c00 = c00.addingProduct(x0, b0); c01 = c01.addingProduct(x0, b1)
-        c10 = c10.addingProduct(x1, b0); c11 = c11.addingProduct(x1, b1)
-        c20 = c20.addingProduct(x2, b0); c21 = c21.addingProduct(x2, b1)
-        c30 = c30.addingProduct(x3, b0); c31 = c31.addingProduct(x3, b1)
+        let w = load16(bp)
+        c0 = c0.addingProduct(Float16x(repeating: a0[k]), w)
+        c1 = c1.addingProduct(Float16x(repeating: a1[k]), w)
+        c2 = c2.addingProduct(Float16x(repeating: a2[k]), w)
+        c3 = c3.addingProduct(Float16x(repeating: a3[k]), w)
         bp += 16
     }
-    if cols == 16 {
-        if let bias {
-            let bb0 = load8(bias), bb1 = load8(bias + 8)
-            c00 += bb0; c01 += bb1; c10 += bb0; c11 += bb1; c20 += bb0; c21 += bb1; c30 += bb0; c31 += bb1
-        }
-        store8(c00, c); store8(c01, c + 8)
-        store8(c10, c + ldc); store8(c11, c + ldc + 8)
-        store8(c20, c + 2 * ldc); store8(c21, c + 2 * ldc + 8)
-        store8(c30, c + 3 * ldc); store8(c31, c + 3 * ldc + 8)
-    } else {
-        storePartial(c00, c01, c, cols: cols, bias: bias)
-        storePartial(c10, c11, c + ldc, cols: cols, bias: bias)
-        storePartial(c20, c21, c + 2 * ldc, cols: cols, bias: bias)
-        storePartial(c30, c31, c + 3 * ldc, cols: cols, bias: bias)
-    }
+    storeRow(c0, c, cols: cols, bias: bias)
+    storeRow(c1, c + ldc, cols: cols, bias: bias)
+    storeRow(c2, c + 2 * ldc, cols: cols, bias: bias)
+    storeRow(c3, c + 3 * ldc, cols: cols, bias: bias)
 }
 
-/// Six rows times one panel: 12 accumulators, 2 panel loads and 6 broadcasts per 12 FMAs (the classic 6 × 16
-/// AVX2 micro-kernel shape: 12 + 2 + 1 of the 16 ymm registers).
+/// Six rows times one panel: 6 accumulators, 1 panel row and 6 broadcasts per 6 FMAs (on AVX2 the classic 6 × 16
+/// micro-kernel shape: 12 + 2 + 1 of the 16 ymm registers).
 @inline(__always)
 private func panelTile6(_ b: UnsafeMutablePointer<Float>, IC: Int, _ a: UnsafeMutablePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, bias: UnsafeMutablePointer<Float>?) {
     let a0 = a, a1 = a + IC, a2 = a + 2 * IC, a3 = a + 3 * IC, a4 = a + 4 * IC, a5 = a + 5 * IC
-    var c00 = Float8(), c01 = Float8(), c10 = Float8(), c11 = Float8(), c20 = Float8(), c21 = Float8()
-    var c30 = Float8(), c31 = Float8(), c40 = Float8(), c41 = Float8(), c50 = Float8(), c51 = Float8()
+    var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x(), c4 = Float16x(), c5 = Float16x()
     var bp = b
     for k in 0..<IC {
-        let b0 = load8(bp), b1 = load8(bp + 8)
-        var x = Float8(repeating: a0[k]); c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
-        x = Float8(repeating: a1[k]); c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
-        x = Float8(repeating: a2[k]); c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
-        x = Float8(repeating: a3[k]); c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
-        x = Float8(repeating: a4[k]); c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
-        x = Float8(repeating: a5[k]); c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
+        let w = load16(bp)
+        c0 = c0.addingProduct(Float16x(repeating: a0[k]), w)
+        c1 = c1.addingProduct(Float16x(repeating: a1[k]), w)
+        c2 = c2.addingProduct(Float16x(repeating: a2[k]), w)
+        c3 = c3.addingProduct(Float16x(repeating: a3[k]), w)
+        c4 = c4.addingProduct(Float16x(repeating: a4[k]), w)
+        c5 = c5.addingProduct(Float16x(repeating: a5[k]), w)
         bp += 16
     }
+    storeRow(c0, c, cols: cols, bias: bias)
+    storeRow(c1, c + ldc, cols: cols, bias: bias)
+    storeRow(c2, c + 2 * ldc, cols: cols, bias: bias)
+    storeRow(c3, c + 3 * ldc, cols: cols, bias: bias)
+    storeRow(c4, c + 4 * ldc, cols: cols, bias: bias)
+    storeRow(c5, c + 5 * ldc, cols: cols, bias: bias)
+}
+
+/// One output row of a panel, plus bias: all 16 lanes, or the first `cols` of the last panel of a width that is no
+/// multiple of 16.
+@inline(__always)
+func storeRow(_ v: Float16x, _ c: UnsafeMutablePointer<Float>, cols: Int, bias: UnsafeMutablePointer<Float>?) {
     if cols == 16 {
-        if let bias {
-            let bb0 = load8(bias), bb1 = load8(bias + 8)
-            c00 += bb0; c01 += bb1; c10 += bb0; c11 += bb1; c20 += bb0; c21 += bb1
-            c30 += bb0; c31 += bb1; c40 += bb0; c41 += bb1; c50 += bb0; c51 += bb1
-        }
-        store8(c00, c); store8(c01, c + 8)
-        store8(c10, c + ldc); store8(c11, c + ldc + 8)
-        store8(c20, c + 2 * ldc); store8(c21, c + 2 * ldc + 8)
-        store8(c30, c + 3 * ldc); store8(c31, c + 3 * ldc + 8)
-        store8(c40, c + 4 * ldc); store8(c41, c + 4 * ldc + 8)
-        store8(c50, c + 5 * ldc); store8(c51, c + 5 * ldc + 8)
+        store16(bias.map { v + load16($0) } ?? v, c)
     } else {
-        storePartial(c00, c01, c, cols: cols, bias: bias)
-        storePartial(c10, c11, c + ldc, cols: cols, bias: bias)
-        storePartial(c20, c21, c + 2 * ldc, cols: cols, bias: bias)
-        storePartial(c30, c31, c + 3 * ldc, cols: cols, bias: bias)
-        storePartial(c40, c41, c + 4 * ldc, cols: cols, bias: bias)
-        storePartial(c50, c51, c + 5 * ldc, cols: cols, bias: bias)
+        storePartial(v, c, cols: cols, bias: bias)
     }
 }
 
-/// The first `cols` (< 16) lanes of lo ++ hi, plus bias, into c: the last panel of a width that is no multiple of 16.
 @inline(never)
-private func storePartial(_ lo: Float8, _ hi: Float8, _ c: UnsafeMutablePointer<Float>, cols: Int,
-                          bias: UnsafeMutablePointer<Float>?) {
-    for j in 0..<cols { c[j] = (j < 8 ? lo[j] : hi[j - 8]) + (bias?[j] ?? 0) }
+private func storePartial(_ v: Float16x, _ c: UnsafeMutablePointer<Float>, cols: Int, bias: UnsafeMutablePointer<Float>?) {
+    for j in 0..<cols { c[j] = v[j] + (bias?[j] ?? 0) }
 }
 
 /// One row times one panel, the k loop split four ways so that the FMA chains overlap.
 @inline(__always)
 private func panelTile1(_ b: UnsafeMutablePointer<Float>, IC: Int, _ a: UnsafeMutablePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, cols: Int, bias: UnsafeMutablePointer<Float>?) {
-    var s0 = Float8(), s1 = Float8(), t0 = Float8(), t1 = Float8()
-    var u0 = Float8(), u1 = Float8(), v0 = Float8(), v1 = Float8()
+    var s = Float16x(), t = Float16x(), u = Float16x(), v = Float16x()
     var k = 0, bp = b
     while k + 4 <= IC {
-        // One row reads each weight once: ask for the lines 4 KB ahead (4 of the 64-byte rows of this step).
+        // One row reads each weight once: ask for the lines 4 KB ahead (the 4 panel rows of this step).
         quill_prefetch(bp + 1024); quill_prefetch(bp + 1040); quill_prefetch(bp + 1056); quill_prefetch(bp + 1072)
-        let x0 = Float8(repeating: a[k]), x1 = Float8(repeating: a[k + 1])
-        let x2 = Float8(repeating: a[k + 2]), x3 = Float8(repeating: a[k + 3])
-        s0 = s0.addingProduct(x0, load8(bp)); s1 = s1.addingProduct(x0, load8(bp + 8))
-        t0 = t0.addingProduct(x1, load8(bp + 16)); t1 = t1.addingProduct(x1, load8(bp + 24))
-        u0 = u0.addingProduct(x2, load8(bp + 32)); u1 = u1.addingProduct(x2, load8(bp + 40))
-        v0 = v0.addingProduct(x3, load8(bp + 48)); v1 = v1.addingProduct(x3, load8(bp + 56))
+        s = s.addingProduct(Float16x(repeating: a[k]), load16(bp))
+        t = t.addingProduct(Float16x(repeating: a[k + 1]), load16(bp + 16))
+        u = u.addingProduct(Float16x(repeating: a[k + 2]), load16(bp + 32))
+        v = v.addingProduct(Float16x(repeating: a[k + 3]), load16(bp + 48))
         k += 4; bp += 64
     }
     while k < IC {
-        let x = Float8(repeating: a[k])
-        s0 = s0.addingProduct(x, load8(bp)); s1 = s1.addingProduct(x, load8(bp + 8))
+        s = s.addingProduct(Float16x(repeating: a[k]), load16(bp))
         k += 1; bp += 16
     }
-    let lo = (s0 + t0) + (u0 + v0), hi = (s1 + t1) + (u1 + v1)
-    if cols == 16 {
-        if let bias { store8(lo + load8(bias), c); store8(hi + load8(bias + 8), c + 8) }
-        else { store8(lo, c); store8(hi, c + 8) }
-    } else {
-        storePartial(lo, hi, c, cols: cols, bias: bias)
-    }
+    storeRow((s + t) + (u + v), c, cols: cols, bias: bias)
 }

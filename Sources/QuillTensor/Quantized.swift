@@ -177,17 +177,31 @@ private func dequantizePanel(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, in
     for b in 0..<blocks {
         let block = panel + b * Q8Weights.blockBytes
         prefetchAhead(block)
-        let h = block.loadUnaligned(as: SIMD16<Float16>.self)
-        let s0 = Float8(h.lowHalf), s1 = Float8(h.highHalf)
+        let scale = scales(block)
         let q = block + 32
         let i0 = b * Q8Weights.blockSize
         for i in 0..<min(Q8Weights.blockSize, IC - i0) {
-            let v = q.loadUnaligned(fromByteOffset: i * 16, as: SIMD16<Int8>.self)
-            let d = dst + (i0 + i) * 16
-            store8(widen(v.lowHalf) * s0, d)
-            store8(widen(v.highHalf) * s1, d + 8)
+            store16(widen(q, i) * scale, dst + (i0 + i) * 16)
         }
     }
+}
+
+// The conversions go through 8-lane halves: Swift's 8-lane conversions compile to vcvtph2ps and vpmovsxbd +
+// vcvtdq2ps, while its 16-lane ones call generic code, lane by lane.
+
+/// The 16 scales of a block, as floats.
+@inline(__always)
+private func scales(_ block: UnsafeRawPointer) -> Float16x {
+    let h = block.loadUnaligned(as: SIMD16<Float16>.self)
+    return Float16x(lowHalf: Float8(h.lowHalf), highHalf: Float8(h.highHalf))
+}
+
+/// Row i of a block's 16 × 32 bytes, as floats.
+@inline(__always)
+private func widen(_ q: UnsafeRawPointer, _ i: Int) -> Float16x {
+    let v = q.loadUnaligned(fromByteOffset: i * 16, as: SIMD16<Int8>.self)
+    return Float16x(lowHalf: Float8(SIMD8<Int32>(truncatingIfNeeded: v.lowHalf)),
+                    highHalf: Float8(SIMD8<Int32>(truncatingIfNeeded: v.highHalf)))
 }
 
 /// Blocks this far ahead are asked for while one is computed: with ~1 byte per weight the loop spends more time per
@@ -205,83 +219,58 @@ private func prefetchAhead(_ block: UnsafeRawPointer) {
     }
 }
 
-@inline(__always)
-private func widen(_ v: SIMD8<Int8>) -> Float8 { Float8(SIMD8<Int32>(truncatingIfNeeded: v)) }
 
 /// One row times one panel of bytes: per block, two chains of partial sums over its 32 channels, then the block's
 /// scales applied to them (acc += scale · Σ x·q).
 @inline(__always)
 private func q8PanelRow(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, _ a: UnsafeMutablePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, cols: Int, bias: UnsafeMutablePointer<Float>?) {
-    var acc0 = Float8(), acc1 = Float8()
+    var acc = Float16x()
     for b in 0..<blocks {
         let block = panel + b * Q8Weights.blockBytes
         prefetchAhead(block)
         let q = block + 32
         let i0 = b * Q8Weights.blockSize
         let x = a + i0
-        var s0 = Float8(), s1 = Float8(), t0 = Float8(), t1 = Float8()
+        var s = Float16x(), t = Float16x()
         if IC - i0 >= Q8Weights.blockSize {
             var i = 0
             while i < Q8Weights.blockSize {
-                let v = q.loadUnaligned(fromByteOffset: i * 16, as: SIMD16<Int8>.self)
-                let u = q.loadUnaligned(fromByteOffset: i * 16 + 16, as: SIMD16<Int8>.self)
-                let x0 = Float8(repeating: x[i]), x1 = Float8(repeating: x[i + 1])
-                s0 = s0.addingProduct(x0, widen(v.lowHalf)); s1 = s1.addingProduct(x0, widen(v.highHalf))
-                t0 = t0.addingProduct(x1, widen(u.lowHalf)); t1 = t1.addingProduct(x1, widen(u.highHalf))
+                s = s.addingProduct(Float16x(repeating: x[i]), widen(q, i))
+                t = t.addingProduct(Float16x(repeating: x[i + 1]), widen(q, i + 1))
                 i += 2
             }
         } else {
-            for i in 0..<(IC - i0) {
-                let v = q.loadUnaligned(fromByteOffset: i * 16, as: SIMD16<Int8>.self)
-                let x0 = Float8(repeating: x[i])
-                s0 = s0.addingProduct(x0, widen(v.lowHalf)); s1 = s1.addingProduct(x0, widen(v.highHalf))
-            }
+            for i in 0..<(IC - i0) { s = s.addingProduct(Float16x(repeating: x[i]), widen(q, i)) }
         }
-        let h = block.loadUnaligned(as: SIMD16<Float16>.self)
-        acc0 = acc0.addingProduct(s0 + t0, Float8(h.lowHalf))
-        acc1 = acc1.addingProduct(s1 + t1, Float8(h.highHalf))
+        acc = acc.addingProduct(s + t, scales(block))
     }
-    if cols == 16 {
-        if let bias { store8(acc0 + load8(bias), c); store8(acc1 + load8(bias + 8), c + 8) }
-        else { store8(acc0, c); store8(acc1, c + 8) }
-    } else {
-        for j in 0..<cols { c[j] = (j < 8 ? acc0[j] : acc1[j - 8]) + (bias?[j] ?? 0) }
-    }
+    storeRow(acc, c, cols: cols, bias: bias)
 }
 
-/// Four rows times one panel of bytes: each row of 16 bytes is widened and scaled once, then used by four rows
-/// (8 accumulators, 2 scale vectors, 2 widened halves and a broadcast: 13 of the 16 vector registers).
+/// Four rows times one panel of bytes: each row of 16 bytes is widened and scaled once, then used by four rows.
 @inline(__always)
 private func q8PanelTile4(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, _ a: UnsafeMutablePointer<Float>,
                           _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, bias: UnsafeMutablePointer<Float>?) {
     let a0 = a, a1 = a + IC, a2 = a + 2 * IC, a3 = a + 3 * IC
-    var c00 = Float8(), c01 = Float8(), c10 = Float8(), c11 = Float8()
-    var c20 = Float8(), c21 = Float8(), c30 = Float8(), c31 = Float8()
+    var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
     for b in 0..<blocks {
         let block = panel + b * Q8Weights.blockBytes
         prefetchAhead(block)
-        let h = block.loadUnaligned(as: SIMD16<Float16>.self)
-        let s0 = Float8(h.lowHalf), s1 = Float8(h.highHalf)
+        let scale = scales(block)
         let q = block + 32
         let i0 = b * Q8Weights.blockSize
         for i in 0..<min(Q8Weights.blockSize, IC - i0) {
-            let v = q.loadUnaligned(fromByteOffset: i * 16, as: SIMD16<Int8>.self)
-            let w0 = widen(v.lowHalf) * s0, w1 = widen(v.highHalf) * s1
+            let w = widen(q, i) * scale
             let k = i0 + i
-            var x = Float8(repeating: a0[k]); c00 = c00.addingProduct(x, w0); c01 = c01.addingProduct(x, w1)
-            x = Float8(repeating: a1[k]); c10 = c10.addingProduct(x, w0); c11 = c11.addingProduct(x, w1)
-            x = Float8(repeating: a2[k]); c20 = c20.addingProduct(x, w0); c21 = c21.addingProduct(x, w1)
-            x = Float8(repeating: a3[k]); c30 = c30.addingProduct(x, w0); c31 = c31.addingProduct(x, w1)
+            c0 = c0.addingProduct(Float16x(repeating: a0[k]), w)
+            c1 = c1.addingProduct(Float16x(repeating: a1[k]), w)
+            c2 = c2.addingProduct(Float16x(repeating: a2[k]), w)
+            c3 = c3.addingProduct(Float16x(repeating: a3[k]), w)
         }
     }
-    func put(_ lo: Float8, _ hi: Float8, _ row: UnsafeMutablePointer<Float>) {
-        if cols == 16 {
-            if let bias { store8(lo + load8(bias), row); store8(hi + load8(bias + 8), row + 8) }
-            else { store8(lo, row); store8(hi, row + 8) }
-        } else {
-            for j in 0..<cols { row[j] = (j < 8 ? lo[j] : hi[j - 8]) + (bias?[j] ?? 0) }
-        }
-    }
-    put(c00, c01, c); put(c10, c11, c + ldc); put(c20, c21, c + 2 * ldc); put(c30, c31, c + 3 * ldc)
+    storeRow(c0, c, cols: cols, bias: bias)
+    storeRow(c1, c + ldc, cols: cols, bias: bias)
+    storeRow(c2, c + 2 * ldc, cols: cols, bias: bias)
+    storeRow(c3, c + 3 * ldc, cols: cols, bias: bias)
 }

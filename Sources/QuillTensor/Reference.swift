@@ -6,6 +6,18 @@ public enum Reference {
     // MARK: - Matmul
 
     /// out (N, OC) = inp (N, IC) · weight (IC, OC) + bias
+    /// logits (N, V) = inp (N, C) · wteᵀ, the triple loop (twin of lmHeadForward and HeadDot.swift).
+    public static func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: FloatBuffer, rows N: Int, C: Int,
+                                     V: Int) {
+        for r in 0..<N {
+            for v in 0..<V {
+                var s: Float = 0
+                for c in 0..<C { s += inp[r * C + c] * wte[v * C + c] }
+                logits[r * V + v] = s
+            }
+        }
+    }
+
     public static func matmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ weight: FloatBuffer,
                                      _ bias: FloatBuffer?, rows N: Int, inChannels IC: Int, outChannels OC: Int) {
         for r in 0..<N {

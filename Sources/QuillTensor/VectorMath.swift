@@ -2,6 +2,20 @@
 // over SIMD8<Float>. exp is Cephes' expf (range reduction by ln 2, degree-6 polynomial): about 1 ulp.
 
 public typealias Float8 = SIMD8<Float>
+/// 16 floats: one panel row of the packed kernels (two ymm registers on AVX2, one zmm on AVX-512).
+public typealias Float16x = SIMD16<Float>
+
+@inline(__always) public func load16(_ p: UnsafePointer<Float>) -> Float16x {
+    UnsafeRawPointer(p).loadUnaligned(as: Float16x.self)
+}
+
+@inline(__always) public func load16(_ p: UnsafeMutablePointer<Float>) -> Float16x {
+    UnsafeRawPointer(p).loadUnaligned(as: Float16x.self)
+}
+
+@inline(__always) public func store16(_ v: Float16x, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float16x.self)
+}
 
 @inline(__always) public func load8(_ p: UnsafePointer<Float>) -> Float8 {
     UnsafeRawPointer(p).loadUnaligned(as: Float8.self)

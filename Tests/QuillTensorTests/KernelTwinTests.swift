@@ -67,6 +67,23 @@ struct KernelTwinTests {
         }
     }
 
+    @Test("the decode LM head (Quill's row kernel, 1 to 16 rows, split or not) equals the triple loop",
+          arguments: [(1, 768, 2000), (2, 64, 8200), (3, 100, 3500), (4, 256, 1100), (5, 37, 6000), (16, 64, 1100)])
+    func headDot(shape: (Int, Int, Int)) {
+        let (N, C, V) = shape
+        let inp = Buf(N * C, seed: 71), wte = Buf(V * C, seed: 72)
+        let slow = Buf(N * V)
+        Reference.lmHeadForward(slow.b, inp.b, wte.b, rows: N, C: C, V: V)
+        // Large enough that lmHeadForward(…, workers:) takes the row kernel, on one thread and on two.
+        #expect(N * C * V >= splitMinimumWork && N <= headDotMaxRows, "a shape the row kernel takes")
+        for workers in [1, 2] {
+            let fast = Buf(N * V, seed: 73)
+            lmHeadForward(fast.b, inp.b, wte.b, rows: N, C: C, V: V, workers: workers)
+            // Only the order of the sums differs: 16 lanes and 2 chains against one running sum over C ≤ 768 terms.
+            #expect(maxRelativeDiff(fast.b, slow.b, count: N * V).diff < 1e-4, "\(workers) workers")
+        }
+    }
+
     @Test("layernorm forward and backward equal the scalar loops", arguments: [(1, 1), (3, 5), (7, 13), (4, 67)])
     func layerNorm(shape: (Int, Int)) {
         let (N, C) = shape

@@ -1,0 +1,52 @@
+// The tied LM head for decode steps: logits (N, V) = x (N, C) · wteᵀ with few rows, reading wte (V, C) as it lies,
+// one vocabulary row after another. OpenBLAS's sgemv does this too, but the kernel it picks on some CPUs (a VM
+// that reports an unknown model gets SSE3's "Prescott" kernels) read wte at 9 GB/s on a core where this loop reads
+// 12; at GPT-2's size the head is 154 MB of the 500 MB a decode step reads. The naive twin is the triple loop
+// (Reference.lmHeadForward).
+import CBLAS
+
+/// Rows at most for which `lmHeadForward(…, workers:)` runs this kernel (above: one sgemm per vocabulary range).
+public let headDotMaxRows = 16
+
+/// logits[r · V + v] = Σ_c x[r · C + c] · wte[v · C + c] for v in `vocab` and every r < N (N ≤ 4 per call).
+@inline(__always)
+func headDotRows(_ logits: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>, _ wte: UnsafeMutablePointer<Float>,
+                 rows N: Int, C: Int, V: Int, vocab: Range<Int>) {
+    precondition(N >= 1 && N <= 4)
+    let body = C & ~15
+    for v in vocab {
+        let w = wte + v * C
+        // The row 8 rows ahead (C floats each) is asked for while this one is summed.
+        let ahead = UnsafeRawPointer(w + 8 * C)
+        var line = 0
+        while line < C * 4 { quill_prefetch(ahead + line); line += 64 }
+        var a0 = Float8(), a1 = Float8(), b0 = Float8(), b1 = Float8()
+        var c0 = Float8(), c1 = Float8(), d0 = Float8(), d1 = Float8()
+        var k = 0
+        while k < body {
+            let w0 = load8(w + k), w1 = load8(w + k + 8)
+            a0 = a0.addingProduct(w0, load8(x + k)); a1 = a1.addingProduct(w1, load8(x + k + 8))
+            if N > 1 { b0 = b0.addingProduct(w0, load8(x + C + k)); b1 = b1.addingProduct(w1, load8(x + C + k + 8)) }
+            if N > 2 { c0 = c0.addingProduct(w0, load8(x + 2 * C + k)); c1 = c1.addingProduct(w1, load8(x + 2 * C + k + 8)) }
+            if N > 3 { d0 = d0.addingProduct(w0, load8(x + 3 * C + k)); d1 = d1.addingProduct(w1, load8(x + 3 * C + k + 8)) }
+            k += 16
+        }
+        var s = SIMD4<Float>((a0 + a1).sum(), (b0 + b1).sum(), (c0 + c1).sum(), (d0 + d1).sum())
+        while k < C {
+            for r in 0..<N { s[r] += w[k] * x[r * C + k] }
+            k += 1
+        }
+        for r in 0..<N { logits[r * V + v] = s[r] }
+    }
+}
+
+/// logits (N, V) = x (N, C) · wteᵀ for the vocabulary rows `vocab`, 4 input rows at a time.
+func headDotForward(_ logits: FloatBuffer, _ x: FloatBuffer, _ wte: FloatBuffer, rows N: Int, C: Int, V: Int,
+                    vocab: Range<Int>) {
+    var r = 0
+    while r < N {
+        let n = min(4, N - r)
+        headDotRows(logits.ptr + r * V, x.ptr + r * C, wte.ptr, rows: n, C: C, V: V, vocab: vocab)
+        r += n
+    }
+}
