@@ -154,7 +154,8 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     /// Closes at once: cancels the handler and any streamed body, logs an unfinished exchange, releases the socket.
-    private func close() {
+    /// `reason`: why an exchange still in progress is cut (the access log records it).
+    private func close(reason: String = "the connection closed before the response was complete") {
         guard phase != .closed else { return }
         phase = .closed
         handlerTask?.cancel()
@@ -167,7 +168,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
         if let exchange {
             // The client went away (or was cut off) before the response was complete; 499 when nothing was sent.
-            log(exchange, status: exchange.status ?? 499)
+            log(exchange, status: exchange.status ?? 499, cut: reason)
             self.exchange = nil
         }
         output = []
@@ -525,14 +526,14 @@ final class HTTPConnection: @unchecked Sendable {
         rescheduleTimer()
     }
 
-    private func log(_ exchange: Exchange, status: Int) {
+    private func log(_ exchange: Exchange, status: Int, cut: String? = nil) {
         guard let accessLog else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         let duration = Double(now &- exchange.completedAt) / 1e9
         let bytes = exchange.status == nil ? 0 : max(0, totalSent - exchange.bodyStart)
         accessLog(AccessLogEntry(method: exchange.method, target: exchange.target, status: status,
                                  bytesSent: bytes, durationSeconds: max(0, duration),
-                                 remoteAddress: remoteAddress))
+                                 remoteAddress: remoteAddress, cut: cut))
     }
 
     // MARK: - Writing
@@ -628,7 +629,7 @@ final class HTTPConnection: @unchecked Sendable {
         guard phase != .closed else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         if let graceDeadline, now >= graceDeadline {
-            close()  // shutdown's grace period is over: cut whatever is still running
+            close(reason: "cut at the drain deadline")  // shutdown's grace period is over: cut what still runs
             return
         }
         if let lingerDeadline, now >= lingerDeadline {
@@ -639,7 +640,7 @@ final class HTTPConnection: @unchecked Sendable {
             let sent = totalSent - rateWindowSent
             let required = Double(configuration.minSendBytesPerSecond) * configuration.sendRateWindow
             if pendingOutput > 0 && Double(sent) < required {
-                close()  // a reader too slow to keep up: free the connection and cancel its stream
+                close(reason: "the client read slower than min_send_rate")  // free the connection, cancel its stream
                 return
             }
             rateWindowStart = pendingOutput > 0 ? now : nil

@@ -25,7 +25,8 @@ public final class HTTPServer: @unchecked Sendable {
     private let handler: HTTPHandler
     private let accessLog: (@Sendable (AccessLogEntry) -> Void)?
     private let queue = DispatchQueue(label: "quill.http.listener")
-    /// Most connections answered 503 at a time; more are closed without an answer.
+    /// Most connections answered 503 at a time by a connection of their own (which reads the request and lingers so
+    /// the client sees the answer); past it a refused client gets the same 503 written at once (`refuseAtOnce`).
     static let maxRejecting = 64
 
     private struct State {
@@ -35,8 +36,8 @@ public final class HTTPServer: @unchecked Sendable {
         var connections: [ObjectIdentifier: HTTPConnection] = [:]
         /// Open connections that were admitted (not answered 503 for the limit).
         var admitted = 0
-        /// Open connections being answered 503. Beyond `maxRejecting` a flood of clients is simply closed, so
-        /// refusing politely cannot exhaust file descriptors.
+        /// Open connections being answered 503. Beyond `maxRejecting` a flood of clients is answered without a
+        /// connection object and closed at once, so refusing politely cannot exhaust file descriptors.
         var rejecting = 0
         var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     }
@@ -155,20 +156,28 @@ public final class HTTPServer: @unchecked Sendable {
                 return
             }
             guard let (socket, remoteAddress) = accepted else { return }
-            let (admitted, drop) = state.withLock { s -> (Bool, Bool) in
-                if s.shuttingDown { return (false, true) }
+            enum Admission { case admitted, rejected, refusedAtOnce, stopping }
+            let admission = state.withLock { s -> Admission in
+                if s.shuttingDown { return .stopping }
                 if s.admitted < configuration.maxConnections {
                     s.admitted += 1
-                    return (true, false)
+                    return .admitted
                 }
-                if s.rejecting >= Self.maxRejecting { return (false, true) }
+                if s.rejecting >= Self.maxRejecting { return .refusedAtOnce }
                 s.rejecting += 1
-                return (false, false)
+                return .rejected
             }
-            if drop {
+            switch admission {
+            case .stopping:
                 socket.close()
                 continue
+            case .refusedAtOnce:
+                refuseAtOnce(socket, remoteAddress: remoteAddress)
+                continue
+            case .admitted, .rejected:
+                break
             }
+            let admitted = admission == .admitted
             let connection = HTTPConnection(
                 socket: socket, remoteAddress: remoteAddress, rejected: !admitted, configuration: configuration,
                 handler: handler, accessLog: accessLog,
@@ -176,6 +185,33 @@ public final class HTTPServer: @unchecked Sendable {
             state.withLock { $0.connections[ObjectIdentifier(connection)] = connection }
             connection.start()
         }
+    }
+
+    /// A 503 (or, while shutting down, the same answer) for a client that no connection object will serve: written
+    /// into the fresh socket's empty send buffer, then FIN, then whatever the client already sent is read away so
+    /// that the close is a FIN and not a reset (a reset can make the client drop the answer unread).
+    private func refuseAtOnce(_ socket: Socket, remoteAddress: String) {
+        let bytes = Self.refusal(maxConnections: configuration.maxConnections)
+        let sent = bytes.withUnsafeBytes { socket.send($0) }
+        socket.shutdownWrite()
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<16 {
+            let r = scratch.withUnsafeMutableBytes { socket.receive(into: $0) }
+            guard case .bytes = r else { break }
+        }
+        socket.close()
+        accessLog?(AccessLogEntry(method: "", target: "", status: 503,
+                                  bytesSent: sent == .bytes(bytes.count) ? bytes.count : 0, durationSeconds: 0,
+                                  remoteAddress: remoteAddress))
+    }
+
+    /// The whole 503 too_many_connections response, head and body, with `Connection: close`.
+    static func refusal(maxConnections: Int) -> [UInt8] {
+        let response = HTTPLayerError.tooManyConnections(maxConnections).response
+        guard case .bytes(let body) = response.body else { return [] }
+        return ResponseEncoding.head(status: response.status,
+                                     framingFields: [("Content-Length", String(body.count)), ("Connection", "close")],
+                                     fields: response.headerFields) + body
     }
 
     private func pauseAccepting() {

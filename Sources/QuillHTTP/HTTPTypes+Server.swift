@@ -108,8 +108,11 @@ public struct AccessLogEntry: Sendable {
     public var bytesSent: Int
     public var durationSeconds: Double
     public var remoteAddress: String
+    /// Why the response was cut short, when it was: its status went out but not all of its body.
+    public var cut: String?
     public init(method: String, target: String, status: Int, bytesSent: Int, durationSeconds: Double,
-                remoteAddress: String) {
+                remoteAddress: String, cut: String? = nil) {
+        self.cut = cut
         self.method = method
         self.target = target
         self.status = status

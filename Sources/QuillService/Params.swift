@@ -95,11 +95,12 @@ public struct Params: Sendable {
     public func int(_ name: String, default d: Int, in range: ClosedRange<Int>) throws(APIError) -> Int {
         guard let n = try number(name) else { return d }
         guard n.isIntegral else { throw .invalid("\(name) must be an integer", param: name, code: "invalid_type") }
-        let x = n.double
-        guard x >= Double(range.lowerBound), x <= Double(range.upperBound) else {
+        // Int(exactly:) and not Int(_:): near Int.max a double rounds up to 2^63, which passes a <= test against
+        // Double(Int.max) and then traps in the conversion (a request once took the server down that way).
+        guard let x = n.int64.map({ Int($0) }) ?? Int(exactly: n.double), range.contains(x) else {
             throw .invalid("\(name) must be between \(range.lowerBound) and \(range.upperBound)", param: name)
         }
-        return Int(x)
+        return x
     }
 
     public func double(_ name: String, default d: Double, check: (Double) -> Bool, range: String)

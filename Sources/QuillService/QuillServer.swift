@@ -26,7 +26,12 @@ public final class QuillServer: Sendable {
         }, accessLog: { entry in
             let path = entry.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? entry.target
             metrics.request(route: path, status: entry.status, seconds: entry.durationSeconds)
-            logger?.info("\(entry.method) \(APIError.clip(entry.target, bytes: 200)) \(entry.status) \(entry.bytesSent)B \(String(format: "%.1f", entry.durationSeconds * 1000))ms \(entry.remoteAddress)")
+            let line = "\(entry.method) \(APIError.clip(entry.target, bytes: 200)) \(entry.status) \(entry.bytesSent)B \(String(format: "%.1f", entry.durationSeconds * 1000))ms \(entry.remoteAddress)"
+            if let cut = entry.cut {
+                logger?.warning("\(line) incomplete: \(cut)")
+            } else {
+                logger?.info("\(line)")
+            }
         })
     }
 

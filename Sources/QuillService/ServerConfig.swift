@@ -38,6 +38,9 @@ public struct ServerConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// The largest max_tokens_limit a server accepts: 2^24 tokens, far past any context a request can fill.
+    public static let maxTokensCeiling = 1 << 24
+
     enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, checkpoint
         case modelName = "model_name", apiKey = "api_key", maxTokensLimit = "max_tokens_limit"
@@ -140,17 +143,20 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public func validate() throws(ServiceError) {
         func need(_ ok: Bool, _ message: String) throws(ServiceError) { if !ok { throw .config(message) } }
         try need((0...65535).contains(port), "port must be between 0 and 65535")
-        try need(maxTokensLimit >= 1, "max_tokens_limit must be >= 1")
+        // Upper bounds too: every size from a file, a variable or a flag is bounded before any arithmetic uses it.
+        try need((1...Self.maxTokensCeiling).contains(maxTokensLimit),
+                 "max_tokens_limit must be between 1 and \(Self.maxTokensCeiling)")
         try need((1...256).contains(batchCapacity), "batch_capacity must be between 1 and 256")
-        try need(queueCapacity >= 0, "queue_capacity must be >= 0")
-        try need(threads >= 0, "threads must be >= 0 (0: one per core)")
+        try need((0...1_000_000).contains(queueCapacity), "queue_capacity must be between 0 and 1000000")
+        try need((0...4096).contains(threads), "threads must be between 0 and 4096 (0: one per core)")
         try need(WeightPrecision(rawValue: weights) != nil, "weights must be f32 or q8, not \"\(weights)\"")
-        try need(maxConnections >= 1, "max_connections must be >= 1")
-        try need(maxHeaderBytes >= 256, "max_header_bytes must be >= 256")
-        try need(maxBodyBytes >= 1, "max_body_bytes must be >= 1")
-        try need(requestTimeout > 0 && idleTimeout > 0, "request_timeout and idle_timeout must be > 0")
-        try need(minSendRate >= 0, "min_send_rate must be >= 0")
-        try need(drainSeconds >= 0, "drain_seconds must be >= 0")
+        try need((1...1_000_000).contains(maxConnections), "max_connections must be between 1 and 1000000")
+        try need((256...(1 << 24)).contains(maxHeaderBytes), "max_header_bytes must be between 256 and 16777216")
+        try need((1...(1 << 30)).contains(maxBodyBytes), "max_body_bytes must be between 1 and 1073741824")
+        try need(requestTimeout > 0 && idleTimeout > 0 && requestTimeout <= 86400 && idleTimeout <= 86400,
+                 "request_timeout and idle_timeout must be > 0 and at most 86400 seconds")
+        try need((0...(1 << 30)).contains(minSendRate), "min_send_rate must be between 0 and 1073741824")
+        try need(drainSeconds >= 0 && drainSeconds <= 86400, "drain_seconds must be between 0 and 86400")
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         try need(levels.contains(logLevel), "log_level must be one of \(levels.joined(separator: ", "))")
     }

@@ -99,7 +99,7 @@ struct QuillServerCommand: AsyncParsableCommand {
         server.load(model)
         logger.info("serving \(model.name) (\(model.parameterCount) parameters, \(model.precision.rawValue) weights, \(model.tokenizer.kind.rawValue) tokenizer, loaded in \(String(format: "%.2f", Date().timeIntervalSince(started))) s) on http://\(s.host.contains(":") ? "[\(s.host)]" : s.host):\(server.port)")
 
-        // SIGTERM/SIGINT: stop accepting, drain, exit 0. A second signal exits at once.
+        // SIGTERM/SIGINT: stop accepting, drain, exit 0. A second signal exits at once, with 128 + the signal.
         let (signals, continuation) = AsyncStream<Int32>.makeStream()
         let count = SignalCount()
         var sources: [any DispatchSourceSignal] = []
@@ -107,7 +107,12 @@ struct QuillServerCommand: AsyncParsableCommand {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
-                if count.increment() > 1 { _exit(0) }
+                if count.increment() > 1 {
+                    // A second signal gives up on the drain: say so, and exit as a process killed by it would.
+                    FileHandle.standardError.write(Data(
+                        "quill-server: signal \(sig) during the drain: exiting at once, requests still in flight are cut\n".utf8))
+                    _exit(128 + sig)
+                }
                 continuation.yield(sig)
             }
             source.resume()

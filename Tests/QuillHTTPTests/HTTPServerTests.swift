@@ -428,6 +428,30 @@ struct HTTPServerLimitTests {
         }
     }
 
+    @Test("More than 64 clients refused at once still each get the 503, not a bare close")
+    func refusalsPast64() async throws {
+        try await TestServer.with({ $0.maxConnections = 1 }) { server, probe in
+            let admitted = try RawClient.connect(port: server.port)
+            defer { admitted.close() }
+            #expect(await eventually { server.connectionCount == 1 })
+            // 150 at once: 64 are answered by connections of their own, the other 86 at accept.
+            var refused: [RawClient] = []
+            for _ in 0..<150 { refused.append(try RawClient.connect(port: server.port)) }
+            defer { refused.forEach { $0.close() } }
+            var statuses: [Int] = []
+            for client in refused {
+                let r = try await client.readResponse()
+                statuses.append(r.status)
+                #expect(r.errorCode == "too_many_connections" && r.header("Retry-After") == "1")
+            }
+            #expect(statuses.count == 150 && statuses.allSatisfy { $0 == 503 }, "\(statuses.filter { $0 != 503 }.count) without a 503")
+            #expect(await eventually { probe.accessLog.filter { $0.status == 503 }.count >= 150 })
+            // The admitted client was served throughout.
+            try await admitted.send("GET /echo HTTP/1.1\r\n\r\n")
+            #expect(try await admitted.readResponse().status == 200)
+        }
+    }
+
     @Test("Connections over maxConnections get 503 with Retry-After and are closed")
     func connectionLimit() async throws {
         try await TestServer.with({ $0.maxConnections = 2 }) { server, probe in
@@ -551,10 +575,11 @@ struct HTTPServerLifecycleTests {
         #expect(throws: (any Error).self) { try RawClient.connect(port: server.port) }
     }
 
-    @Test("Shutdown cuts a stream that outlasts the grace period, cancelling it")
+    @Test("Shutdown cuts a stream that outlasts the grace period, cancelling it, and the access log says it was cut")
     func shutdownCutsStreams() async throws {
         let probe = Probe()
-        let server = HTTPServer(configuration: TestServer.configuration(), handler: TestServer.handler(probe))
+        let server = HTTPServer(configuration: TestServer.configuration(), handler: TestServer.handler(probe),
+                                accessLog: { probe.record($0) })
         try server.start()
         let client = try RawClient.connect(port: server.port)
         defer { client.close() }
@@ -566,6 +591,10 @@ struct HTTPServerLifecycleTests {
         #expect(ContinuousClock.now - start < .seconds(3))
         #expect(server.connectionCount == 0)
         #expect(await eventually { probe.wasCancelled("shutdown") })
+        // Its 200 went out, but not all of its body: the entry says so instead of passing for a complete 200.
+        let entry = probe.accessLog.first { $0.target.hasPrefix("/forever") }
+        #expect(entry?.status == 200)
+        #expect(entry?.cut == "cut at the drain deadline")
     }
 
     @Test("Closed connections are released, whatever ended them")

@@ -46,6 +46,45 @@ struct ConfigTests {
         #expect(throws: ServiceError.self) { try c.validate() }
     }
 
+    @Test("every size setting has an upper bound: max_tokens_limit near Int.max (which once let a request trap) is refused")
+    func upperBounds() throws {
+        let huge: [(WritableKeyPath<ServerConfig, Int>, Int, String)] = [
+            (\.maxTokensLimit, Int.max, "max_tokens_limit"), (\.maxTokensLimit, (1 << 24) + 1, "max_tokens_limit"),
+            (\.queueCapacity, Int.max, "queue_capacity"), (\.threads, 1 << 40, "threads"),
+            (\.maxConnections, Int.max, "max_connections"), (\.maxHeaderBytes, Int.max, "max_header_bytes"),
+            (\.maxBodyBytes, 1 << 62, "max_body_bytes"), (\.minSendRate, Int.max, "min_send_rate"),
+        ]
+        for (key, value, name) in huge {
+            var c = ServerConfig()
+            c[keyPath: key] = value
+            do {
+                try c.validate()
+                Issue.record("\(name) = \(value) was accepted")
+            } catch {
+                #expect(error.description.contains(name), "\(error.description)")
+            }
+        }
+        var c = ServerConfig()
+        c.maxTokensLimit = 1 << 24
+        try c.validate()
+        c.requestTimeout = 1e300
+        #expect(throws: ServiceError.self) { try c.validate() }
+    }
+
+    @Test("an integer field near Int.max is a 400, not a trap: 2^63 - 1 rounds to 2^63 as a double")
+    func integerFieldsNearIntMax() throws {
+        for text in ["9223372036854775808", "9.3e18", "1e300", "-9223372036854775809", "18446744073709551616"] {
+            let p = try Params(json: try JSONValue.parse(Array(#"{"n": \#(text)}"#.utf8)))
+            #expect(throws: APIError.self, "\(text)") { try p.int("n", default: 0, in: 0...Int.max) }
+            #expect(throws: APIError.self, "\(text)") { try p.int("n", default: 0, in: 1...4096) }
+        }
+        // Integer literals are read exactly, up to Int.max itself.
+        for (text, value) in [("9223372036854775807", Int.max), ("9007199254740993", 9007199254740993), ("4e3", 4000)] {
+            let p = try Params(json: try JSONValue.parse(Array(#"{"n": \#(text)}"#.utf8)))
+            #expect(try p.int("n", default: 0, in: 0...Int.max) == value, "\(text)")
+        }
+    }
+
     @Test("a checkpoint that is missing or not a GPT is a clear error")
     func badCheckpoints() {
         #expect(throws: ServiceError.self) { try LoadedModel(path: "/nonexistent.safetensors") }
