@@ -4,6 +4,7 @@
 import Dispatch
 import Glibc
 import HTTPTypes
+import Synchronization
 
 /// All mutable state of a connection is confined to its serial `queue`: every method below runs there, except
 /// `start`, `beginShutdown` and `writeStreamChunk`, which hop onto it. Hence `@unchecked Sendable`.
@@ -55,6 +56,10 @@ final class HTTPConnection: @unchecked Sendable {
     let queue: DispatchQueue
     /// Answered 503 at once and closed: the server is at its connection limit.
     let rejected: Bool
+    /// Since when (uptime nanoseconds) this connection has waited with no request in progress: from the accept, or
+    /// from the end of its last response; nil while a request arrives or is answered, and once closed. The listener
+    /// reads it to choose which connection to close when it is full (`evictIfIdle`).
+    let idleSince = Mutex<UInt64?>(nil)
     private let configuration: HTTPServerConfiguration
     private let handler: HTTPHandler
     private let accessLog: (@Sendable (AccessLogEntry) -> Void)?
@@ -133,8 +138,20 @@ final class HTTPConnection: @unchecked Sendable {
         if rejected {
             respondWithError(.tooManyConnections(configuration.maxConnections))
         } else {
-            idleDeadline = Self.deadline(after: configuration.idleTimeout)
+            // Before its first byte a connection gets request_timeout, not idle_timeout: a client that connects
+            // and says nothing must not hold a place for long.
+            idleDeadline = Self.deadline(after: min(configuration.idleTimeout, configuration.requestTimeout))
+            idleSince.withLock { $0 = DispatchTime.now().uptimeNanoseconds }
             rescheduleTimer()
+        }
+    }
+
+    /// Closes the connection if it is still waiting for a request (the listener, full, makes room for a new one);
+    /// a request that arrived meanwhile goes on.
+    func evictIfIdle() {
+        queue.async {
+            guard self.phase == .reading, !self.parser.isInsideRequest, self.exchange == nil else { return }
+            self.close()
         }
     }
 
@@ -158,6 +175,7 @@ final class HTTPConnection: @unchecked Sendable {
     private func close(reason: String = "the connection closed before the response was complete") {
         guard phase != .closed else { return }
         phase = .closed
+        idleSince.withLock { $0 = nil }
         handlerTask?.cancel()
         handlerTask = nil
         streamTask?.cancel()
@@ -286,6 +304,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
         guard phase == .reading else { return }
         if parser.isInsideRequest {
+            idleSince.withLock { $0 = nil }
             idleDeadline = nil
             if requestDeadline == nil { requestDeadline = Self.deadline(after: configuration.requestTimeout) }
         } else {
@@ -297,6 +316,7 @@ final class HTTPConnection: @unchecked Sendable {
     // MARK: - Handling
 
     private func dispatch(_ head: HTTPRequestParser.Head, body: [UInt8]) {
+        idleSince.withLock { $0 = nil }
         requestDeadline = nil
         idleDeadline = nil
         rescheduleTimer()
@@ -502,6 +522,7 @@ final class HTTPConnection: @unchecked Sendable {
         if exchange.keepAlive && !peerClosed && !shuttingDown {
             phase = .reading
             idleDeadline = Self.deadline(after: configuration.idleTimeout)
+            idleSince.withLock { $0 = DispatchTime.now().uptimeNanoseconds }
             resumeReading()
             processInput()
         } else {

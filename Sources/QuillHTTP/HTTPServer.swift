@@ -39,6 +39,8 @@ public final class HTTPServer: @unchecked Sendable {
         /// Open connections being answered 503. Beyond `maxRejecting` a flood of clients is answered without a
         /// connection object and closed at once, so refusing politely cannot exhaust file descriptors.
         var rejecting = 0
+        /// Idle connections being closed to make room (each counts in `admitted` until it is gone).
+        var evicting: Set<ObjectIdentifier> = []
         var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Mutex(State())
@@ -157,9 +159,22 @@ public final class HTTPServer: @unchecked Sendable {
             }
             guard let (socket, remoteAddress) = accepted else { return }
             enum Admission { case admitted, rejected, refusedAtOnce, stopping }
+            var victim: HTTPConnection? = nil
             let admission = state.withLock { s -> Admission in
                 if s.shuttingDown { return .stopping }
                 if s.admitted < configuration.maxConnections {
+                    s.admitted += 1
+                    return .admitted
+                }
+                // Full: the connection that has waited longest without a request makes room, so clients that
+                // connect and say nothing cannot lock the others out.
+                var oldest: (HTTPConnection, UInt64)? = nil
+                for (id, c) in s.connections where !c.rejected && !s.evicting.contains(id) {
+                    if let since = c.idleSince.withLock({ $0 }), oldest == nil || since < oldest!.1 { oldest = (c, since) }
+                }
+                if let (c, _) = oldest {
+                    s.evicting.insert(ObjectIdentifier(c))
+                    victim = c
                     s.admitted += 1
                     return .admitted
                 }
@@ -178,6 +193,7 @@ public final class HTTPServer: @unchecked Sendable {
                 break
             }
             let admitted = admission == .admitted
+            victim?.evictIfIdle()
             let connection = HTTPConnection(
                 socket: socket, remoteAddress: remoteAddress, rejected: !admitted, configuration: configuration,
                 handler: handler, accessLog: accessLog,
@@ -228,6 +244,7 @@ public final class HTTPServer: @unchecked Sendable {
     private func connectionClosed(_ connection: HTTPConnection) {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             guard s.connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return [] }
+            s.evicting.remove(ObjectIdentifier(connection))
             if connection.rejected { s.rejecting -= 1 } else { s.admitted -= 1 }
             guard s.connections.isEmpty else { return [] }
             defer { s.shutdownWaiters = [] }

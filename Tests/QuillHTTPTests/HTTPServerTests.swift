@@ -428,11 +428,49 @@ struct HTTPServerLimitTests {
         }
     }
 
+    @Test("Clients that connect and say nothing cannot lock others out: when full, the longest-idle one makes room")
+    func silentConnectionsAreEvicted() async throws {
+        try await TestServer.with({ $0.maxConnections = 4 }) { server, probe in
+            var silent: [RawClient] = []
+            for _ in 0..<4 { silent.append(try RawClient.connect(port: server.port)) }
+            defer { silent.forEach { $0.close() } }
+            #expect(await eventually { server.connectionCount == 4 })
+            for round in 0..<3 {
+                let client = try RawClient.connect(port: server.port)
+                defer { client.close() }
+                try await client.send("GET /echo HTTP/1.1\r\n\r\n")
+                #expect(try await client.readResponse().status == 200, "round \(round)")
+            }
+            #expect(await silent[0].isClosedByServer(), "the oldest silent connection was closed for room")
+            #expect(await eventually { server.connectionCount <= 4 })
+        }
+    }
+
+    @Test("Before its first byte a connection gets request_timeout, not idle_timeout")
+    func firstByteDeadline() async throws {
+        try await TestServer.with({ $0.requestTimeout = 0.3; $0.idleTimeout = 30 }) { server, _ in
+            let silent = try RawClient.connect(port: server.port)
+            defer { silent.close() }
+            let start = ContinuousClock.now
+            #expect(await silent.isClosedByServer())
+            #expect(ContinuousClock.now - start < .seconds(5))
+            // After a response, an idle keep-alive connection gets idle_timeout again.
+            let kept = try RawClient.connect(port: server.port)
+            defer { kept.close() }
+            try await kept.send("GET /echo HTTP/1.1\r\n\r\n")
+            #expect(try await kept.readResponse().status == 200)
+            try await Task.sleep(for: .milliseconds(800))
+            try await kept.send("GET /echo HTTP/1.1\r\n\r\n")
+            #expect(try await kept.readResponse().status == 200)
+        }
+    }
+
     @Test("More than 64 clients refused at once still each get the 503, not a bare close")
     func refusalsPast64() async throws {
         try await TestServer.with({ $0.maxConnections = 1 }) { server, probe in
             let admitted = try RawClient.connect(port: server.port)
             defer { admitted.close() }
+            try await admitted.send("GET /echo HTTP/1.1\r\n")   // mid-request: not idle, so not evicted
             #expect(await eventually { server.connectionCount == 1 })
             // 150 at once: 64 are answered by connections of their own, the other 86 at accept.
             var refused: [RawClient] = []
@@ -447,7 +485,7 @@ struct HTTPServerLimitTests {
             #expect(statuses.count == 150 && statuses.allSatisfy { $0 == 503 }, "\(statuses.filter { $0 != 503 }.count) without a 503")
             #expect(await eventually { probe.accessLog.filter { $0.status == 503 }.count >= 150 })
             // The admitted client was served throughout.
-            try await admitted.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await admitted.send("\r\n")
             #expect(try await admitted.readResponse().status == 200)
         }
     }
@@ -455,10 +493,13 @@ struct HTTPServerLimitTests {
     @Test("Connections over maxConnections get 503 with Retry-After and are closed")
     func connectionLimit() async throws {
         try await TestServer.with({ $0.maxConnections = 2 }) { server, probe in
+            // Both admitted clients are mid-request, so neither is an idle connection the server may close for room.
             let first = try RawClient.connect(port: server.port)
             defer { first.close() }
+            try await first.send("GET /echo HTTP/1.1\r\n")
             let second = try RawClient.connect(port: server.port)
             defer { second.close() }
+            try await second.send("GET /echo HTTP/1.1\r\n")
             #expect(await eventually { server.connectionCount == 2 })
             let third = try RawClient.connect(port: server.port)
             defer { third.close() }
@@ -472,7 +513,7 @@ struct HTTPServerLimitTests {
             third.close()
 
             // The admitted ones still work, and a freed slot is given to the next client.
-            try await first.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await first.send("\r\n")
             #expect(try await first.readResponse().status == 200)
             second.close()
             #expect(await eventually { server.connectionCount == 1 })
