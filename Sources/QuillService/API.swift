@@ -228,17 +228,30 @@ public final class QuillAPI: Sendable {
 
     // MARK: - /tokenize, /detokenize
 
+    /// Most tokens one /tokenize answer lists (about 0.8 MB of JSON); more is a 400 `too_many_tokens`.
+    static let maxTokenizeTokens = 32768
+
     private func tokenize(_ request: HTTPServerRequest) throws(APIError) -> HTTPServerResponse {
         let (params, text) = try body(request, textField: "text")
         let given: String? = if let text { text } else { try params.string("text") }
         guard let text = given else { throw .missing("text") }
         let explain = try params.bool("explain", default: false)
+        let countOnly = try params.bool("count_only", default: false)
         let encoded: EncodedText
         do {
             encoded = try model.tokenizer.encodeWithOffsets(text)
         } catch {
             _ = try model.encode(text, param: "text")  // throws API.md's unknown_characters error
             throw .invalid("text cannot be tokenized", param: "text")
+        }
+        if countOnly {
+            return Self.json(.object([("tokenizer", .string(model.tokenizer.kind.rawValue)), ("count", .int(encoded.ids.count))]))
+        }
+        // The answer grows about 25 bytes a token (id, piece, offsets), and building it is what costs: one request
+        // must not take seconds of a core and a response of tens of megabytes.
+        guard encoded.ids.count <= Self.maxTokenizeTokens else {
+            throw .invalid("text is \(encoded.ids.count) tokens; /tokenize lists at most \(Self.maxTokenizeTokens) "
+                + "(send \"count_only\": true for the count alone)", param: "text", code: "too_many_tokens")
         }
         var fields: [(String, JSONValue)] = [
             ("tokenizer", .string(model.tokenizer.kind.rawValue)), ("count", .int(encoded.ids.count)),

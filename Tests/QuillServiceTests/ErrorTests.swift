@@ -102,6 +102,23 @@ struct ErrorTests {
         }
     }
 
+    @Test("/tokenize lists at most 32768 tokens (a 1 MiB text once came back as 24 MB of JSON); count_only counts any text")
+    func tokenizeIsBounded() async throws {
+        try await Fixture.withServer { server in
+            let big = String(repeating: "ROMEO ", count: 6000)   // 36,000 characters, one token each
+            let r = try await RawClient.request(port: server.port, method: "POST", path: "/tokenize", body: Array(big.utf8))
+            expectError(r, status: 400, code: "too_many_tokens", param: "text")
+            #expect(r.body.count < 400)
+            let counted = try await RawClient.request(port: server.port, method: "POST", path: "/tokenize?count_only=true",
+                                                      body: Array(big.utf8))
+            #expect(counted.status == 200)
+            #expect(counted.json["count"]?.int == 36000 && counted.json["tokens"] == nil)
+            let fits = try await RawClient.request(port: server.port, method: "POST", path: "/tokenize",
+                                                   body: Array(String(big.prefix(32768)).utf8))
+            #expect(fits.status == 200 && fits.json["count"]?.int == 32768)
+        }
+    }
+
     @Test("with an API key every route but GET /health and the playground's files needs the bearer token")
     func apiKey() async throws {
         try await Fixture.withServer({ $0.apiKey = "sekret" }) { server in
