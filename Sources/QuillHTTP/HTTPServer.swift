@@ -203,7 +203,7 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    /// A 503 (or, while shutting down, the same answer) for a client that no connection object will serve: written
+    /// The 503 for a refused client that no connection object will serve (past `maxRejecting`): written
     /// into the fresh socket's empty send buffer, then FIN, then whatever the client already sent is read away so
     /// that the close is a FIN and not a reset (a reset can make the client drop the answer unread).
     private func refuseAtOnce(_ socket: Socket, remoteAddress: String) {

@@ -103,8 +103,9 @@ public final class Q8Weights: @unchecked Sendable {
 }
 
 /// Rows at or above which a product runs 4-row fused tiles (below: one fused row at a time).
-let q8DequantizeRows = 4
+let q8TileRows = 4
 /// Rows at or above which a product dequantizes each panel once and runs the float tiles over it.
+/// (A variable only so that `quill-bench matmul` can time each path; set it before any product runs.)
 public nonisolated(unsafe) var q8DequantizeAllRows = 16
 
 /// out (N, OC) = inp (N, IC) · W + bias, with W in 8 bits. Equal to the float product of `w.dequantized()` up to
@@ -133,7 +134,7 @@ func q8MatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Q8Weights, _ b
     precondition(out.count >= N * OC && inp.count >= N * IC, "q8MatmulForward: sizes")
     if let bias { precondition(bias.count >= OC) }
     let biasPtr = bias?.baseAddress
-    if N < q8DequantizeRows {
+    if N < q8TileRows {
         for p in panels {
             let panel = UnsafeRawPointer(w.data + p * w.blocks * Q8Weights.blockBytes)
             let j0 = 16 * p, cols = min(16, OC - j0)
