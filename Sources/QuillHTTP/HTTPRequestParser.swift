@@ -152,6 +152,12 @@ struct HTTPRequestParser {
                 throw error
 
             case .requestLine:
+                // A request starts with a method (token characters). Anything else (a TLS ClientHello sent to the
+                // plain port starts 0x16 0x03) is refused at its first byte, not when the request timeout comes.
+                if let first = buffer[position...].first(where: { $0 != ASCII.cr && $0 != ASCII.lf }), !isTokenByte(first) {
+                    throw first == 0x16 ? .badRequest("this is a TLS handshake; this port speaks plain HTTP")
+                        : .badRequest("a request must start with a method")
+                }
                 guard let line = try nextLine(limit: maxHeaderBytes, tooLong: .uriTooLong) else { return nil }
                 if line.isEmpty { continue }  // RFC 9112 §2.2: ignore blank lines before the request line
                 requestLine = try parseRequestLine(line)
@@ -242,8 +248,10 @@ struct HTTPRequestParser {
         return event
     }
 
-    /// The next line's content (without its CRLF or bare LF, RFC 9112 §2.2), consuming it; nil when its end has not
-    /// arrived. A line whose content is longer than `limit` throws `tooLong`, as soon as that is certain.
+    /// The next line's content (without its CRLF), consuming it; nil when its end has not arrived. A line whose
+    /// content is longer than `limit` throws `tooLong`, as soon as that is certain. RFC 9112 §2.2 lets a recipient
+    /// take a bare LF for a line end; Quill does not, in the head, chunk lines or trailers, since a peer that frames
+    /// lines differently is where request smuggling hides.
     private mutating func nextLine(limit: Int, tooLong: HTTPParseError) throws(HTTPParseError) -> ArraySlice<UInt8>? {
         var i = position + scanned
         let end = buffer.count
@@ -254,8 +262,8 @@ struct HTTPRequestParser {
             if scanned > limit + 1 { throw tooLong }
             return nil
         }
-        var contentEnd = i
-        if contentEnd > position && buffer[contentEnd - 1] == ASCII.cr { contentEnd -= 1 }
+        guard i > position, buffer[i - 1] == ASCII.cr else { throw .badRequest("a bare LF: lines end with CRLF") }
+        let contentEnd = i - 1
         let line = buffer[position..<contentEnd]
         position = i + 1
         scanned = 0
@@ -391,6 +399,13 @@ struct HTTPRequestParser {
             framing = length > 0 ? .length(length) : .none
         }
 
+        // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host field; an HTTP/1.0 one at most one.
+        let hosts = fields[values: HTTPField.Name("Host")!]
+        if hosts.count > 1 || (version == .http11 && hosts.isEmpty) {
+            throw .badRequest(hosts.isEmpty ? "an HTTP/1.1 request needs a Host header"
+                                            : "a request must have exactly one Host header")
+        }
+
         let connectionOptions = fields[values: .connection].flatMap(Self.listElements).map {
             $0.trimmingWhiteSpace.lowercased()
         }
@@ -409,8 +424,9 @@ struct HTTPRequestParser {
 
     // MARK: - Chunked coding (RFC 9112 §7.1)
 
-    /// chunk-size [ chunk-ext ] where chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ); extensions are
-    /// checked for stray control characters and otherwise ignored.
+    /// chunk-size [ chunk-ext ], chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-value ] ), ext-name a token
+    /// and ext-value a token or a quoted string (RFC 9112 §7.1.1). White space only around ";" and "=", never at
+    /// the end, and no empty extension. Extensions are checked and ignored.
     private func parseChunkSizeLine(_ line: ArraySlice<UInt8>) throws(HTTPParseError) -> Int {
         var i = line.startIndex
         var size = 0
@@ -423,12 +439,46 @@ struct HTTPRequestParser {
             i += 1
         }
         guard i > line.startIndex else { throw .badRequest("invalid chunk size") }
-        var rest = line[i...].drop { $0 == ASCII.space || $0 == ASCII.tab }
-        if !rest.isEmpty {
-            guard rest.first == ASCII.semicolon else { throw .badRequest("invalid chunk size") }
-            rest = rest.dropFirst()
-            guard rest.allSatisfy({ $0 == ASCII.tab || ($0 >= 0x20 && $0 != 0x7F) }) else {
-                throw .badRequest("invalid chunk extension")
+        func skipWhiteSpace() -> Bool {
+            let start = i
+            while i < line.endIndex && (line[i] == ASCII.space || line[i] == ASCII.tab) { i += 1 }
+            return i > start
+        }
+        func token() -> Bool {
+            let start = i
+            while i < line.endIndex && isTokenByte(line[i]) { i += 1 }
+            return i > start
+        }
+        while i < line.endIndex {
+            _ = skipWhiteSpace()
+            guard i < line.endIndex else { throw .badRequest("white space at the end of a chunk size line") }
+            guard line[i] == ASCII.semicolon else { throw .badRequest("invalid chunk size") }
+            i += 1
+            _ = skipWhiteSpace()
+            guard token() else { throw .badRequest("an empty chunk extension") }
+            let beforeValue = i
+            _ = skipWhiteSpace()
+            if i < line.endIndex && line[i] == UInt8(ascii: "=") {
+                i += 1
+                _ = skipWhiteSpace()
+                if i < line.endIndex && line[i] == UInt8(ascii: "\"") {
+                    i += 1
+                    var closed = false
+                    while i < line.endIndex {
+                        let b = line[i]
+                        if b == UInt8(ascii: "\"") { closed = true; i += 1; break }
+                        if b == UInt8(ascii: "\\") { i += 1 }
+                        guard i < line.endIndex, line[i] == ASCII.tab || (line[i] >= 0x20 && line[i] != 0x7F) else {
+                            throw .badRequest("invalid chunk extension")
+                        }
+                        i += 1
+                    }
+                    guard closed else { throw .badRequest("invalid chunk extension") }
+                } else {
+                    guard token() else { throw .badRequest("invalid chunk extension") }
+                }
+            } else {
+                i = beforeValue
             }
         }
         return size

@@ -35,8 +35,8 @@ struct HTTPServerExchangeTests {
         try await TestServer.with { server, _ in
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
-            try await client.send("GET /slow?ms=150 HTTP/1.1\r\n\r\nPOST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-                + "GET /echo?third HTTP/1.1\r\n\r\n")
+            try await client.send("GET /slow?ms=150 HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+                + "GET /echo?third HTTP/1.1\r\nHost: t\r\n\r\n")
             let responses = [try await client.readResponse(), try await client.readResponse(),
                              try await client.readResponse()]
             #expect(responses.map(\.text) == ["slow done", "POST /echo\nabc", "GET /echo?third\n"])
@@ -70,7 +70,7 @@ struct HTTPServerExchangeTests {
         try await TestServer.with { server, _ in
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
-            try await client.send("GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n")
+            try await client.send("GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             let response = try await client.readResponse()
             #expect(response.header("Connection") == "close")
             #expect(await client.isClosedByServer())
@@ -82,7 +82,7 @@ struct HTTPServerExchangeTests {
         try await TestServer.with { server, _ in
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
-            try await client.send("POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+            try await client.send("POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
             let interim = try await client.readResponse()
             #expect(interim.status == 100)
             try await client.send("hello")
@@ -97,7 +97,7 @@ struct HTTPServerExchangeTests {
         try await TestServer.with({ $0.maxBodyBytes = 100 }) { server, _ in
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
-            try await client.send("POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 101\r\n\r\n")
+            try await client.send("POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 101\r\n\r\n")
             let response = try await client.readResponse()
             #expect(response.status == 413)
             #expect(response.errorCode == "body_too_large")
@@ -110,11 +110,11 @@ struct HTTPServerExchangeTests {
         try await TestServer.with { server, _ in
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
-            try await client.send("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            try await client.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                 + "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n")
             let response = try await client.readResponse()
             #expect(response.text == "POST /echo\nhello world")
-            try await client.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await client.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await client.readResponse().status == 200)
         }
     }
@@ -124,13 +124,13 @@ struct HTTPServerExchangeTests {
         try await TestServer.with { server, _ in
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
-            try await client.send("GET /stream?n=3 HTTP/1.1\r\n\r\n")
+            try await client.send("GET /stream?n=3 HTTP/1.1\r\nHost: t\r\n\r\n")
             let chunked = try await client.readResponse()
             #expect(chunked.header("Transfer-Encoding") == "chunked")
             #expect(chunked.header("Content-Length") == nil)
             #expect(chunked.text == "chunk 0\nchunk 1\nchunk 2\n")
             // The connection stays usable after the last chunk.
-            try await client.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await client.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await client.readResponse().text == "GET /echo\n")
 
             let old = try RawClient.connect(port: server.port)
@@ -148,17 +148,17 @@ struct HTTPServerExchangeTests {
         try await TestServer.with { server, probe in
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
-            try await client.send("HEAD /echo HTTP/1.1\r\n\r\n")
+            try await client.send("HEAD /echo HTTP/1.1\r\nHost: t\r\n\r\n")
             let response = try await client.readResponse(toHead: true)
             #expect(response.status == 200)
             #expect(response.header("Content-Length") == "10")  // "GET /echo\n": the handler saw GET
             // No body bytes came: the next response starts right away.
-            try await client.send("GET /echo?next HTTP/1.1\r\n\r\n")
+            try await client.send("GET /echo?next HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await client.readResponse().text == "GET /echo?next\n")
-            try await client.send("HEAD /stream HTTP/1.1\r\n\r\n")
+            try await client.send("HEAD /stream HTTP/1.1\r\nHost: t\r\n\r\n")
             let streamed = try await client.readResponse(toHead: true)
             #expect(streamed.header("Transfer-Encoding") == "chunked")
-            try await client.send("GET /echo?after-stream HTTP/1.1\r\n\r\n")
+            try await client.send("GET /echo?after-stream HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await client.readResponse().text == "GET /echo?after-stream\n")
             #expect(probe.accessLog.first?.method == "HEAD")
             #expect(probe.accessLog.first?.bytesSent == 0)
@@ -170,24 +170,24 @@ struct HTTPServerExchangeTests {
         try await TestServer.with { server, _ in
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
-            try await client.send("GET /big HTTP/1.1\r\nAccept-Encoding: deflate, gzip\r\n\r\n")
+            try await client.send("GET /big HTTP/1.1\r\nHost: t\r\nAccept-Encoding: deflate, gzip\r\n\r\n")
             let compressed = try await client.readResponse()
             #expect(compressed.header("Content-Encoding") == "gzip")
             #expect(compressed.header("Vary") == "Accept-Encoding")
             #expect(compressed.body.count < TestServer.bigText.utf8.count / 4)
             #expect(try gunzip(compressed.body) == Array(TestServer.bigText.utf8))
 
-            try await client.send("GET /big HTTP/1.1\r\nAccept-Encoding: gzip;q=0, br\r\n\r\n")
+            try await client.send("GET /big HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip;q=0, br\r\n\r\n")
             let plain = try await client.readResponse()
             #expect(plain.header("Content-Encoding") == nil)
             #expect(plain.header("Vary") == "Accept-Encoding")
             #expect(plain.text == TestServer.bigText)
 
-            try await client.send("GET /echo HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n")
+            try await client.send("GET /echo HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n")
             let small = try await client.readResponse()
             #expect(small.header("Content-Encoding") == nil)
 
-            try await client.send("GET /big HTTP/1.1\r\n\r\n")
+            try await client.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await client.readResponse().header("Content-Encoding") == nil)
         }
     }
@@ -197,16 +197,16 @@ struct HTTPServerExchangeTests {
         try await TestServer.with { server, _ in
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
-            try await client.send("GET /status?code=204 HTTP/1.1\r\n\r\n")
+            try await client.send("GET /status?code=204 HTTP/1.1\r\nHost: t\r\n\r\n")
             let response = try await client.readResponse()
             #expect(response.status == 204)
             #expect(response.reason == "No Content")
             #expect(response.header("Content-Length") == nil)
-            try await client.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await client.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await client.readResponse().status == 200)
 
             // A handler that answers with an interim status gets a 500 instead, and the connection closes.
-            try await client.send("GET /status?code=102 HTTP/1.1\r\n\r\n")
+            try await client.send("GET /status?code=102 HTTP/1.1\r\nHost: t\r\n\r\n")
             let interim = try await client.readResponse()
             #expect(interim.status == 500)
             #expect(interim.errorType == "server_error")
@@ -219,9 +219,9 @@ struct HTTPServerExchangeTests {
         try await TestServer.with { server, probe in
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
-            try await client.send("POST /echo?q HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi")
+            try await client.send("POST /echo?q HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi")
             _ = try await client.readResponse()
-            try await client.send("GET /nowhere HTTP/1.1\r\n\r\n")
+            try await client.send("GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n")
             _ = try await client.readResponse()
             #expect(await eventually { probe.accessLog.count == 2 })
             let log = probe.accessLog
@@ -238,7 +238,7 @@ struct HTTPServerExchangeTests {
         try await TestServer.with({ $0.host = "::1" }) { server, probe in
             let client = try RawClient.connect(port: server.port, host: "::1")
             defer { client.close() }
-            try await client.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await client.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await client.readResponse().text == "GET /echo\n")
             #expect(await eventually { probe.accessLog.first?.remoteAddress.hasPrefix("[::1]:") == true })
         }
@@ -249,7 +249,7 @@ struct HTTPServerExchangeTests {
         try await TestServer.with({ $0.host = "::" }) { server, probe in
             let client = try RawClient.connect(port: server.port, host: "127.0.0.1")
             defer { client.close() }
-            try await client.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await client.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await client.readResponse().status == 200)
             #expect(await eventually { probe.accessLog.first?.remoteAddress.hasPrefix("127.0.0.1:") == true })
         }
@@ -284,18 +284,18 @@ struct HTTPServerMalformedTests {
     /// (name, request, status, code)
     static let cases: [(String, String, Int, String)] = [
         ("Content-Length with Transfer-Encoding",
-         "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "bad_request"),
+         "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "bad_request"),
         ("duplicate differing Content-Length",
-         "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400, "bad_request"),
-        ("invalid Content-Length", "POST /echo HTTP/1.1\r\nContent-Length: 3x\r\n\r\nabc", 400, "bad_request"),
-        ("bare CR", "GET /echo HTTP/1.1\r\nX: a\rb\r\n\r\n", 400, "bad_request"),
-        ("obs-fold", "GET /echo HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 400, "bad_request"),
+         "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400, "bad_request"),
+        ("invalid Content-Length", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3x\r\n\r\nabc", 400, "bad_request"),
+        ("bare CR", "GET /echo HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n", 400, "bad_request"),
+        ("obs-fold", "GET /echo HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n", 400, "bad_request"),
         ("white space before the colon", "GET /echo HTTP/1.1\r\nHost : a\r\n\r\n", 400, "bad_request"),
-        ("invalid method token", "GE\"T /echo HTTP/1.1\r\n\r\n", 400, "bad_request"),
-        ("invalid field name token", "GET /echo HTTP/1.1\r\nX{}: 1\r\n\r\n", 400, "bad_request"),
-        ("invalid request target", "GET echo HTTP/1.1\r\n\r\n", 400, "bad_request"),
-        ("unknown transfer coding", "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "not_implemented"),
-        ("chunked not final", "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked, br\r\n\r\n", 501, "not_implemented"),
+        ("invalid method token", "GE\"T /echo HTTP/1.1\r\nHost: t\r\n\r\n", 400, "bad_request"),
+        ("invalid field name token", "GET /echo HTTP/1.1\r\nHost: t\r\nX{}: 1\r\n\r\n", 400, "bad_request"),
+        ("invalid request target", "GET echo HTTP/1.1\r\nHost: t\r\n\r\n", 400, "bad_request"),
+        ("unknown transfer coding", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "not_implemented"),
+        ("chunked not final", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, br\r\n\r\n", 501, "not_implemented"),
         ("HTTP/2.0 on HTTP/1 framing", "GET /echo HTTP/2.0\r\n\r\n", 505, "http_version_not_supported"),
         ("HTTP/0.9 version", "GET /echo HTTP/0.9\r\n\r\n", 505, "http_version_not_supported"),
     ]
@@ -343,7 +343,7 @@ struct HTTPServerMalformedTests {
         try await TestServer.with { server, _ in
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
-            try await client.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await client.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await client.readResponse().status == 200)
         }
     }
@@ -356,13 +356,13 @@ struct HTTPServerLimitTests {
         try await TestServer.with({ $0.maxHeaderBytes = 256 }) { server, _ in
             let long = try RawClient.connect(port: server.port)
             defer { long.close() }
-            try await long.send("GET /" + String(repeating: "a", count: 300) + " HTTP/1.1\r\n\r\n")
+            try await long.send("GET /" + String(repeating: "a", count: 300) + " HTTP/1.1\r\nHost: t\r\n\r\n")
             HTTPServerMalformedTests.check(try await long.readResponse(), status: 414, code: "uri_too_long")
             #expect(await long.isClosedByServer())
 
             let fat = try RawClient.connect(port: server.port)
             defer { fat.close() }
-            try await fat.send("GET / HTTP/1.1\r\n" + (0..<20).map { "X-H\($0): value\r\n" }.joined() + "\r\n")
+            try await fat.send("GET / HTTP/1.1\r\nHost: t\r\n" + (0..<20).map { "X-H\($0): value\r\n" }.joined() + "\r\n")
             HTTPServerMalformedTests.check(try await fat.readResponse(), status: 431, code: "headers_too_large")
             #expect(await fat.isClosedByServer())
         }
@@ -373,20 +373,20 @@ struct HTTPServerLimitTests {
         try await TestServer.with({ $0.maxBodyBytes = 100 }) { server, _ in
             let declared = try RawClient.connect(port: server.port)
             defer { declared.close() }
-            try await declared.send("POST /echo HTTP/1.1\r\nContent-Length: 101\r\n\r\n" + String(repeating: "d", count: 101))
+            try await declared.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n" + String(repeating: "d", count: 101))
             HTTPServerMalformedTests.check(try await declared.readResponse(), status: 413, code: "body_too_large")
             #expect(await declared.isClosedByServer())
 
             let chunked = try RawClient.connect(port: server.port)
             defer { chunked.close() }
             let chunk = String(repeating: "c", count: 60)
-            try await chunked.send("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3c\r\n\(chunk)\r\n3c\r\n\(chunk)\r\n0\r\n\r\n")
+            try await chunked.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3c\r\n\(chunk)\r\n3c\r\n\(chunk)\r\n0\r\n\r\n")
             HTTPServerMalformedTests.check(try await chunked.readResponse(), status: 413, code: "body_too_large")
             #expect(await chunked.isClosedByServer())
 
             let exact = try RawClient.connect(port: server.port)
             defer { exact.close() }
-            try await exact.send("POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + String(repeating: "e", count: 100))
+            try await exact.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" + String(repeating: "e", count: 100))
             #expect(try await exact.readResponse().status == 200)
         }
     }
@@ -397,7 +397,7 @@ struct HTTPServerLimitTests {
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
             let start = ContinuousClock.now
-            try await client.send("POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+            try await client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
             let response = try await client.readResponse()
             let elapsed = ContinuousClock.now - start
             HTTPServerMalformedTests.check(response, status: 408, code: "request_timeout")
@@ -415,7 +415,7 @@ struct HTTPServerLimitTests {
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
             let start = ContinuousClock.now  // before the request: the idle clock starts after the response
-            try await client.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await client.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await client.readResponse().status == 200)
             #expect(await client.isClosedByServer())  // EOF, no bytes
             #expect(ContinuousClock.now - start >= .milliseconds(290))
@@ -438,11 +438,25 @@ struct HTTPServerLimitTests {
             for round in 0..<3 {
                 let client = try RawClient.connect(port: server.port)
                 defer { client.close() }
-                try await client.send("GET /echo HTTP/1.1\r\n\r\n")
+                try await client.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
                 #expect(try await client.readResponse().status == 200, "round \(round)")
             }
             #expect(await silent[0].isClosedByServer(), "the oldest silent connection was closed for room")
             #expect(await eventually { server.connectionCount <= 4 })
+        }
+    }
+
+    @Test("A TLS handshake sent to the plain port is answered 400 at once and closed, not at the request timeout")
+    func tlsOnPlainPort() async throws {
+        try await TestServer.with({ $0.requestTimeout = 30 }) { server, _ in
+            let client = try RawClient.connect(port: server.port)
+            defer { client.close() }
+            let start = ContinuousClock.now
+            try await client.send([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03])
+            let r = try await client.readResponse()
+            #expect(r.status == 400)
+            #expect(ContinuousClock.now - start < .seconds(5))
+            #expect(await client.isClosedByServer())
         }
     }
 
@@ -457,10 +471,10 @@ struct HTTPServerLimitTests {
             // After a response, an idle keep-alive connection gets idle_timeout again.
             let kept = try RawClient.connect(port: server.port)
             defer { kept.close() }
-            try await kept.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await kept.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await kept.readResponse().status == 200)
             try await Task.sleep(for: .milliseconds(800))
-            try await kept.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await kept.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await kept.readResponse().status == 200)
         }
     }
@@ -470,7 +484,7 @@ struct HTTPServerLimitTests {
         try await TestServer.with({ $0.maxConnections = 1 }) { server, probe in
             let admitted = try RawClient.connect(port: server.port)
             defer { admitted.close() }
-            try await admitted.send("GET /echo HTTP/1.1\r\n")   // mid-request: not idle, so not evicted
+            try await admitted.send("GET /echo HTTP/1.1\r\nHost: t\r\n")   // mid-request: not idle, so not evicted
             #expect(await eventually { server.connectionCount == 1 })
             // 150 at once: 64 are answered by connections of their own, the other 86 at accept.
             var refused: [RawClient] = []
@@ -496,14 +510,14 @@ struct HTTPServerLimitTests {
             // Both admitted clients are mid-request, so neither is an idle connection the server may close for room.
             let first = try RawClient.connect(port: server.port)
             defer { first.close() }
-            try await first.send("GET /echo HTTP/1.1\r\n")
+            try await first.send("GET /echo HTTP/1.1\r\nHost: t\r\n")
             let second = try RawClient.connect(port: server.port)
             defer { second.close() }
-            try await second.send("GET /echo HTTP/1.1\r\n")
+            try await second.send("GET /echo HTTP/1.1\r\nHost: t\r\n")
             #expect(await eventually { server.connectionCount == 2 })
             let third = try RawClient.connect(port: server.port)
             defer { third.close() }
-            try await third.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await third.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
             let rejected = try await third.readResponse()
             #expect(rejected.status == 503)
             #expect(rejected.header("Retry-After") == "1")
@@ -519,7 +533,7 @@ struct HTTPServerLimitTests {
             #expect(await eventually { server.connectionCount == 1 })
             let fourth = try RawClient.connect(port: server.port)
             defer { fourth.close() }
-            try await fourth.send("GET /echo HTTP/1.1\r\n\r\n")
+            try await fourth.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await fourth.readResponse().status == 200)
             #expect(probe.accessLog.contains { $0.status == 503 })
         }
@@ -531,7 +545,7 @@ struct HTTPServerLimitTests {
             let loris = try RawClient.connect(port: server.port)
             defer { loris.close() }
             let trickle = Task {
-                for byte in Array("GET /echo HTTP/1.1\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "z"), count: 40) {
+                for byte in Array("GET /echo HTTP/1.1\r\nHost: t\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "z"), count: 40) {
                     guard (try? await loris.send([byte])) != nil else { return }
                     try? await Task.sleep(for: .milliseconds(50))
                 }
@@ -541,7 +555,7 @@ struct HTTPServerLimitTests {
             let other = try RawClient.connect(port: server.port)
             defer { other.close() }
             let start = ContinuousClock.now
-            try await other.send("GET /echo?other HTTP/1.1\r\n\r\n")
+            try await other.send("GET /echo?other HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await other.readResponse().text == "GET /echo?other\n")
             // Served while the slow client still holds its connection (generous bound: tests run in parallel).
             #expect(ContinuousClock.now - start < .seconds(2))
@@ -560,7 +574,7 @@ struct HTTPServerLimitTests {
         }) { server, probe in
             let client = try RawClient.connect(port: server.port, receiveBuffer: 4096)
             defer { client.close() }
-            try await client.send("GET /flood?id=slow HTTP/1.1\r\n\r\n")
+            try await client.send("GET /flood?id=slow HTTP/1.1\r\nHost: t\r\n\r\n")
             // Never read: output piles up on the server until the rate check cuts the connection.
             #expect(await eventually(timeout: 5) { probe.wasCancelled("slow") })
             #expect(await eventually { server.connectionCount == 0 })
@@ -574,7 +588,7 @@ struct HTTPServerLifecycleTests {
     func disconnectMidStream() async throws {
         try await TestServer.with { server, probe in
             let client = try RawClient.connect(port: server.port)
-            try await client.send("GET /forever?id=gone HTTP/1.1\r\n\r\n")
+            try await client.send("GET /forever?id=gone HTTP/1.1\r\nHost: t\r\n\r\n")
             _ = try await client.readResponse(toHead: true)
             let first = try await client.readChunk()
             #expect(String(decoding: first, as: UTF8.self).hasPrefix("tick"))
@@ -599,7 +613,7 @@ struct HTTPServerLifecycleTests {
         defer { busy.close() }
         let sent = ContinuousClock.now
         // 1.5 s of handler time: shutdown must begin before it ends, even when a loaded machine delays this task.
-        try await busy.send("GET /slow?ms=1500 HTTP/1.1\r\n\r\n")
+        try await busy.send("GET /slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n")
         #expect(await eventually { server.connectionCount == 2 })
         try await Task.sleep(for: .milliseconds(50))
         #expect(probe.accessLog.isEmpty)  // still in flight when shutdown begins
@@ -624,7 +638,7 @@ struct HTTPServerLifecycleTests {
         try server.start()
         let client = try RawClient.connect(port: server.port)
         defer { client.close() }
-        try await client.send("GET /forever?id=shutdown HTTP/1.1\r\n\r\n")
+        try await client.send("GET /forever?id=shutdown HTTP/1.1\r\nHost: t\r\n\r\n")
         _ = try await client.readResponse(toHead: true)
         _ = try await client.readChunk()
         let start = ContinuousClock.now
@@ -645,12 +659,12 @@ struct HTTPServerLifecycleTests {
             var streaming: [RawClient] = [], idle: [RawClient] = [], partial: [RawClient] = []
             for i in 0..<5 {
                 let s = try RawClient.connect(port: server.port)
-                try await s.send("GET /forever?id=r\(i) HTTP/1.1\r\n\r\n")
+                try await s.send("GET /forever?id=r\(i) HTTP/1.1\r\nHost: t\r\n\r\n")
                 _ = try await s.readResponse(toHead: true)
                 streaming.append(s)
                 idle.append(try RawClient.connect(port: server.port))
                 let p = try RawClient.connect(port: server.port)
-                try await p.send("GET /echo HTTP/1.1\r\nX: ")
+                try await p.send("GET /echo HTTP/1.1\r\nHost: t\r\nX: ")
                 partial.append(p)
             }
             #expect(await eventually { server.connectionCount == 15 })
