@@ -88,7 +88,8 @@ enum OpenAI {
                                 case .delta(let text, _, let lps):
                                     let lp = wantLogprobs ? logprobsObject(lps, textOffset: 0) : nil
                                     if !text.isEmpty || lp != nil {
-                                        writer.send(chunk(id, created, name, choice.index, text, lp, nil))
+                                        // A client too far behind: leaving the loop cancels this generation.
+                                        if !writer.send(chunk(id, created, name, choice.index, text, lp, nil)) { return }
                                     }
                                 case .done(let reason, let promptTokens, let completionTokens, _, _):
                                     metrics.tokens(prompt: promptTokens, generated: completionTokens)
@@ -98,7 +99,11 @@ enum OpenAI {
                         }
                     }
                 }
-                if !Task.isCancelled { writer.done() }
+                if writer.fellBehind {
+                    SSE.slowReader(writer)
+                } else if !Task.isCancelled {
+                    writer.done()
+                }
             }
         }
 
