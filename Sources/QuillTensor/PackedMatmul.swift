@@ -54,16 +54,22 @@ public let chunksPerWorker = 4
 /// This is what lets one sequence's decode step (a single row) stream the weights on every core.
 public func packedMatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: PackedWeights, _ bias: FloatBuffer?,
                                 rows N: Int, workers: Int) {
-    // More chunks than workers: Dispatch hands them out as threads come free, so a core slowed by a neighbour
-    // does not hold the other back at the join.
-    let parts = min(workers * chunksPerWorker, w.panels)
-    guard workers > 1, parts > 1, N * w.inChannels * w.outChannels >= splitMinimumWork else {
-        packedMatmulForward(out, inp, w, bias, rows: N)
+    forEachPanelRange(panels: w.panels, work: N * w.inChannels * w.outChannels, workers: workers) { range in
+        packedMatmulForward(out, inp, w, bias, rows: N, panels: range)
+    }
+}
+
+/// Runs `body` over ranges of `panels` that together cover them: on this thread when the product (`work`
+/// multiply-adds) is below `splitMinimumWork` or there is one worker, else in `chunksPerWorker` chunks per worker.
+/// More chunks than workers: Dispatch hands them out as threads come free, so a core slowed by a neighbour does
+/// not hold the other back at the join. Used by the f32 and the 8-bit products alike.
+func forEachPanelRange(panels: Int, work: Int, workers: Int, _ body: (Range<Int>) -> Void) {
+    let parts = min(workers * chunksPerWorker, panels)
+    guard workers > 1, parts > 1, work >= splitMinimumWork else {
+        body(0..<panels)
         return
     }
-    Parallel.forEach(parts) { p in
-        packedMatmulForward(out, inp, w, bias, rows: N, panels: Parallel.range(p, of: parts, total: w.panels))
-    }
+    Parallel.forEach(parts) { p in body(Parallel.range(p, of: parts, total: panels)) }
 }
 
 /// The panels `panels` of the product (their output columns only).

@@ -118,13 +118,8 @@ public func q8MatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Q8Weigh
 /// computed as on one thread, so the result is bit-equal to the serial product.
 public func q8MatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Q8Weights, _ bias: FloatBuffer?, rows N: Int,
                             workers: Int) {
-    let parts = min(workers * chunksPerWorker, w.panels)
-    guard workers > 1, parts > 1, N * w.inChannels * w.outChannels >= splitMinimumWork else {
-        q8MatmulForward(out, inp, w, bias, rows: N)
-        return
-    }
-    Parallel.forEach(parts) { p in
-        q8MatmulForward(out, inp, w, bias, rows: N, panels: Parallel.range(p, of: parts, total: w.panels))
+    forEachPanelRange(panels: w.panels, work: N * w.inChannels * w.outChannels, workers: workers) { range in
+        q8MatmulForward(out, inp, w, bias, rows: N, panels: range)
     }
 }
 
