@@ -12,6 +12,11 @@ public final class ServiceMetrics: Sendable {
     private let batchSize: ValueHistogram
     private let decodeRate: Gauge
     private let rejections: Counter
+    // Latency of finished generations, as vLLM names them (vllm:time_to_first_token_seconds, …).
+    private let timeToFirstToken: ValueHistogram
+    private let timePerOutputToken: ValueHistogram
+    private let queueTime: ValueHistogram
+    private let endToEnd: ValueHistogram
 
     /// Route labels: known routes by name, anything else as "other" (so label cardinality stays bounded).
     public static let routes = ["/", "/complete", "/tokenize", "/detokenize", "/attention", "/health", "/info",
@@ -41,6 +46,19 @@ public final class ServiceMetrics: Sendable {
             descriptor: name("decode_tokens_per_second", "", "Tokens made per second in the latest model step."))
         rejections = registry.makeCounter(
             descriptor: name("rejected_generations", "total", "Generations refused with 503 (queue full)."))
+        let latency: [Double] = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80]
+        timeToFirstToken = registry.makeValueHistogram(
+            descriptor: name("time_to_first_token", "seconds", "From a generation's arrival to its first token (queue and prefill)."),
+            buckets: latency)
+        timePerOutputToken = registry.makeValueHistogram(
+            descriptor: name("time_per_output_token", "seconds", "Mean time between a generation's tokens after the first."),
+            buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5])
+        queueTime = registry.makeValueHistogram(
+            descriptor: name("request_queue_time", "seconds", "Time a generation waited for a place in the batch."),
+            buckets: latency)
+        endToEnd = registry.makeValueHistogram(
+            descriptor: name("e2e_request_latency", "seconds", "From a generation's arrival to its last token."),
+            buckets: latency)
     }
 
     public static func route(_ path: String) -> String { routes.contains(path) ? path : "other" }
@@ -69,6 +87,15 @@ public final class ServiceMetrics: Sendable {
     }
 
     func rejected() { rejections.increment() }
+
+    /// A generation ended: its time to first token, time per output token (when it made two or more), queue time
+    /// and end-to-end latency.
+    func finished(_ t: GenerationTimings, completionTokens n: Int, endToEndSeconds: Double) {
+        timeToFirstToken.record((t.queuedMs + t.promptMs) / 1000)
+        if n > 1 { timePerOutputToken.record(t.generateMs / 1000 / Double(n - 1)) }
+        queueTime.record(t.queuedMs / 1000)
+        endToEnd.record(endToEndSeconds)
+    }
 
     public func exposition() -> [UInt8] { registry.emitToBuffer() }
 }

@@ -180,7 +180,7 @@ public actor ModelActor {
             }
             let ended = DispatchTime.now().uptimeNanoseconds
             metrics?.stepped(batch: stepped.count, seconds: Double(ended - started) / 1e9)
-            for job in active { job.afterStep(started: started, ended: ended, model: model) }
+            for job in active { job.afterStep(started: started, ended: ended, model: model, metrics: metrics) }
             active.removeAll { $0.session.isFinished }
             await Task.yield()
         }
@@ -215,7 +215,7 @@ final class Job: @unchecked Sendable {  // used only on the model actor's queue
         self.stops = StopStringMatcher(stops: request.stop)
     }
 
-    func afterStep(started: UInt64, ended: UInt64, model: LoadedModel) {
+    func afterStep(started: UInt64, ended: UInt64, model: LoadedModel, metrics: ServiceMetrics?) {
         if firstStep {
             firstStep = false
             prefillDone = ended
@@ -257,6 +257,7 @@ final class Job: @unchecked Sendable {  // used only on the model actor's queue
                 promptMs: Double(prefillDone - admitted) / 1e6,
                 generateMs: generateNs / 1e6,
                 tokensPerSecond: n > 1 && generateNs > 0 ? Double(n - 1) / (generateNs / 1e9) : 0)
+            metrics?.finished(timings, completionTokens: n, endToEndSeconds: Double(ended - submitted) / 1e9)
             continuation.yield(.done(finishReason: reason, promptTokens: request.prompt.count, completionTokens: n,
                                      truncated: session.truncated, timings: timings))
             continuation.finish()

@@ -41,6 +41,20 @@ enum OpenAI {
         let topK = p.has("top_k") ? try p.int("top_k", default: 40, in: 1...1_000_000) : nil
         let n = try p.int("n", default: 1, in: 1...8)
         let stream = try p.bool("stream", default: false)
+        // stream_options.include_usage: one more chunk before [DONE], with empty choices and the request's usage.
+        var includeUsage = false
+        if let options = p["stream_options"], options != .null {
+            guard case .object(let pairs) = options else {
+                throw .invalid("stream_options must be an object", param: "stream_options", code: "invalid_type")
+            }
+            for (key, value) in pairs where key == "include_usage" {
+                guard case .bool(let b) = value else {
+                    throw .invalid("stream_options.include_usage must be a boolean", param: "stream_options",
+                                   code: "invalid_type")
+                }
+                includeUsage = b
+            }
+        }
         let echo = try p.bool("echo", default: false)
         let logprobs = p.has("logprobs") ? try p.int("logprobs", default: 0, in: 0...5) : nil
         let seed = try p.uint64("seed") ?? UInt64.random(in: 0...UInt64.max)
@@ -76,6 +90,8 @@ enum OpenAI {
 
         if stream {
             let pairs = Array(zip(choices, streams))
+            let usage = UsageTally()
+            let includeUsage = includeUsage
             return SSE.stream { writer in
                 await withTaskGroup(of: Void.self) { group in
                     for (choice, events) in pairs {
@@ -93,6 +109,8 @@ enum OpenAI {
                                     }
                                 case .done(let reason, let promptTokens, let completionTokens, _, _):
                                     metrics.tokens(prompt: promptTokens, generated: completionTokens)
+                                    usage.add(prompt: promptTokens, completion: completionTokens,
+                                              countPrompt: choice.index % n == 0)
                                     writer.send(chunk(id, created, name, choice.index, "", nil, finishReason(reason)))
                                 }
                             }
@@ -102,6 +120,14 @@ enum OpenAI {
                 if writer.fellBehind {
                     SSE.slowReader(writer)
                 } else if !Task.isCancelled {
+                    if includeUsage {
+                        let (p, c) = usage.totals
+                        writer.send(.object([
+                            ("id", .string(id)), ("object", .string("text_completion")), ("created", .int(created)),
+                            ("model", .string(name)), ("choices", .array([])),
+                            ("usage", QuillAPI.usage(p, c)),
+                        ]))
+                    }
                     writer.done()
                 }
             }
@@ -173,4 +199,18 @@ enum OpenAI {
             ("text_offset", .array(offsets)),
         ])
     }
+}
+
+/// Prompt and completion tokens summed over a streamed request's choices (each prompt counted once, as OpenAI
+/// counts it for n > 1).
+final class UsageTally: @unchecked Sendable {  // guarded by `lock`
+    private let lock = NSLock()
+    private var prompt = 0, completion = 0
+    func add(prompt p: Int, completion c: Int, countPrompt: Bool) {
+        lock.withLock {
+            if countPrompt { prompt += p }
+            completion += c
+        }
+    }
+    var totals: (Int, Int) { lock.withLock { (prompt, completion) } }
 }
