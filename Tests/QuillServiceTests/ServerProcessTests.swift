@@ -51,10 +51,12 @@ struct ServerProcessTests {
             if !up { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(up)
-        // A request half sent keeps the drain waiting (up to drain_seconds).
+        // A request half sent keeps the drain waiting (up to drain_seconds). Its 100 Continue shows that the server
+        // has its head, so the drain cannot take it for an idle connection, however loaded the machine is.
         let pending = try RawClient(port: port)
-        pending.send(Array("POST /complete HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\":".utf8))
-        try await Task.sleep(for: .milliseconds(200))
+        pending.send(Array("POST /complete HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n".utf8))
+        try await offPool { pending.waitFor("100 Continue") }
+        pending.send(Array("{\"prompt\":".utf8))
         kill(p.processIdentifier, SIGTERM)
         try await Task.sleep(for: .milliseconds(500))
         #expect(p.isRunning, "the first SIGTERM drains, which waits for the half-sent request")
