@@ -150,7 +150,8 @@ final class HTTPConnection: @unchecked Sendable {
     /// a request that arrived meanwhile goes on.
     func evictIfIdle() {
         queue.async {
-            guard self.phase == .reading, !self.parser.isInsideRequest, self.exchange == nil else { return }
+            guard self.phase == .reading, !self.parser.isInsideRequest, self.exchange == nil,
+                  self.socket.unreadByteCount() == 0 else { return }
             self.close()
         }
     }
@@ -673,6 +674,12 @@ final class HTTPConnection: @unchecked Sendable {
                 return
             }
             if let idleDeadline, now >= idleDeadline, !parser.isInsideRequest {
+                if socket.unreadByteCount() > 0 {
+                    // Bytes have arrived, and their read event waits behind this timer (a loaded machine): not idle.
+                    self.idleDeadline = Self.deadline(after: 1)
+                    rescheduleTimer()
+                    return
+                }
                 close()  // idle keep-alive connection: closed without a response (RFC 9112 §9.5)
                 return
             }
