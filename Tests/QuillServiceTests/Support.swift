@@ -91,7 +91,7 @@ enum TestClientError: Error { case connect(Int32), closed, malformed(String) }
 
 /// A blocking HTTP/1.1 client on a raw socket (each request on a new connection with `Connection: close`).
 final class RawClient: @unchecked Sendable {  // used by one test at a time
-    let fd: Int32
+    private(set) var fd: Int32
 
     init(port: Int, timeout: Double = 10) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -102,12 +102,19 @@ final class RawClient: @unchecked Sendable {  // used by one test at a time
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard rc == 0 else { close(fd); throw TestClientError.connect(errno) }
+        guard rc == 0 else {
+            // Closed here once, and marked so that deinit (which still runs after a throwing init) does not close
+            // the number again: by then it may be another thread's socket or pipe.
+            let code = errno
+            close(fd)
+            fd = -1
+            throw TestClientError.connect(code)
+        }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     func send(_ bytes: [UInt8]) {
         var off = 0
