@@ -17,6 +17,9 @@ public final class GPT: LanguageModel, @unchecked Sendable {
     public var dropoutSeed: UInt64
     /// Forward passes run so far in training mode (the dropout stream position; saved with the optimizer state).
     public var trainingPasses: UInt64 = 0
+    /// Index of this batch's first sample in a larger global batch (a data-parallel rank's share): dropout masks
+    /// are drawn per global sample, so that the ranks together draw the masks one process would.
+    public var sampleOffset = 0
 
     public var vocabSize: Int { config.vocabSize }
     public var contextLength: Int { config.blockSize }
@@ -31,6 +34,9 @@ public final class GPT: LanguageModel, @unchecked Sendable {
     private var tokenCapacity = 1
     private var inputs: TokenBuffer
     private var targets: TokenBuffer
+    /// Per token, where its document starts in its row and its position there (config.documentToken only).
+    private var segmentStarts: TokenBuffer
+    private var segmentPositions: TokenBuffer
     private var lastPass: (hasTargets: Bool, validTargets: Int, mask: DropoutMask?)? = nil
 
     /// Builds the model with GPT-2's initialisation from `seed`. `workers` caps the threads (default: all cores).
@@ -46,6 +52,8 @@ public final class GPT: LanguageModel, @unchecked Sendable {
         self.workerLimit = max(1, workers)
         self.inputs = TokenBuffer.allocate(capacity: 1)
         self.targets = TokenBuffer.allocate(capacity: 1)
+        self.segmentStarts = TokenBuffer.allocate(capacity: 1)
+        self.segmentPositions = TokenBuffer.allocate(capacity: 1)
         if config.positional == .sinusoidal {
             let p = allocateFloats(config.blockSize * config.nEmbd)
             sinusoidalPositions(p, T: config.blockSize, C: config.nEmbd)
@@ -62,6 +70,8 @@ public final class GPT: LanguageModel, @unchecked Sendable {
         if let positions { freeFloats(positions) }
         inputs.deallocate()
         targets.deallocate()
+        segmentStarts.deallocate()
+        segmentPositions.deallocate()
     }
 
     // MARK: - Layout and initialisation
@@ -119,6 +129,9 @@ public final class GPT: LanguageModel, @unchecked Sendable {
                           contextLength: config.blockSize)
         prepare(B: B, T: T)
         _ = inputs.update(fromContentsOf: ids)
+        if let d = config.documentToken {
+            documentSegments(starts: segmentStarts, positions: segmentPositions, inputs, boundary: Int32(d), B: B, T: T)
+        }
         var valid = 0
         if let tgt {
             _ = targets.update(fromContentsOf: tgt)
@@ -197,8 +210,12 @@ public final class GPT: LanguageModel, @unchecked Sendable {
         if B * T > tokenCapacity {
             inputs.deallocate()
             targets.deallocate()
+            segmentStarts.deallocate()
+            segmentPositions.deallocate()
             inputs = TokenBuffer.allocate(capacity: B * T)
             targets = TokenBuffer.allocate(capacity: B * T)
+            segmentStarts = TokenBuffer.allocate(capacity: B * T)
+            segmentPositions = TokenBuffer.allocate(capacity: B * T)
             tokenCapacity = B * T
         }
         shape = (B, T)
@@ -247,6 +264,10 @@ public final class GPT: LanguageModel, @unchecked Sendable {
 
     var positionTable: FloatBuffer { positions ?? weights.wpe! }
     fileprivate var tokens: (inputs: TokenBuffer, targets: TokenBuffer) { (inputs, targets) }
+    /// The documents' starts and positions of this batch, when the model keeps documents apart.
+    fileprivate var segments: (starts: TokenBuffer, positions: TokenBuffer)? {
+        config.documentToken == nil ? nil : (segmentStarts, segmentPositions)
+    }
 
     /// Frees the activation buffers (they are rebuilt on the next forward pass).
     public func releaseActivations() {
@@ -285,6 +306,8 @@ final class Worker: @unchecked Sendable {
 
     let samples: Range<Int>
     let T: Int
+    /// The model's sampleOffset during the current pass (dropout streams are per global sample).
+    var sampleOffset = 0
     let block: FloatBuffer
     var acts: Activations
     /// Gradient block of this worker (nil for worker 0, which writes into the model's gradients).
@@ -347,7 +370,7 @@ final class Worker: @unchecked Sendable {
     private func dropout(_ x: FloatBuffer, _ m: DropoutMask, width: Int, backward: Bool) {
         for b in 0..<samples.count {
             let s = x.slice(b * T * width, T * width)
-            let mb = m.stream(UInt64(samples.lowerBound + b))
+            let mb = m.stream(UInt64(sampleOffset + samples.lowerBound + b))
             if backward { dropoutBackward(s, mask: mb, count: T * width) } else { dropoutForward(s, mask: mb, count: T * width) }
         }
     }
@@ -357,7 +380,9 @@ final class Worker: @unchecked Sendable {
         let B = samples.count, C = c.nEmbd, N = B * T, V = c.vocabSize, NH = c.nHead
         let (allInputs, allTargets) = model.tokens
         let inp = allInputs.slice(samples.lowerBound * T, N)
-        encoderForward(acts.encoded, inp, w.wte, model.positionTable, B: B, T: T, C: C)
+        sampleOffset = model.sampleOffset
+        let seg = model.segments.map { ($0.starts.slice(samples.lowerBound * T, N), $0.positions.slice(samples.lowerBound * T, N)) }
+        encoderForward(acts.encoded, inp, w.wte, model.positionTable, B: B, T: T, C: C, positions: seg?.1)
         if let mask { dropout(acts.encoded, siteMask(mask, layer: 0, .embedding), width: C, backward: false) }
         var residual = acts.encoded
         for l in 0..<c.nLayer {
@@ -365,7 +390,8 @@ final class Worker: @unchecked Sendable {
             layerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, residual, p.ln1w!, p.ln1b, rows: N, C: C)
             matmulForward(a.qkv, a.ln1, p.attnW!, p.attnB, rows: N, inChannels: C, outChannels: 3 * C)
             attentionForward(a.atty, a.att, a.qkv, scratch: acts.attnScratch, B: B, T: T, C: C, NH: NH,
-                             dropout: mask.map { siteMask($0, layer: l, .attention) }, sampleOffset: samples.lowerBound)
+                             dropout: mask.map { siteMask($0, layer: l, .attention) },
+                             sampleOffset: sampleOffset + samples.lowerBound, segments: seg?.0)
             matmulForward(acts.branch, a.atty, p.projW!, p.projB, rows: N, inChannels: C, outChannels: C)
             if let mask { dropout(acts.branch, siteMask(mask, layer: l, .attnResidual), width: C, backward: false) }
             residualForward(a.residual2, residual, acts.branch, count: N * C)
@@ -431,14 +457,15 @@ final class Worker: @unchecked Sendable {
             let dqkv = dbigA.slice(0, 3 * N * C)
             attentionBackward(dqkv, dln, a.att, a.qkv, scratch: acts.attnScratch, B: B, T: T, C: C, NH: NH,
                               dropout: mask.map { siteMask($0, layer: l, .attention) },
-                              sampleOffset: samples.lowerBound, overwrite: true)
+                              sampleOffset: sampleOffset + samples.lowerBound, overwrite: true)
             let dln1 = dbigB.slice(0, N * C)
             matmulBackward(dln1, gp.attnW!, gp.attnB, dqkv, a.ln1, p.attnW!, rows: N, inChannels: C, outChannels: 3 * C,
                            overwriteInput: true)
             layerNormBackward(dres, gp.ln1w!, gp.ln1b, dln1, residualIn, p.ln1w!, a.ln1Mean, a.ln1Rstd, rows: N, C: C)
         }
         if let mask { dropout(dres, siteMask(mask, layer: 0, .embedding), width: C, backward: true) }
-        encoderBackward(g.wte, g.wpe, dres, inp, B: B, T: T, C: C)
+        let positions = model.segments.map { $0.positions.slice(samples.lowerBound * T, N) }
+        encoderBackward(g.wte, g.wpe, dres, inp, B: B, T: T, C: C, positions: positions)
     }
 }
 

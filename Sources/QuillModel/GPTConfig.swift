@@ -16,9 +16,14 @@ public struct GPTConfig: Codable, Sendable, Equatable {
     public var dropout: Float
     public var positional: PositionalEncoding
     public var bias: Bool
+    /// The token that opens a document (end-of-text) in a model trained on separate documents: attention never
+    /// reaches back past it and positions restart at it, in training, evaluation and generation alike. nil: the
+    /// context is one stream (GPT-2's own models, and models trained on `text`).
+    public var documentToken: Int?
 
     public init(vocabSize: Int, blockSize: Int, nLayer: Int, nHead: Int, nEmbd: Int,
-                dropout: Float = 0, positional: PositionalEncoding = .learned, bias: Bool = true) {
+                dropout: Float = 0, positional: PositionalEncoding = .learned, bias: Bool = true,
+                documentToken: Int? = nil) {
         self.vocabSize = vocabSize
         self.blockSize = blockSize
         self.nLayer = nLayer
@@ -27,11 +32,12 @@ public struct GPTConfig: Codable, Sendable, Equatable {
         self.dropout = dropout
         self.positional = positional
         self.bias = bias
+        self.documentToken = documentToken
     }
 
     enum CodingKeys: String, CodingKey {
         case vocabSize = "vocab_size", blockSize = "block_size", nLayer = "n_layer", nHead = "n_head"
-        case nEmbd = "n_embd", dropout, positional, bias
+        case nEmbd = "n_embd", dropout, positional, bias, documentToken = "document_token"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -44,6 +50,7 @@ public struct GPTConfig: Codable, Sendable, Equatable {
         dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? 0
         positional = try c.decodeIfPresent(PositionalEncoding.self, forKey: .positional) ?? .learned
         bias = try c.decodeIfPresent(Bool.self, forKey: .bias) ?? true
+        documentToken = try c.decodeIfPresent(Int.self, forKey: .documentToken)
     }
 
     /// Size of one attention head.
@@ -71,6 +78,9 @@ public struct GPTConfig: Codable, Sendable, Equatable {
         }
         guard dropout >= 0 && dropout < 1 else {
             throw .invalidConfig(field: "dropout", message: "dropout must be in [0, 1), got \(dropout)")
+        }
+        if let d = documentToken, d < 0 || d >= vocabSize {
+            throw .invalidConfig(field: "document_token", message: "document_token must be in 0..<\(vocabSize), got \(d)")
         }
         guard vocabSize <= Int(Int32.max) else {
             throw .invalidConfig(field: "vocab_size", message: "vocab_size must be < 2^31, got \(vocabSize)")

@@ -25,6 +25,7 @@ public final class GenerationSession: @unchecked Sendable {
 
     let cache: KVCache
     var sampler: Sampler
+    let documentToken: Int32?
     /// The tokens of the current context, in order; the last `pending.count` are not in the cache yet.
     var context: [Int32]
     var pending: [Int32]
@@ -40,8 +41,12 @@ public final class GenerationSession: @unchecked Sendable {
         self.stopToken = stopToken
         self.cache = KVCache(config: config)
         self.sampler = Sampler(options: options)
-        truncated = prompt.count > config.blockSize
-        context = Array(prompt.suffix(config.blockSize))
+        // A model that keeps documents apart sees nothing before the prompt's last document token.
+        var kept = prompt[...]
+        if let d = config.documentToken.map(Int32.init), let last = prompt.lastIndex(of: d) { kept = prompt[last...] }
+        documentToken = config.documentToken.map(Int32.init)
+        truncated = kept.count > config.blockSize
+        context = Array(kept.suffix(config.blockSize))
         pending = context
     }
 
@@ -71,6 +76,11 @@ public final class GenerationSession: @unchecked Sendable {
         if choice.token == stopToken {
             finishReason = .eos
             return
+        }
+        if choice.token == documentToken {
+            // A new document: the old one is out of its sight, so it starts the window afresh.
+            context = []
+            cache.reset()
         }
         context.append(choice.token)
         pending = [choice.token]

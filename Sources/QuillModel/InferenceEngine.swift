@@ -60,6 +60,7 @@ public final class InferenceEngine: @unchecked Sendable {
         }
         while scratch.isEmpty { scratch.append(InferenceScratch()) }
         var nll = [Float](repeating: 0, count: T - 1)
+        // Documents are kept apart by the run itself (a document token restarts attention and positions).
         _ = scratch[0].run(weights: weights, items: [(KVCache(config: c), tokens)], split: workerLimit) { i, logits in
             guard i + 1 < T else { return }
             var mx = -Float.infinity
@@ -177,17 +178,24 @@ final class InferenceScratch: @unchecked Sendable {
         var attentionWork = 0
         for item in items { attentionWork += item.tokens.count * (item.cache.count + item.tokens.count) * 2 * C }
         let attentionParts = attentionWork >= splitMinimumWork ? parts : 1
-        // Embeddings at each row's absolute position (cache.count + i).
+        // Embeddings at each row's position: cache.count + i, less the start of its document when the model keeps
+        // documents apart (a document token opens a new one; rowStart is where each row's document begins).
         let pos = w.positions
+        let boundary = c.documentToken.map(Int32.init)
+        var rowStart = [Int](repeating: 0, count: N)
         var r = 0
         for item in items {
+            var start = item.cache.documentStart
             for (i, t) in item.tokens.enumerated() {
                 let p = item.cache.count + i
-                let o = x.ptr + r * C, e = w.wte.ptr + Int(t) * C, q = pos.ptr + p * C
+                if t == boundary { start = p }
+                rowStart[r] = start
+                let o = x.ptr + r * C, e = w.wte.ptr + Int(t) * C, q = pos.ptr + (p - start) * C
                 for j in 0..<C { o[j] = e[j] + q[j] }
                 r += 1
             }
         }
+        let starts = rowStart
         let scale = 1 / Float(hs).squareRoot()
         for l in 0..<c.nLayer {
             let p = w.layers[l]
@@ -216,17 +224,19 @@ final class InferenceScratch: @unchecked Sendable {
                 for item in items {
                     let kc = item.cache.keys(l), vc = item.cache.values(l)
                     for i in 0..<item.tokens.count {
-                        let n = item.cache.count + i + 1
+                        let s0 = starts[r]
+                        let n = item.cache.count + i + 1 - s0
                         for h in heads {
                             let inv = attendRow(out: atty.ptr + r * C + h * hs, att: scores,
                                                 q: qkv.ptr + r * 3 * C + h * hs,
-                                                keysT: kc + h * hs * item.cache.stride, keyStride: item.cache.stride,
-                                                values: vc + h * hs * item.cache.stride, stride: hs, n: n, hs: hs,
-                                                scale: scale)
+                                                keysT: kc + h * hs * item.cache.stride + s0, keyStride: item.cache.stride,
+                                                values: vc + (h * item.cache.stride + s0) * hs, stride: hs, n: n,
+                                                hs: hs, scale: scale)
                             if let capture {
                                 let T = item.tokens.count
                                 let row = capture.ptr + ((l * NH + h) * T + i) * T
-                                for j in 0..<n { row[j] = scores[j] * inv }
+                                for j in 0..<s0 { row[j] = 0 }
+                                for j in 0..<n { row[s0 + j] = scores[j] * inv }
                             }
                         }
                         r += 1
@@ -240,6 +250,11 @@ final class InferenceScratch: @unchecked Sendable {
             geluForward(fchGelu, fch, count: 4 * N * C)
             p.fcProj.forward(branch, fchGelu, p.fcProjB, rows: N, workers: split)
             residualForward(x, res2, branch, count: N * C)
+        }
+        r = 0
+        for item in items {
+            r += item.tokens.count
+            item.cache.documentStart = starts[r - 1]
         }
         if let everyRow {
             for item in items { item.cache.count += item.tokens.count }

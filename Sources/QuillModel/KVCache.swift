@@ -15,6 +15,8 @@ public final class KVCache: @unchecked Sendable {
     let block: FloatBuffer
     /// Positions filled (0..<count hold the keys and values of the sequence's tokens so far).
     public internal(set) var count = 0
+    /// Where the current document starts (a model with `documentToken`: attention and positions begin there).
+    public internal(set) var documentStart = 0
 
     public init(config: GPTConfig) {
         capacity = config.blockSize
@@ -34,7 +36,7 @@ public final class KVCache: @unchecked Sendable {
     }
 
     /// Forgets every position (the buffers are reused).
-    public func reset() { count = 0 }
+    public func reset() { count = 0; documentStart = 0 }
 
     @inline(__always) func keys(_ layer: Int) -> UnsafeMutablePointer<Float> { block.ptr + layer * 2 * stride * C }
     @inline(__always) func values(_ layer: Int) -> UnsafeMutablePointer<Float> { keys(layer) + stride * C }

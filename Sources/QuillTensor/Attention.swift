@@ -44,9 +44,12 @@ private func applyCausalDropout(_ P: UnsafeMutablePointer<Float>, _ A: UnsafeMut
 /// out (B, T, C): attention output, heads side by side;  att (B, NH, T, T): softmax weights (before dropout),
 /// zero above the diagonal, saved for backward;  inp (B, T, 3C): q, k, v side by side.
 /// dropout: applied to att inside the product with V; stream per (sampleOffset + b, head).
+/// segments (B, T): where each token's document starts in its row (`documentSegments`); a token then attends to
+/// its own document only (a block-diagonal causal mask). nil: one document per row. Backward needs no mask of its
+/// own: the weights outside a document are exact zeros, and so are their gradients.
 public func attentionForward(_ out: FloatBuffer, _ att: FloatBuffer, _ inp: FloatBuffer, scratch: FloatBuffer,
                              B: Int, T: Int, C: Int, NH: Int,
-                             dropout: DropoutMask? = nil, sampleOffset: Int = 0) {
+                             dropout: DropoutMask? = nil, sampleOffset: Int = 0, segments: TokenBuffer? = nil) {
     let hs = C / NH, C3 = 3 * C, tp = roundUp8(T)
     precondition(hs * NH == C && out.count >= B * T * C && att.count >= B * NH * T * T && inp.count >= B * T * C3)
     precondition(scratch.count >= attentionScratchCount(T: T, headSize: hs), "attentionForward: scratch")
@@ -61,7 +64,12 @@ public func attentionForward(_ out: FloatBuffer, _ att: FloatBuffer, _ inp: Floa
             let A = att.ptr + (b * NH + h) * T * T
             let y = out.ptr + b * T * C + h * hs
             causalProductWithTranspose(S, q, lda: C3, k, ldb: C3, scratch: kT, T: T, hs: hs)
-            for t in 0..<T { softmaxCausalRow(A + t * T, S + t * tp, t: t, T: T, scale: scale) }
+            if let segments {
+                let st = segments.baseAddress! + b * T
+                for t in 0..<T { softmaxCausalRow(A + t * T, S + t * tp, from: Int(st[t]), t: t, T: T, scale: scale) }
+            } else {
+                for t in 0..<T { softmaxCausalRow(A + t * T, S + t * tp, from: 0, t: t, T: T, scale: scale) }
+            }
             var P = A
             if let dropout {
                 applyCausalDropout(AD, A, dropout.stream(UInt64((sampleOffset + b) * NH + h)), T: T)
@@ -79,11 +87,13 @@ public func attentionForward(_ out: FloatBuffer, _ att: FloatBuffer, _ inp: Floa
     }
 }
 
-/// a[0..<T] = softmax(scale · s[0...t]) with zeros after t. Max subtracted for stability.
+/// a[0..<T] = softmax(scale · s[from...t]) with zeros before `from` and after t. Max subtracted for stability.
 @inline(__always)
-private func softmaxCausalRow(_ a: UnsafeMutablePointer<Float>, _ s: UnsafeMutablePointer<Float>,
-                              t: Int, T: Int, scale: Float) {
-    let n = t + 1
+private func softmaxCausalRow(_ a0: UnsafeMutablePointer<Float>, _ s0: UnsafeMutablePointer<Float>,
+                              from: Int, t: Int, T: Int, scale: Float) {
+    for z in 0..<from { a0[z] = 0 }
+    let a = a0 + from, s = s0 + from
+    let n = t + 1 - from
     let mx = rowMax(s, n)
     var j = 0
     let mxs = Float8(repeating: mx * scale), sc = Float8(repeating: scale)
@@ -101,7 +111,7 @@ private func softmaxCausalRow(_ a: UnsafeMutablePointer<Float>, _ s: UnsafeMutab
     j = 0
     while j + 8 <= n { store8(load8(a + j) * inv8, a + j); j += 8 }
     while j < n { a[j] *= inv; j += 1 }
-    for z in n..<T { a[z] = 0 }
+    for z in (t + 1)..<T { a0[z] = 0 }
 }
 
 /// ds[0..<n] = scale · a ⊙ (da − Σ a·da): the softmax Jacobian applied to da.

@@ -111,7 +111,8 @@ public enum Reference {
 
     public static func attentionForward(_ out: FloatBuffer, _ att: FloatBuffer, _ inp: FloatBuffer,
                                         B: Int, T: Int, C: Int, NH: Int,
-                                        dropout: DropoutMask? = nil, sampleOffset: Int = 0) {
+                                        dropout: DropoutMask? = nil, sampleOffset: Int = 0,
+                                        segments: TokenBuffer? = nil) {
         let hs = C / NH, C3 = 3 * C
         let scale = 1 / Float(hs).squareRoot()
         for b in 0..<B {
@@ -119,14 +120,16 @@ public enum Reference {
                 let m = dropout?.stream(UInt64((sampleOffset + b) * NH + h))
                 for t in 0..<T {
                     var row = [Float](repeating: -.infinity, count: T)
-                    for t2 in 0...t {
+                    // A document's tokens see back to its start only (-inf before it, as above the diagonal).
+                    let start = segments.map { Int($0[b * T + t]) } ?? 0
+                    for t2 in start...t {
                         var s: Float = 0
                         for d in 0..<hs { s += inp[(b * T + t) * C3 + h * hs + d] * inp[(b * T + t2) * C3 + C + h * hs + d] }
                         row[t2] = s * scale
                     }
                     let mx = row.max()!
                     var sum: Float = 0
-                    for t2 in 0..<T { row[t2] = t2 <= t ? exp(row[t2] - mx) : 0; sum += row[t2] }
+                    for t2 in 0..<T { row[t2] = t2 >= start && t2 <= t ? exp(row[t2] - mx) : 0; sum += row[t2] }
                     for t2 in 0..<T { att[((b * NH + h) * T + t) * T + t2] = row[t2] / sum }
                     for d in 0..<hs {
                         var y: Float = 0

@@ -78,6 +78,32 @@ struct GradientCheckTests {
         checkGradient("attention dqkv", input: inp, analytic: di, eps: 3e-3, samples: 120, loss: loss)
     }
 
+    @Test("attention gradients with documents packed in a row (block-diagonal mask), with and without dropout",
+          arguments: [Float(0), 0.25])
+    func attentionDocuments(p: Float) {
+        let B = 2, T = 7, C = 8, NH = 2
+        let mask: DropoutMask? = p > 0 ? DropoutMask(key: 9, p: p) : nil
+        // Row 0: documents start at 0, 3 and 4 (token 5 is the boundary); row 1: one document.
+        let ids = Tokens([1, 2, 3, 5, 5, 2, 1, 2, 2, 3, 1, 4, 0, 1])
+        let starts = Tokens(Array(repeating: 0, count: B * T)), positions = Tokens(Array(repeating: 0, count: B * T))
+        documentSegments(starts: starts.b, positions: positions.b, ids.b, boundary: 5, B: B, T: T)
+        #expect(Array(starts.b) == [0, 0, 0, 3, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0])
+        #expect(Array(positions.b) == [0, 1, 2, 0, 0, 1, 2, 0, 1, 2, 3, 4, 5, 6])
+        let inp = Buf(B * T * 3 * C, seed: 24), r = Buf(B * T * C, seed: 25)
+        let out = Buf(B * T * C), att = Buf(B * NH * T * T), scratch = Buf(attentionScratchCount(T: T, headSize: C / NH))
+        func loss() -> Double {
+            attentionForward(out.b, att.b, inp.b, scratch: scratch.b, B: B, T: T, C: C, NH: NH, dropout: mask,
+                             segments: starts.b)
+            return dot(out.b, r, count: B * T * C)
+        }
+        _ = loss()
+        // No weight reaches across a document's start.
+        for h in 0..<NH { for t in 0..<T { for t2 in 0..<Int(starts.b[t]) { #expect(att[(h * T + t) * T + t2] == 0) } } }
+        let di = Buf(B * T * 3 * C)
+        attentionBackward(di.b, r.b, att.b, inp.b, scratch: scratch.b, B: B, T: T, C: C, NH: NH, dropout: mask)
+        checkGradient("attention dqkv (documents)", input: inp, analytic: di, eps: 3e-3, samples: 120, loss: loss)
+    }
+
     @Test("softmax cross-entropy gradient, with an ignored row")
     func crossEntropy() {
         let N = 4, V = 9
@@ -108,6 +134,24 @@ struct GradientCheckTests {
         encoderBackward(dwte.b, dwpe.b, r.b, inp.b, B: B, T: T, C: C)
         checkGradient("encoder dwte", input: wte, analytic: dwte, loss: loss)
         checkGradient("encoder dwpe", input: wpe, analytic: dwpe, loss: loss)
+    }
+
+    @Test("encoder gradients when positions restart at each document")
+    func encoderPositions() {
+        let B = 2, T = 3, C = 5, V = 4
+        let wte = Buf(V * C, seed: 27), wpe = Buf(T * C, seed: 28), r = Buf(B * T * C, seed: 29), out = Buf(B * T * C)
+        let inp = Tokens([0, 2, 2, 3, 0, 1]), positions = Tokens([0, 0, 1, 0, 1, 2])
+        func loss() -> Double {
+            encoderForward(out.b, inp.b, wte.b, wpe.b, B: B, T: T, C: C, positions: positions.b)
+            return dot(out.b, r, count: B * T * C)
+        }
+        _ = loss()
+        // Row 0's second token sits at position 0: its embedding is wte[2] + wpe[0].
+        for c in 0..<C { #expect(out[C + c] == wte[2 * C + c] + wpe[c]) }
+        let dwte = Buf(V * C), dwpe = Buf(T * C)
+        encoderBackward(dwte.b, dwpe.b, r.b, inp.b, B: B, T: T, C: C, positions: positions.b)
+        checkGradient("encoder dwte (positions)", input: wte, analytic: dwte, loss: loss)
+        checkGradient("encoder dwpe (positions)", input: wpe, analytic: dwpe, loss: loss)
     }
 
     @Test("residual and dropout pass gradients through exactly")

@@ -147,6 +147,33 @@ struct KernelTwinTests {
         }
     }
 
+    @Test("attention over documents packed in rows equals the full-matrix version with the block-diagonal mask",
+          arguments: [(2, 9, 24, 2), (1, 33, 64, 4), (3, 20, 40, 5)])
+    func attentionDocuments(shape: (Int, Int, Int, Int)) {
+        let (B, T, C, NH) = shape
+        // A boundary token (id 0) every few tokens, at irregular places.
+        let ids = Tokens((0..<(B * T)).map { i in Int32((i * 7 + i / 3) % 5) })
+        let starts = Tokens(Array(repeating: 0, count: B * T)), positions = Tokens(Array(repeating: 0, count: B * T))
+        documentSegments(starts: starts.b, positions: positions.b, ids.b, boundary: 0, B: B, T: T)
+        for p: Float in [0, 0.3] {
+            let mask: DropoutMask? = p > 0 ? DropoutMask(key: 98, p: p) : nil
+            let inp = Buf(B * T * 3 * C, seed: 35), dout = Buf(B * T * C, seed: 36)
+            let scratch = Buf(attentionScratchCount(T: T, headSize: C / NH))
+            let o1 = Buf(B * T * C), o2 = Buf(B * T * C), a1 = Buf(B * NH * T * T), a2 = Buf(B * NH * T * T)
+            attentionForward(o1.b, a1.b, inp.b, scratch: scratch.b, B: B, T: T, C: C, NH: NH, dropout: mask,
+                             sampleOffset: 1, segments: starts.b)
+            Reference.attentionForward(o2.b, a2.b, inp.b, B: B, T: T, C: C, NH: NH, dropout: mask, sampleOffset: 1,
+                                       segments: starts.b)
+            #expect(maxRelativeDiff(o1.b, o2.b, count: B * T * C).diff < 1e-5)
+            #expect(maxRelativeDiff(a1.b, a2.b, count: B * NH * T * T).diff < 1e-5)
+            let d1 = Buf(B * T * 3 * C), d2 = Buf(B * T * 3 * C)
+            attentionBackward(d1.b, dout.b, a1.b, inp.b, scratch: scratch.b, B: B, T: T, C: C, NH: NH, dropout: mask,
+                              sampleOffset: 1)
+            Reference.attentionBackward(d2.b, dout.b, a2.b, inp.b, B: B, T: T, C: C, NH: NH, dropout: mask, sampleOffset: 1)
+            #expect(maxRelativeDiff(d1.b, d2.b, count: B * T * 3 * C).diff < 1e-4)
+        }
+    }
+
     @Test("softmax cross-entropy equals the log-sum-exp in Double, ignoring padded rows", arguments: [1, 3, 13, 65, 257])
     func crossEntropy(V: Int) {
         let N = 6
