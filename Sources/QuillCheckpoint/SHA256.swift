@@ -32,10 +32,10 @@ public func sha256Hex(ofFileAt url: URL) throws(CheckpointError) -> String {
 }
 
 /// An incremental SHA-256: update() with each piece in order, then finalizeHex() once.
-final class SHA256Hasher {
+public final class SHA256Hasher {
     private let context: OpaquePointer
 
-    init() {
+    public init() {
         // Allocation failure of a 200-byte context is out-of-memory, not a condition callers can act on.
         guard let context = EVP_MD_CTX_new() else { fatalError("OpenSSL: EVP_MD_CTX_new failed (out of memory)") }
         self.context = context
@@ -44,12 +44,12 @@ final class SHA256Hasher {
 
     deinit { EVP_MD_CTX_free(context) }
 
-    func update(_ bytes: UnsafeRawBufferPointer) {
+    public func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         precondition(EVP_DigestUpdate(context, base, bytes.count) == 1, "OpenSSL: EVP_DigestUpdate failed")
     }
 
-    func finalizeHex() -> String {
+    public func finalizeHex() -> String {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         precondition(EVP_DigestFinal_ex(context, &digest, &length) == 1 && length == 32,

@@ -9,17 +9,24 @@ public struct BatchSampler: Sendable {
     public init(seed: UInt64) { rng = SplitMix64(seed: seed) }
 
     /// B random windows of `tokens`, as (inputs, targets), each B·T ids row-major.
-    public mutating func batch(from tokens: [Int32], B: Int, T: Int) -> (x: [Int32], y: [Int32]) {
-        precondition(tokens.count >= T + 1)
+    public mutating func batch(from tokens: TokenStream, B: Int, T: Int) -> (x: [Int32], y: [Int32]) {
+        let span = UInt64(tokens.windowCount(T + 1))
+        precondition(span > 0, "no window of T + 1 tokens")
         var x = [Int32](repeating: 0, count: B * T), y = x
-        let span = UInt64(tokens.count - T)
+        var window = [Int32](repeating: 0, count: T + 1)
         for b in 0..<B {
             let start = Int(rng.next() % span)
+            window.withUnsafeMutableBufferPointer { tokens.copyWindow(start, n: T + 1, into: $0.baseAddress!) }
             for t in 0..<T {
-                x[b * T + t] = tokens[start + t]
-                y[b * T + t] = tokens[start + t + 1]
+                x[b * T + t] = window[t]
+                y[b * T + t] = window[t + 1]
             }
         }
         return (x, y)
+    }
+
+    /// The same over an array (one part).
+    public mutating func batch(from tokens: [Int32], B: Int, T: Int) -> (x: [Int32], y: [Int32]) {
+        batch(from: TokenStream(tokens), B: B, T: T)
     }
 }

@@ -128,17 +128,23 @@ public struct Corpus: Sendable {
     }
 }
 
-/// Train and validation token streams: the first (1 - valFraction) of the tokens, then the rest.
+/// Train and validation token streams: in memory, the first (1 - valFraction) of the tokens, then the rest; from
+/// shards, the manifest's train and val shards (split by whole documents when they were prepared).
 public struct TokenSplit: Sendable {
-    public let train: [Int32]
-    public let val: [Int32]
+    public let train: TokenStream
+    public let val: TokenStream
 
     public init(tokens: [Int32], valFraction: Double, blockSize: Int, path: String) throws(TrainingError) {
         let n = Int(Double(tokens.count) * (1 - valFraction))
-        train = Array(tokens[..<n])
-        val = Array(tokens[n...])
-        guard train.count >= blockSize + 1 && val.count >= blockSize + 1 else {
-            throw .data(path: path, reason: "too short: \(tokens.count) tokens give \(train.count) for training and \(val.count) for validation, each needs block_size + 1 = \(blockSize + 1); use a longer file or a smaller block_size")
+        try self.init(train: TokenStream(Array(tokens[..<n])), val: TokenStream(Array(tokens[n...])),
+                      blockSize: blockSize, path: path)
+    }
+
+    public init(train: TokenStream, val: TokenStream, blockSize: Int, path: String) throws(TrainingError) {
+        self.train = train
+        self.val = val
+        guard train.longestPart >= blockSize + 1 && val.longestPart >= blockSize + 1 else {
+            throw .data(path: path, reason: "too short: \(train.count + val.count) tokens give \(train.count) for training and \(val.count) for validation, each needs block_size + 1 = \(blockSize + 1) in one piece; use a longer file or a smaller block_size")
         }
     }
 }

@@ -57,6 +57,11 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// A Quill checkpoint or Hugging Face GPT-2 folder to start from ("" for a fresh model): its shape, weights and
     /// tokenizer are kept; block_size may crop its context; dropout and the optimizer settings are this config's.
     public var initFrom = ""
+    /// Documents apart (lines, jsonl and their shards): attention stops at each document's start and positions
+    /// restart there (GPTConfig.documentToken = end-of-text). false: documents run on into each other.
+    public var documentMask = true
+    /// Save NAME.last and NAME.state every this many steps (0: at every evaluation), and always at the end.
+    public var saveInterval = 0
 
     public init() {}
 
@@ -68,6 +73,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         case evalInterval = "eval_interval", evalIters = "eval_iters", logInterval = "log_interval"
         case valFraction = "val_fraction", seed, sampleTokens = "sample_tokens"
         case gradAccumSteps = "grad_accum_steps", initFrom = "init_from"
+        case documentMask = "document_mask", saveInterval = "save_interval"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -102,6 +108,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         sampleTokens = try get(.sampleTokens, d.sampleTokens)
         gradAccumSteps = try get(.gradAccumSteps, d.gradAccumSteps)
         initFrom = try get(.initFrom, d.initFrom)
+        documentMask = try get(.documentMask, d.documentMask)
+        saveInterval = try get(.saveInterval, d.saveInterval)
     }
 
     static let defaults = TrainConfig()
@@ -131,7 +139,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// Keys a resumed run may change: when to stop, how often to evaluate and log. The rest shapes the model,
     /// the data or the optimizer, and stays as the run began.
     public static let resumableKeys: Set<String> = ["max_steps", "max_minutes", "lr_decay_steps", "eval_interval",
-                                                    "eval_iters", "log_interval", "sample_tokens"]
+                                                    "eval_iters", "log_interval", "sample_tokens", "save_interval"]
 
     /// This config with `--key value` overrides applied (only `resumableKeys`), validated.
     public func resumed(with overrides: [(key: String, value: String)]) throws(TrainingError) -> TrainConfig {
@@ -242,6 +250,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         guard gradClip >= 0 else { throw .config("grad_clip must be >= 0 (0: no clipping)") }
         guard beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 else { throw .config("beta1 and beta2 must be in [0, 1)") }
         guard sampleTokens >= 0 else { throw .config("sample_tokens must be >= 0") }
+        guard saveInterval >= 0 else { throw .config("save_interval must be >= 0 (0: at every evaluation)") }
         if !initFrom.isEmpty && model != "gpt" { throw .config("init_from needs model \"gpt\"") }
         if model == "gpt" && initFrom.isEmpty {
             do {
@@ -254,9 +263,9 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     }
 
     /// The GPT shape for a tokenizer of `vocabSize` ids.
-    public func gptConfig(vocabSize: Int) -> GPTConfig {
+    public func gptConfig(vocabSize: Int, documentToken: Int? = nil) -> GPTConfig {
         GPTConfig(vocabSize: vocabSize, blockSize: blockSize, nLayer: nLayer, nHead: nHead, nEmbd: nEmbd,
-                  dropout: dropout, positional: positional, bias: bias)
+                  dropout: dropout, positional: positional, bias: bias, documentToken: documentToken)
     }
 
     public var schedule: LearningRateSchedule {

@@ -35,6 +35,64 @@ public struct RunFiles: Sendable {
         state = dir.appendingPathComponent(stem + ".state.safetensors")
         metrics = dir.appendingPathComponent(stem + ".metrics.jsonl")
         plot = dir.appendingPathComponent(stem + ".loss.svg")
+        pendingLast = dir.appendingPathComponent("." + stem + ".last.safetensors.pending")
+        pendingState = dir.appendingPathComponent("." + stem + ".state.safetensors.pending")
+        self.stem = stem
+        self.directory = dir
+    }
+
+    /// The next NAME.last and NAME.state, complete on disk before either replaces the old pair (`Trainer.saveState`).
+    public let pendingLast: URL
+    public let pendingState: URL
+    let stem: String
+    let directory: URL
+
+    /// Whether a run is already here (any of its checkpoint, latest weights or state).
+    public var exist: Bool {
+        [best, last, state].contains { FileManager.default.fileExists(atPath: $0.path) }
+    }
+
+    /// Temporary files a killed write left behind: AtomicFileWriter's ".NAME.tmp-PID" of this run's files, the plot's.
+    var temporaries: [URL] {
+        let names = [best, last, state, metrics, plot, pendingLast, pendingState].map(\.lastPathComponent)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return entries.filter { e in
+            names.contains { e.hasPrefix("." + $0 + ".tmp-") } || e == plot.lastPathComponent + ".tmp"
+        }.map { directory.appendingPathComponent($0) }
+    }
+}
+
+/// Where a run's tokens come from: a text file tokenized at start, or a shard folder made by `quill-train prepare`.
+struct RunData {
+    let tokenizer: any Tokenizer
+    let split: TokenSplit
+    /// The corpus's identity: the file's SHA-256, or the manifest's (which lists every shard's).
+    let sha256: String
+    let bytes: Int
+    /// text, lines or jsonl: how the documents were cut (for shards, as prepare read its sources).
+    let format: DataFormat
+    let shards: Bool
+
+    /// Loads `path` (a file in `format`, or a shard folder). The tokenizer: `given` (a fine-tune's, which a shard
+    /// folder must have been made with), else the shards', else one built from `spec` on the corpus.
+    static func load(path: String, format: DataFormat, spec: TokenizerSpec, given: (any Tokenizer)?, valFraction: Double,
+                     blockSize: Int) throws(TrainingError) -> RunData {
+        if ShardSet.isShardFolder(path) {
+            let set = try ShardSet(directory: path)
+            let tokenizer = try set.makeTokenizer()
+            if let given, given.serialized != tokenizer.serialized {
+                throw .data(path: path, reason: "these shards were made with another tokenizer than the model's; prepare them with --tokenizer-from the model")
+            }
+            return RunData(tokenizer: given ?? tokenizer, split: try set.split(blockSize: blockSize), sha256: set.manifestSHA256,
+                           bytes: set.manifest.sources.reduce(0) { $0 + $1.bytes }, format: set.format, shards: true)
+        }
+        let corpus = try Corpus(path: path, format: format)
+        let tokenizer: any Tokenizer
+        if let given { tokenizer = given } else { tokenizer = try corpus.makeTokenizer(spec) }
+        let tokens = try corpus.tokens(with: tokenizer)
+        return RunData(tokenizer: tokenizer,
+                       split: try TokenSplit(tokens: tokens, valFraction: valFraction, blockSize: blockSize, path: path),
+                       sha256: sha256Hex(corpus.bytes), bytes: corpus.bytes.count, format: format, shards: false)
     }
 }
 
@@ -58,21 +116,23 @@ public final class Trainer {
     let split: TokenSplit
     let spec: ModelSpec
     let dataPath: String
-    let format: DataFormat
+    /// The data's format as RunInfo stores it: text, lines, jsonl, or "shards".
+    let dataKind: String
     var sampler: BatchSampler
 
-    /// A fresh run. Checks data, config and output before anything is written.
+    /// A fresh run. Checks data, config and output before anything is written. An existing run at `checkpoint` is
+    /// an error unless `force` (which removes its files first): continue it with `init(resuming:)` instead.
     /// createFolder: make the checkpoint's folder if it is missing (once the data has passed its checks).
+    /// dataPath: a text file in `format`, or a shard folder (`quill-train prepare`; format is then the folder's).
     public init(config: TrainConfig, dataPath: String, format: DataFormat, checkpoint: String,
-                command: String? = nil, workers: Int = Parallel.defaultWorkers, createFolder: Bool = false)
-        throws(TrainingError) {
+                command: String? = nil, workers: Int = Parallel.defaultWorkers, createFolder: Bool = false,
+                force: Bool = false) throws(TrainingError) {
         try config.validate()
         var config = config
         let files = RunFiles(checkpoint: checkpoint)
-        let corpus = try Corpus(path: dataPath, format: format)
         // A fine-tune starts from another model's weights and keeps its tokenizer and shape.
         var base: Checkpoint? = nil
-        let tokenizer: any Tokenizer
+        var baseTokenizer: (any Tokenizer)? = nil
         if !config.initFrom.isEmpty {
             let b = try Trainer.initialModel(config.initFrom, blockSize: config.blockSize)
             guard case .gpt(let g) = b.spec else { throw .config("init_from \(config.initFrom) does not hold a GPT") }
@@ -81,19 +141,27 @@ public final class Trainer {
             config.nEmbd = g.nEmbd
             config.bias = g.bias
             config.positional = g.positional
-            do { tokenizer = try b.tokenizer.makeTokenizer() } catch { throw .tokenizer("\(error)") }
+            do { baseTokenizer = try b.tokenizer.makeTokenizer() } catch { throw .tokenizer("\(error)") }
             base = b
-        } else {
-            tokenizer = try corpus.makeTokenizer(config.tokenizer)
         }
-        let tokens = try corpus.tokens(with: tokenizer)
-        let split = try TokenSplit(tokens: tokens, valFraction: config.valFraction, blockSize: config.blockSize, path: dataPath)
+        let data = try RunData.load(path: dataPath, format: format, spec: config.tokenizer, given: baseTokenizer,
+                                    valFraction: config.valFraction, blockSize: config.blockSize)
+        let tokenizer = data.tokenizer
         if createFolder {
             try? FileManager.default.createDirectory(at: files.best.deletingLastPathComponent(), withIntermediateDirectories: true)
         }
         try Trainer.checkWritable(files.best)
+        try Trainer.recover(files)
+        if files.exist {
+            guard force else {
+                throw .output(path: files.best.path, reason: "a run is already here (its checkpoint, .last or .state): continue it with --resume \(files.best.path), or start over with --force")
+            }
+            for f in [files.best, files.last, files.state, files.metrics, files.plot] { try? FileManager.default.removeItem(at: f) }
+        }
         let V = base?.spec.vocabSize ?? tokenizer.vocabularySize
-        let spec: ModelSpec = config.model == "gpt" ? .gpt(config.gptConfig(vocabSize: V))
+        // Documents apart: lines, jsonl and their shards, with end-of-text opening each document.
+        let documentToken = config.documentMask && data.format != .text ? tokenizer.endOfTextID : nil
+        let spec: ModelSpec = config.model == "gpt" ? .gpt(config.gptConfig(vocabSize: V, documentToken: documentToken))
             : .bigram(vocabSize: V, blockSize: config.blockSize)
         let model: any LanguageModel
         do { model = try spec.makeModel(seed: config.seed, workers: workers) } catch { throw .model(error.description) }
@@ -107,15 +175,15 @@ public final class Trainer {
         self.files = files
         self.tokenizer = tokenizer
         self.model = model
-        self.split = split
+        self.split = data.split
         self.spec = spec
         self.dataPath = dataPath
-        self.format = format
+        self.dataKind = data.shards ? "shards" : data.format.rawValue
         self.optimizer = AdamW(layout: model.layout, config: AdamWConfig(beta1: config.beta1, beta2: config.beta2,
                                                                          weightDecay: config.weightDecay), workers: workers)
         self.sampler = BatchSampler(seed: config.seed &+ 1)
-        self.record = TrainingRecord(steps: 0, tokensSeen: 0, corpusSHA256: sha256Hex(corpus.bytes),
-                                     corpusBytes: corpus.bytes.count, durationSeconds: 0, history: [],
+        self.record = TrainingRecord(steps: 0, tokensSeen: 0, corpusSHA256: data.sha256,
+                                     corpusBytes: data.bytes, durationSeconds: 0, history: [],
                                      command: command, trainConfig: config.jsonText)
     }
 
@@ -137,12 +205,14 @@ public final class Trainer {
         }
     }
 
-    /// Continues the run whose best checkpoint is `checkpoint` (it reads NAME.last and NAME.state beside it).
-    /// The data file must be the one the run started with (checked by SHA-256); dataPath overrides its location.
-    /// overrides: `TrainConfig.resumableKeys` only (e.g. a larger max_steps to train further).
+    /// Continues the run whose best checkpoint is `checkpoint` (it reads NAME.last and NAME.state beside it, which
+    /// must be from the same step). The data must be the run's own (checked by SHA-256); dataPath overrides its
+    /// location. overrides: `TrainConfig.resumableKeys` only (e.g. a larger max_steps to train further). The best
+    /// validation loss is the lower of the state's and the best checkpoint's, so a worse model never replaces it.
     public init(resuming checkpoint: String, dataPath: String? = nil, overrides: [(key: String, value: String)] = [],
                 command: String? = nil, workers: Int = Parallel.defaultWorkers) throws(TrainingError) {
         let files = RunFiles(checkpoint: checkpoint)
+        try Trainer.recover(files)
         let last: Checkpoint, state: TrainingState
         var info: RunInfo
         do {
@@ -156,29 +226,36 @@ public final class Trainer {
         } catch {
             throw .data(path: files.state.path, reason: "cannot resume: the run description is unreadable (\(error))")
         }
+        guard last.training.steps == info.step else {
+            throw .data(path: files.state.path, reason: "cannot resume: \(files.last.lastPathComponent) is from step \(last.training.steps) and \(files.state.lastPathComponent) from step \(info.step); they were not saved together")
+        }
         info.config = try info.config.resumed(with: overrides)
         let path = dataPath ?? info.dataPath
-        guard let format = DataFormat(rawValue: info.format) else {
+        let format: DataFormat
+        if info.format == "shards" {
+            format = .text  // the folder's own format applies
+        } else if let f = DataFormat(rawValue: info.format) {
+            format = f
+        } else {
             throw .data(path: files.state.path, reason: "unknown data format \(info.format)")
         }
-        let corpus = try Corpus(path: path, format: format)
-        guard sha256Hex(corpus.bytes) == info.record.corpusSHA256 else {
-            throw .data(path: path, reason: "is not the corpus this run was trained on (SHA-256 differs); pass the original file with --data")
+        let given: any Tokenizer
+        do { given = try last.tokenizer.makeTokenizer() } catch { throw .tokenizer("\(error)") }
+        let data = try RunData.load(path: path, format: format, spec: info.config.tokenizer, given: given,
+                                    valFraction: info.config.valFraction, blockSize: info.config.blockSize)
+        guard data.sha256 == info.record.corpusSHA256 else {
+            throw .data(path: path, reason: "is not the corpus this run was trained on (SHA-256 differs); pass the original \(info.format == "shards" ? "shard folder" : "file") with --data")
         }
-        let tokenizer: any Tokenizer
-        do { tokenizer = try last.tokenizer.makeTokenizer() } catch { throw .tokenizer("\(error)") }
-        let tokens = try corpus.tokens(with: tokenizer)
-        self.split = try TokenSplit(tokens: tokens, valFraction: info.config.valFraction,
-                                    blockSize: info.config.blockSize, path: path)
         let model: any LanguageModel
         do { model = try last.makeModel(workers: workers) } catch { throw .model(error.description) }
         self.config = info.config
         self.files = files
-        self.tokenizer = tokenizer
+        self.tokenizer = given
         self.model = model
+        self.split = data.split
         self.spec = last.spec
         self.dataPath = path
-        self.format = format
+        self.dataKind = info.format
         self.optimizer = AdamW(layout: model.layout, config: AdamWConfig(beta1: info.config.beta1, beta2: info.config.beta2,
                                                                          weightDecay: info.config.weightDecay), workers: workers)
         state.restore(into: optimizer)
@@ -189,8 +266,39 @@ public final class Trainer {
             if let seed = state.rngs["dropout_seed"] { gpt.dropoutSeed = seed }
         }
         self.record = info.record
+        // The best checkpoint may be newer than the state (written at an evaluation after the last save).
+        if let best = try? Checkpoint.read(from: files.best), let v = best.training.bestValLoss {
+            record.bestValLoss = min(record.bestValLoss ?? v, v)
+        }
         if let command { record.command = (record.command.map { $0 + " ; " } ?? "") + command }
         self.step = info.step
+    }
+
+    /// Puts a run's files in order after a crash: a pending NAME.last whose state was committed (the kill came
+    /// between the two renames of saveState) is moved into place; any other pending or temporary file is removed.
+    static func recover(_ files: RunFiles) throws(TrainingError) {
+        let fm = FileManager.default
+        for t in files.temporaries { try? fm.removeItem(at: t) }
+        if fm.fileExists(atPath: files.pendingState.path) {
+            // The state was never committed: neither pending file is part of a saved pair.
+            try? fm.removeItem(at: files.pendingState)
+            try? fm.removeItem(at: files.pendingLast)
+            return
+        }
+        guard fm.fileExists(atPath: files.pendingLast.path) else { return }
+        var committed = false
+        if let pending = try? Checkpoint.read(from: files.pendingLast),
+           let state = try? TrainingState.read(from: files.state, expectedCount: pending.layout.count),
+           let info = try? JSONDecoder().decode(RunInfo.self, from: Data(state.extra.utf8)) {
+            committed = info.step == pending.training.steps
+        }
+        if committed {
+            guard rename(files.pendingLast.path, files.last.path) == 0 else {
+                throw .output(path: files.last.path, reason: "cannot finish the interrupted save: rename: \(String(cString: strerror(errno)))")
+            }
+        } else {
+            try? fm.removeItem(at: files.pendingLast)
+        }
     }
 
     // MARK: - The loop
@@ -256,6 +364,9 @@ public final class Trainer {
                 windowStart = now
                 windowTokens = 0
             }
+            if config.saveInterval > 0 && step % config.saveInterval == 0 && step % config.evalInterval != 0 {
+                try saveState()
+            }
             if !lastLoss.isFinite { stopReason = "the loss is \(lastLoss) (diverged: lower learning_rate?)"; break }
             if shouldStop() { stopReason = "interrupted"; break }
         }
@@ -266,7 +377,7 @@ public final class Trainer {
                 try evaluate(elapsed: record.durationSeconds, trainLoss: lastLoss, onEvent: onEvent)
             }
         }
-        try saveState()
+        if !savedAtStep(step) { try saveState() }
         if let stopReason { onEvent(.stopped(step: step, reason: stopReason)) }
         return record
     }
@@ -290,12 +401,13 @@ public final class Trainer {
         appendMetrics(["step": step, "tokens": record.tokensSeen, "seconds": (elapsed * 10).rounded() / 10,
                        "train_loss": Double(trainEval), "val_loss": Double(valEval), "lr": Double(lr)])
         writePlot()
+        if config.saveInterval == 0 || step % config.saveInterval == 0 { try saveState() }
         var text: String? = nil
         if config.sampleTokens > 0 { text = sample(tokens: config.sampleTokens, seed: UInt64(step)) }
         onEvent(.evaluated(rec, isBest: isBest, sample: text))
     }
 
-    func meanLoss(_ tokens: [Int32], stream: UInt64) throws(TrainingError) -> Float {
+    func meanLoss(_ tokens: TokenStream, stream: UInt64) throws(TrainingError) -> Float {
         var s = BatchSampler(seed: SplitMix64.mix(config.seed ^ (UInt64(step) << 8) ^ stream))
         let wasTraining = model.isTraining
         model.isTraining = false
@@ -329,21 +441,37 @@ public final class Trainer {
         }
     }
 
-    /// The latest weights and the optimizer state, for --resume.
+    /// The step of the last saveState (nil before any).
+    private var lastSavedStep: Int? = nil
+    private func savedAtStep(_ n: Int) -> Bool { lastSavedStep == n }
+
+    /// The latest weights and the optimizer state, for --resume, saved as one pair: both are written whole (and
+    /// fsync'd) beside their destinations first, then the state is renamed into place (the commit), then the
+    /// weights. A kill before the commit leaves the old pair; a kill after it is finished by `recover` at the
+    /// next start. So NAME.last and NAME.state are always from one step.
     public func saveState() throws(TrainingError) {
-        try writeCheckpoint(to: files.last)
+        try writeCheckpoint(to: files.pendingLast)
         var rngs = ["sampler": sampler.rng.state]
         if let gpt = model as? GPT {
             rngs["dropout_passes"] = gpt.trainingPasses
             rngs["dropout_seed"] = gpt.dropoutSeed
         }
-        let info = RunInfo(config: config, dataPath: dataPath, format: format.rawValue, record: record, step: step)
+        let info = RunInfo(config: config, dataPath: dataPath, format: dataKind, record: record, step: step)
         let extra = String(decoding: (try? JSONEncoder().encode(info)) ?? Data(), as: UTF8.self)
         do {
-            try TrainingState.write(optimizer: optimizer, rngs: rngs, extra: extra, to: files.state)
+            try TrainingState.write(optimizer: optimizer, rngs: rngs, extra: extra, to: files.pendingState)
         } catch {
             throw .output(path: files.state.path, reason: error.description)
         }
+        guard rename(files.pendingState.path, files.state.path) == 0 else {
+            throw .output(path: files.state.path, reason: "rename: \(String(cString: strerror(errno)))")
+        }
+        guard rename(files.pendingLast.path, files.last.path) == 0 else {
+            throw .output(path: files.last.path, reason: "rename: \(String(cString: strerror(errno)))")
+        }
+        let dir = open(files.directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dir >= 0 { _ = fsync(dir); close(dir) }
+        lastSavedStep = step
     }
 
     private func appendMetrics(_ object: [String: Any]) {

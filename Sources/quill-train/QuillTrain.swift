@@ -13,7 +13,7 @@ struct QuillTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quill-train",
         abstract: "Train a small GPT on any text, evaluate it, sample from it.",
-        subcommands: [Train.self, Eval.self, Sample.self, ExportCommand.self, Plot.self])
+        subcommands: [Train.self, Prepare.self, Eval.self, Sample.self, ExportCommand.self, Plot.self])
 }
 
 /// One line on stderr, then exit 1 — the CLI's answer to bad input.

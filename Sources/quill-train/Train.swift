@@ -12,7 +12,7 @@ struct Train: ParsableCommand {
         discussion: "Keys: " + TrainConfig.keys.sorted().joined(separator: ", "))
 
     @Option(help: "Training preset (JSON), e.g. Config/train/shakespeare-char.json.") var config: String?
-    @Option(help: "Training text: plain UTF-8, or .gz.") var data: String?
+    @Option(help: "Training text (plain UTF-8, or .gz), or a shard folder from quill-train prepare.") var data: String?
     @Option(help: "Checkpoint to write (default: checkpoints/<preset name>.safetensors).") var out: String?
     @Option(help: "Data format: text (one stream), lines (a document per line), jsonl ({\"text\": …} per line).")
     var format: String = "text"
@@ -21,6 +21,8 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("init-from"),
             help: "Fine-tune from a Quill checkpoint or a Hugging Face GPT-2 folder (keeps its shape and tokenizer).")
     var initFrom: String?
+    @Flag(help: "Start over even if a run is already at --out (its checkpoint, .last and .state are replaced).")
+    var force = false
     @Argument(parsing: .allUnrecognized, help: "Config overrides: --key value.") var overrides: [String] = []
 
     func run() throws {
@@ -32,6 +34,7 @@ struct Train: ParsableCommand {
         do {
             if let resume {
                 guard config == nil else { fail("--resume continues a run as it was configured: drop --config") }
+                guard !force else { fail("--resume continues a run and --force starts over: choose one") }
                 trainer = try Trainer(resuming: resume, dataPath: data, overrides: pairs, command: command, workers: workers)
             } else {
                 guard let data else { fail("--data FILE is required (the text to train on)") }
@@ -41,7 +44,7 @@ struct Train: ParsableCommand {
                 let outPath = out ?? "checkpoints/\(name).safetensors"
                 // The default folder is created once the data checks pass; an explicit --out folder must exist.
                 trainer = try Trainer(config: cfg, dataPath: data, format: fmt, checkpoint: outPath, command: command,
-                                      workers: workers, createFolder: out == nil)
+                                      workers: workers, createFolder: out == nil, force: force)
             }
         } catch {
             fail(error.description)
