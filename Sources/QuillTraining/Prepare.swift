@@ -37,6 +37,8 @@ public struct PrepareOptions: Sendable {
     public var workers = Parallel.defaultWorkers
     /// Replace an existing shard folder.
     public var force = false
+    /// Tests: chunks of this many bytes instead of the size the memory budget gives.
+    var chunkBytesOverride: Int? = nil
 
     public init(inputs: [String], output: String) {
         self.inputs = inputs
@@ -45,7 +47,7 @@ public struct PrepareOptions: Sendable {
 
     /// Bytes per chunk: the memory budget over the workers, at about 24 bytes of working memory per byte of text
     /// (the text, its String, the ids as Int and as UInt32).
-    var chunkBytes: Int { min(64 << 20, max(64 << 10, (memoryMB << 20) / (max(1, workers) * 24))) }
+    var chunkBytes: Int { chunkBytesOverride ?? min(64 << 20, max(64 << 10, (memoryMB << 20) / (max(1, workers) * 24))) }
 }
 
 public enum PrepareEvent: Sendable {
@@ -189,7 +191,8 @@ func documentsOf(_ text: String, format: DataFormat, path: String) throws(Traini
     case .text:
         return [text[...]]
     case .lines:
-        return text.split(whereSeparator: \.isNewline).filter { !$0.allSatisfy { $0 == " " || $0 == "\t" } }
+        // As Corpus reads them: non-empty lines that are not all blanks.
+        return text.split(whereSeparator: \.isNewline).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
     case .jsonl:
         var docs: [Substring] = []
         for line in text.split(separator: "\n") {

@@ -312,6 +312,8 @@ public final class Trainer {
         let schedule = config.schedule
         onEvent(.started(parameters: model.parameterCount, trainTokens: split.train.count, valTokens: split.val.count,
                          vocabSize: tokenizer.vocabularySize, fromStep: step))
+        // A resumable pair exists from the first step on, so that a kill at any moment leaves a run to --resume.
+        if !FileManager.default.fileExists(atPath: files.state.path) { try saveState() }
         let startTime = Date()
         let priorSeconds = record.durationSeconds
         var windowStart = Date(), windowTokens = 0

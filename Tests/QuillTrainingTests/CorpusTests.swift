@@ -1,5 +1,7 @@
 // Data files: formats, gzip, and the one-line errors for missing, empty, non-UTF-8 and too-short files.
 import Foundation
+import QuillCheckpoint
+import QuillModel
 import QuillTokenizers
 import QuillTraining
 import Testing
@@ -64,5 +66,29 @@ struct CorpusTests {
     func split() throws {
         let s = try TokenSplit(tokens: (0..<1000).map(Int32.init), valFraction: 0.1, blockSize: 8, path: "x")
         #expect(s.train.count == 900 && s.train.last == 899 && s.val.first == 900)
+    }
+}
+
+@Suite("Documents kept apart in training", .needsShakespeare)
+struct DocumentTrainingTests {
+    @Test("lines and jsonl runs keep documents apart (end-of-text opens each), text runs and document_mask false do not")
+    func documentToken() throws {
+        let dir = scratchFolder()
+        let text = try shakespeareSlice(20_000, in: dir)
+        let lines = try shakespeareSlice(20_000, in: dir, name: "lines.txt")
+        func token(_ path: String, _ format: DataFormat, mask: Bool = true, name: String) throws -> Int? {
+            var c = tinyConfig(steps: 2)
+            c.documentMask = mask
+            let out = dir.appendingPathComponent(name + ".safetensors")
+            let t = try Trainer(config: c, dataPath: path, format: format, checkpoint: out.path)
+            try t.run()
+            guard case .gpt(let g) = try Checkpoint.read(from: out).spec else { return -1 }
+            #expect(g.documentToken == (t.model as? GPT)?.config.documentToken)
+            if g.documentToken != nil { #expect(g.documentToken == t.tokenizer.endOfTextID) }
+            return g.documentToken
+        }
+        #expect(try token(lines, .lines, name: "a") != nil)
+        #expect(try token(text, .text, name: "b") == nil)
+        #expect(try token(lines, .lines, mask: false, name: "c") == nil)
     }
 }
