@@ -38,13 +38,16 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Open MPI, loaded with dlopen when mpirun starts quill-train (no build or link dependency).
+        .target(name: "CQuillMPI", linkerSettings: [.linkedLibrary("dl")]),
 
         // MARK: - Libraries, in dependency order
         .target(name: "QuillTensor", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "QuillTokenizers", swiftSettings: fast),
         .target(name: "QuillModel", dependencies: ["QuillTensor"], swiftSettings: fast),
         .target(name: "QuillCheckpoint", dependencies: ["QuillTensor", "QuillModel", "QuillTokenizers", "COpenSSL"]),
-        .target(name: "QuillTraining", dependencies: ["QuillTensor", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "CZlib"],
+        .target(name: "QuillTraining", dependencies: ["QuillTensor", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "CZlib",
+                                                     "CQuillMPI"],
                 swiftSettings: fast),
         .target(name: "QuillHTTP", dependencies: ["CZlib", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .target(name: "QuillService", dependencies: [

@@ -119,6 +119,9 @@ public final class Trainer {
     /// The data's format as RunInfo stores it: text, lines, jsonl, or "shards".
     let dataKind: String
     var sampler: BatchSampler
+    /// The ranks of a data-parallel run (nil: this process alone).
+    public let communicator: (any Communicator)?
+    var rank: Int { communicator?.rank ?? 0 }
 
     /// A fresh run. Checks data, config and output before anything is written. An existing run at `checkpoint` is
     /// an error unless `force` (which removes its files first): continue it with `init(resuming:)` instead.
@@ -126,8 +129,12 @@ public final class Trainer {
     /// dataPath: a text file in `format`, or a shard folder (`quill-train prepare`; format is then the folder's).
     public init(config: TrainConfig, dataPath: String, format: DataFormat, checkpoint: String,
                 command: String? = nil, workers: Int = Parallel.defaultWorkers, createFolder: Bool = false,
-                force: Bool = false) throws(TrainingError) {
+                force: Bool = false, communicator: (any Communicator)? = nil) throws(TrainingError) {
         try config.validate()
+        if let communicator, config.batchSize % communicator.size != 0 {
+            throw .config("batch_size \(config.batchSize) must be a multiple of the \(communicator.size) ranks (each takes an equal share)")
+        }
+        let lead = (communicator?.rank ?? 0) == 0
         var config = config
         let files = RunFiles(checkpoint: checkpoint)
         // A fine-tune starts from another model's weights and keeps its tokenizer and shape.
@@ -147,16 +154,20 @@ public final class Trainer {
         let data = try RunData.load(path: dataPath, format: format, spec: config.tokenizer, given: baseTokenizer,
                                     valFraction: config.valFraction, blockSize: config.blockSize)
         let tokenizer = data.tokenizer
-        if createFolder {
+        if createFolder && lead {
             try? FileManager.default.createDirectory(at: files.best.deletingLastPathComponent(), withIntermediateDirectories: true)
         }
+        try communicator?.barrier()
         try Trainer.checkWritable(files.best)
-        try Trainer.recover(files)
-        if files.exist {
-            guard force else {
-                throw .output(path: files.best.path, reason: "a run is already here (its checkpoint, .last or .state): continue it with --resume \(files.best.path), or start over with --force")
+        if files.exist && !force {
+            throw .output(path: files.best.path, reason: "a run is already here (its checkpoint, .last or .state): continue it with --resume \(files.best.path), or start over with --force")
+        }
+        try communicator?.barrier()
+        if lead {
+            try Trainer.recover(files)
+            if force {
+                for f in [files.best, files.last, files.state, files.metrics, files.plot] { try? FileManager.default.removeItem(at: f) }
             }
-            for f in [files.best, files.last, files.state, files.metrics, files.plot] { try? FileManager.default.removeItem(at: f) }
         }
         let V = base?.spec.vocabSize ?? tokenizer.vocabularySize
         // Documents apart: lines, jsonl and their shards, with end-of-text opening each document.
@@ -182,6 +193,7 @@ public final class Trainer {
         self.optimizer = AdamW(layout: model.layout, config: AdamWConfig(beta1: config.beta1, beta2: config.beta2,
                                                                          weightDecay: config.weightDecay), workers: workers)
         self.sampler = BatchSampler(seed: config.seed &+ 1)
+        self.communicator = communicator
         self.record = TrainingRecord(steps: 0, tokensSeen: 0, corpusSHA256: data.sha256,
                                      corpusBytes: data.bytes, durationSeconds: 0, history: [],
                                      command: command, trainConfig: config.jsonText)
@@ -210,9 +222,11 @@ public final class Trainer {
     /// location. overrides: `TrainConfig.resumableKeys` only (e.g. a larger max_steps to train further). The best
     /// validation loss is the lower of the state's and the best checkpoint's, so a worse model never replaces it.
     public init(resuming checkpoint: String, dataPath: String? = nil, overrides: [(key: String, value: String)] = [],
-                command: String? = nil, workers: Int = Parallel.defaultWorkers) throws(TrainingError) {
+                command: String? = nil, workers: Int = Parallel.defaultWorkers,
+                communicator: (any Communicator)? = nil) throws(TrainingError) {
         let files = RunFiles(checkpoint: checkpoint)
-        try Trainer.recover(files)
+        if (communicator?.rank ?? 0) == 0 { try Trainer.recover(files) }
+        try communicator?.barrier()
         let last: Checkpoint, state: TrainingState
         var info: RunInfo
         do {
@@ -230,6 +244,9 @@ public final class Trainer {
             throw .data(path: files.state.path, reason: "cannot resume: \(files.last.lastPathComponent) is from step \(last.training.steps) and \(files.state.lastPathComponent) from step \(info.step); they were not saved together")
         }
         info.config = try info.config.resumed(with: overrides)
+        if let communicator, info.config.batchSize % communicator.size != 0 {
+            throw .config("batch_size \(info.config.batchSize) must be a multiple of the \(communicator.size) ranks (each takes an equal share)")
+        }
         let path = dataPath ?? info.dataPath
         let format: DataFormat
         if info.format == "shards" {
@@ -260,6 +277,7 @@ public final class Trainer {
                                                                          weightDecay: info.config.weightDecay), workers: workers)
         state.restore(into: optimizer)
         self.sampler = BatchSampler(seed: 0)
+        self.communicator = communicator
         sampler.rng.state = state.rngs["sampler"] ?? 0
         if let gpt = model as? GPT {
             gpt.trainingPasses = state.rngs["dropout_passes"] ?? 0
@@ -310,24 +328,32 @@ public final class Trainer {
         throws(TrainingError) -> TrainingRecord {
         let B = config.batchSize, T = config.blockSize
         let schedule = config.schedule
+        // Data-parallel: every rank draws the same global batch and takes its own rows of it.
+        let ranks = communicator?.size ?? 1
+        let lead = rank == 0
+        let Bl = B / ranks
+        (model as? GPT)?.sampleOffset = rank * Bl
         onEvent(.started(parameters: model.parameterCount, trainTokens: split.train.count, valTokens: split.val.count,
                          vocabSize: tokenizer.vocabularySize, fromStep: step))
         // A resumable pair exists from the first step on, so that a kill at any moment leaves a run to --resume.
-        if !FileManager.default.fileExists(atPath: files.state.path) { try saveState() }
+        if lead && !FileManager.default.fileExists(atPath: files.state.path) { try saveState() }
         let startTime = Date()
         let priorSeconds = record.durationSeconds
         var windowStart = Date(), windowTokens = 0
         var lastLoss: Float = .nan
         var stopReason: String? = nil
+        // Whether the time budget is spent: the lead rank's clock decides, so that all ranks stop at one step.
+        var timeUp = false
         while true {
             let elapsed = priorSeconds + Date().timeIntervalSince(startTime)
-            if step % config.evalInterval == 0 && record.history.last?.step != step {
+            if lead && step % config.evalInterval == 0 && record.history.last?.step != step {
                 try evaluate(elapsed: elapsed, trainLoss: lastLoss, onEvent: onEvent)
                 windowStart = Date()  // throughput counts training steps only
                 windowTokens = 0
             }
             if step >= config.maxSteps { break }
-            if config.maxMinutes > 0 && elapsed >= config.maxMinutes * 60 {
+            if ranks == 1 { timeUp = config.maxMinutes > 0 && elapsed >= config.maxMinutes * 60 }
+            if timeUp {
                 stopReason = "time budget of \(config.maxMinutes) minutes reached"
                 break
             }
@@ -338,14 +364,32 @@ public final class Trainer {
                 model.zeroGradients()
                 var lossSum: Float = 0
                 for _ in 0..<accum {
-                    let batch = sampler.batch(from: split.train, B: B, T: T)
-                    lossSum += try model.forward(inputs: batch.x, targets: batch.y, batchSize: B, sequenceLength: T) ?? .nan
+                    var batch = sampler.batch(from: split.train, B: B, T: T)
+                    if ranks > 1 {
+                        let rows = (rank * Bl * T)..<((rank + 1) * Bl * T)
+                        batch = (Array(batch.x[rows]), Array(batch.y[rows]))
+                    }
+                    lossSum += try model.forward(inputs: batch.x, targets: batch.y, batchSize: Bl, sequenceLength: T) ?? .nan
                     try model.backward()
                 }
                 lastLoss = lossSum / Float(accum)
                 if accum > 1 { scale(model.gradients, by: 1 / Float(accum)) }
             } catch {
                 throw .model(error.description)
+            }
+            var interrupted = shouldStop()
+            if let communicator {
+                // Every rank's gradients, averaged (equal shares of the batch, so the mean of the means), and in the
+                // same call's sibling: the mean loss, and whether any rank was interrupted or the budget is spent.
+                try communicator.sum(model.gradients.baseAddress!, count: model.parameterCount)
+                scale(model.gradients, by: 1 / Float(ranks))
+                let el = priorSeconds + Date().timeIntervalSince(startTime)
+                var flags = [Double(lastLoss), interrupted ? 1 : 0,
+                             lead && config.maxMinutes > 0 && el >= config.maxMinutes * 60 ? 1 : 0]
+                try communicator.sum(&flags)
+                lastLoss = Float(flags[0] / Double(ranks))
+                interrupted = flags[1] > 0
+                timeUp = flags[2] > 0
             }
             if config.gradClip > 0 { clipGradientNorm(model.gradients, maxNorm: config.gradClip) }
             optimizer.update(params: model.parameters, grads: model.gradients, lr: lr)
@@ -362,24 +406,28 @@ public final class Trainer {
                 if config.maxMinutes > 0 { eta = min(eta, max(0, config.maxMinutes * 60 - el)) }
                 onEvent(.step(step: step, maxSteps: config.maxSteps, loss: lastLoss, learningRate: lr,
                               tokensPerSecond: rate, elapsed: el, eta: eta))
-                appendMetrics(["step": step, "loss": Double(lastLoss), "lr": Double(lr), "tokens_per_s": rate.rounded()])
+                if lead {
+                    appendMetrics(["step": step, "loss": Double(lastLoss), "lr": Double(lr), "tokens_per_s": rate.rounded()])
+                }
                 windowStart = now
                 windowTokens = 0
             }
-            if config.saveInterval > 0 && step % config.saveInterval == 0 && step % config.evalInterval != 0 {
+            if lead && config.saveInterval > 0 && step % config.saveInterval == 0 && step % config.evalInterval != 0 {
                 try saveState()
             }
             if !lastLoss.isFinite { stopReason = "the loss is \(lastLoss) (diverged: lower learning_rate?)"; break }
-            if shouldStop() { stopReason = "interrupted"; break }
+            if interrupted { stopReason = "interrupted"; break }
         }
         record.durationSeconds = priorSeconds + Date().timeIntervalSince(startTime)
-        if stopReason == nil || stopReason!.hasPrefix("time budget") {
+        if lead && (stopReason == nil || stopReason!.hasPrefix("time budget")) {
             // A finished run ends with an evaluation, so the record's last val loss is the final model's.
             if record.history.last?.step != step {
                 try evaluate(elapsed: record.durationSeconds, trainLoss: lastLoss, onEvent: onEvent)
             }
         }
-        if !savedAtStep(step) { try saveState() }
+        if lead && !savedAtStep(step) { try saveState() }
+        // The other ranks wait for the lead's last files before they report the run done.
+        try communicator?.barrier()
         if let stopReason { onEvent(.stopped(step: step, reason: stopReason)) }
         return record
     }

@@ -17,7 +17,9 @@ struct QuillTrain: ParsableCommand {
 }
 
 /// One line on stderr, then exit 1 — the CLI's answer to bad input.
-func fail(_ message: String) -> Never {
+func fail(_ message: String) -> Never { exitWithError(message) }
+
+func exitWithError(_ message: String) -> Never {
     FileHandle.standardError.write(Data("quill-train: error: \(message)\n".utf8))
     exit(1)
 }

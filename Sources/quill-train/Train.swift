@@ -30,12 +30,24 @@ struct Train: ParsableCommand {
         if let initFrom { pairs.append(("init_from", initFrom)) }
         let workers = threads ?? Parallel.defaultWorkers
         let command = CommandLine.arguments.joined(separator: " ")
+        // Started by mpirun as one of several ranks: data-parallel over them (Open MPI, loaded now).
+        let world: MPICommunicator?
+        do { world = try MPICommunicator.fromEnvironment() } catch { fail(error.description) }
+        // An error on one rank must end them all, or the others wait in their next all-reduce forever.
+        let fail: (String) -> Never = { message in
+            if let world {
+                FileHandle.standardError.write(Data("quill-train: error: rank \(world.rank): \(message)\n".utf8))
+                world.abort(code: 1)
+            }
+            exitWithError(message)
+        }
         let trainer: Trainer
         do {
             if let resume {
                 guard config == nil else { fail("--resume continues a run as it was configured: drop --config") }
                 guard !force else { fail("--resume continues a run and --force starts over: choose one") }
-                trainer = try Trainer(resuming: resume, dataPath: data, overrides: pairs, command: command, workers: workers)
+                trainer = try Trainer(resuming: resume, dataPath: data, overrides: pairs, command: command, workers: workers,
+                                      communicator: world)
             } else {
                 guard let data else { fail("--data FILE is required (the text to train on)") }
                 guard let fmt = DataFormat(rawValue: format) else { fail("--format must be text, lines or jsonl, got \(format)") }
@@ -44,7 +56,7 @@ struct Train: ParsableCommand {
                 let outPath = out ?? "checkpoints/\(name).safetensors"
                 // The default folder is created once the data checks pass; an explicit --out folder must exist.
                 trainer = try Trainer(config: cfg, dataPath: data, format: fmt, checkpoint: outPath, command: command,
-                                      workers: workers, createFolder: out == nil, force: force)
+                                      workers: workers, createFolder: out == nil, force: force, communicator: world)
             }
         } catch {
             fail(error.description)
@@ -58,10 +70,16 @@ struct Train: ParsableCommand {
             return s
         }
         defer { sources.forEach { $0.cancel() } }
+        let lead = (world?.rank ?? 0) == 0
         let progress = Progress(interactive: isatty(STDERR_FILENO) == 1)
+        if let world, lead {
+            printLine("data-parallel over \(world.size) ranks: \(trainer.config.batchSize / world.size) of the \(trainer.config.batchSize) sequences of each batch on each")
+        }
         do {
-            let record = try trainer.run(shouldStop: { stop.isSet }, onEvent: progress.report)
+            let record = try trainer.run(shouldStop: { stop.isSet }, onEvent: { if lead { progress.report($0) } })
             progress.finish()
+            world?.finalize()
+            guard lead else { return }
             printLine("done: \(record.steps) steps, \(record.tokensSeen) tokens in \(duration(record.durationSeconds)); " +
                       "best val loss \(record.bestValLoss.map { String(format: "%.4f", $0) } ?? "-") → \(trainer.files.best.path)")
             if stop.isSet { printLine("resume with: quill-train train --resume \(trainer.files.best.path)") }
