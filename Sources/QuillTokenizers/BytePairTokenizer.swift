@@ -120,6 +120,25 @@ public struct BytePairTokenizer: Tokenizer {
         }
     }
 
+    /// Many documents of one text with one word cache: the same ids as `encode(_:)` of each alone.
+    public func encodeDocuments(_ text: String, ranges: [Range<Int>], ids: inout [UInt32], starts: inout [Int]) {
+        var text = text
+        text.withUTF8 { buffer in
+            guard let base = buffer.baseAddress else {
+                for _ in ranges { starts.append(ids.count) }
+                return
+            }
+            var context = EncodeContext(expectedWords: min(buffer.count / 128 + 64, 1 << 14))
+            var sink = ArraySink(ids: ids)
+            for r in ranges {
+                precondition(r.lowerBound >= 0 && r.upperBound <= buffer.count, "encodeDocuments: range outside the text")
+                starts.append(sink.ids.count)
+                encodeOrdinary(base, r.lowerBound, r.upperBound, &context, &sink)
+            }
+            ids = sink.ids
+        }
+    }
+
     /// Encodes the valid UTF-8 in `p[0..<count]` into `sink`.
     func encode<Sink: TokenSink & ~Copyable>(_ p: UnsafePointer<UInt8>, _ count: Int, allowSpecial: Bool,
                                              into sink: inout Sink) {
@@ -496,6 +515,12 @@ struct EncodeContext: ~Copyable {
 /// Where the encoder puts each token id, so that ids-only and ids-with-offsets share one loop.
 protocol TokenSink: ~Copyable {
     mutating func append(_ id: UInt32)
+}
+
+/// Appends ids to an array of UInt32 (encodeDocuments).
+struct ArraySink: TokenSink {
+    var ids: [UInt32]
+    mutating func append(_ id: UInt32) { ids.append(id) }
 }
 
 /// Collects ids only, into a buffer it grows itself (cheaper per id than `Array.append`).

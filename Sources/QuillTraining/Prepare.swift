@@ -208,6 +208,47 @@ func documentsOf(_ text: String, format: DataFormat, path: String) throws(Traini
     }
 }
 
+/// The non-blank lines of UTF-8 bytes, as byte ranges: what `split(whereSeparator: \.isNewline)` and the blank
+/// filter of `documentsOf` give (line ends: \n, \r, \r\n, \v, \f, U+0085, U+2028, U+2029), without making Strings.
+func lineRanges(_ b: [UInt8]) -> [Range<Int>] {
+    var out: [Range<Int>] = []
+    b.withUnsafeBufferPointer { p in
+        let n = p.count
+        var start = 0, i = 0
+        func close(_ end: Int) {
+            guard end > start else { return }
+            // Blank: only spaces and tabs, or (with non-ASCII bytes and nothing else visible) only Unicode spaces.
+            var visibleASCII = false, nonASCII = false
+            for k in start..<end {
+                let c = p[k]
+                if c >= 0x80 { nonASCII = true } else if c != 0x20 && c != 0x09 { visibleASCII = true; break }
+            }
+            if visibleASCII {
+                out.append(start..<end)
+            } else if nonASCII {
+                let s = String(decoding: UnsafeBufferPointer(rebasing: p[start..<end]), as: UTF8.self)
+                if !s.trimmingCharacters(in: .whitespaces).isEmpty { out.append(start..<end) }
+            }
+        }
+        while i < n {
+            let c = p[i]
+            var w = 0
+            if c == 0x0A || c == 0x0B || c == 0x0C || c == 0x0D { w = 1 }
+            else if c == 0xC2 && i + 1 < n && p[i + 1] == 0x85 { w = 2 }
+            else if c == 0xE2 && i + 2 < n && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9) { w = 3 }
+            if w > 0 {
+                close(i)
+                i += w
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        close(n)
+    }
+    return out
+}
+
 func decodeChunk(_ bytes: [UInt8], path: String, at offset: Int) throws(TrainingError) -> String {
     guard let text = String(validating: bytes, as: UTF8.self) else {
         var valid = 0
@@ -299,10 +340,12 @@ final class ShardSink {
                 withUnsafeBytes(of: rel.littleEndian) { docsBuffer.append(contentsOf: $0) }
                 documents += 1
             }
+            // Little-endian (the only byte order Swift runs on here: x86-64 and arm64).
             if width == 2 {
-                for i in from..<to { withUnsafeBytes(of: UInt16(ids[i]).littleEndian) { buffer.append(contentsOf: $0) } }
+                let narrow = ids[from..<to].map { UInt16(truncatingIfNeeded: $0) }
+                narrow.withUnsafeBytes { buffer.append(contentsOf: $0) }
             } else {
-                for i in from..<to { withUnsafeBytes(of: ids[i].littleEndian) { buffer.append(contentsOf: $0) } }
+                ids[from..<to].withUnsafeBytes { buffer.append(contentsOf: $0) }
             }
             tokens += to - from
             if buffer.count >= 8 << 20 { try flush() }
@@ -473,18 +516,39 @@ public enum ShardPreparer {
                 if toVal { out.val = u } else { out.train = u }
                 return out
             }
-            for d in try documentsOf(text, format: format, path: path) {
-                var s = String(d)
-                let h = s.withUTF8 { documentHash(UnsafeRawBufferPointer($0), seed: seed) }
-                let ids = try tokenizer.encode(s)
-                if h < valThreshold {
-                    out.valDocs.append(out.val.count)
-                    for i in ids { out.val.append(UInt32(i)) }
-                    out.val.append(UInt32(eot!))
-                } else {
-                    out.trainDocs.append(out.train.count)
-                    for i in ids { out.train.append(UInt32(i)) }
-                    out.train.append(UInt32(eot!))
+            // The documents as byte ranges of the chunk (lines), or as texts of their own (jsonl).
+            var docText = text
+            var ranges: [Range<Int>] = []
+            if format == .lines {
+                ranges = lineRanges(bytes)
+            } else {
+                let docs = try documentsOf(text, format: format, path: path)
+                var joined: [UInt8] = []
+                for d in docs {
+                    let start = joined.count
+                    joined.append(contentsOf: d.utf8)
+                    ranges.append(start..<joined.count)
+                }
+                docText = String(decoding: joined, as: UTF8.self)
+            }
+            var ids: [UInt32] = [], starts: [Int] = []
+            ids.reserveCapacity(bytes.count / 3 + 16)
+            try tokenizer.encodeDocuments(docText, ranges: ranges, ids: &ids, starts: &starts)
+            let e = UInt32(eot!)
+            let docBytes = format == .lines ? bytes : Array(docText.utf8)
+            docBytes.withUnsafeBytes { raw in
+                for (k, r) in ranges.enumerated() {
+                    let h = documentHash(UnsafeRawBufferPointer(rebasing: raw[r]), seed: seed)
+                    let piece = ids[starts[k]..<(k + 1 < starts.count ? starts[k + 1] : ids.count)]
+                    if h < valThreshold {
+                        out.valDocs.append(out.val.count)
+                        out.val.append(contentsOf: piece)
+                        out.val.append(e)
+                    } else {
+                        out.trainDocs.append(out.train.count)
+                        out.train.append(contentsOf: piece)
+                        out.train.append(e)
+                    }
                 }
             }
         } catch let e as TrainingError {

@@ -45,6 +45,19 @@ public final class MappedTokens: @unchecked Sendable {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), length) }
     }
 
+    /// Copies tokens start..<start+n into out, then gives their pages back (MADV_DONTNEED: they stay in the page
+    /// cache, but leave this process's resident set). Without that, every window the sampler draws would stay
+    /// mapped, with the kernel's fault-around pages beside it, and a long run over a large corpus would show most of
+    /// the shards in its RSS.
+    public func copy(from start: Int, count n: Int, into out: UnsafeMutablePointer<Int32>) {
+        precondition(start >= 0 && start + n <= count)
+        for i in 0..<n { out[i] = self[start + i] }
+        let page = 65_536  // the kernel maps up to 64 KiB around a fault (fault_around_bytes): give all of it back
+        let lo = (start * width) & ~(page - 1)
+        let hi = min(length, ((start + n) * width + page - 1) & ~(page - 1))
+        if hi > lo { _ = madvise(UnsafeMutableRawPointer(mutating: base! + lo), hi - lo, MADV_DONTNEED) }
+    }
+
     @inline(__always) public subscript(i: Int) -> Int32 {
         width == 2 ? Int32(base!.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
             : Int32(bitPattern: base!.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian)
@@ -116,7 +129,7 @@ public struct TokenStream: Sendable {
             if w < s {
                 switch p {
                 case let .memory(a): a.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + w, count: n) }
-                case let .mapped(m): for i in 0..<n { out[i] = m[w + i] }
+                case let .mapped(m): m.copy(from: w, count: n, into: out)
                 }
                 return
             }
