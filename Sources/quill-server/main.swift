@@ -11,6 +11,12 @@ import QuillTensor
 
 @main
 struct QuillServerCommand: AsyncParsableCommand {
+
+    /// OpenBLAS's kernels first (BLASKernels: a CPU newer than the library gets slow fallback kernels).
+    static func main() async {
+        BLASKernels.reexecIfFallback()
+        await self.main(nil)
+    }
     static let configuration = CommandConfiguration(
         commandName: "quill-server",
         abstract: "Serve a Quill checkpoint over HTTP: /complete, /tokenize, /attention, /v1/completions, …",

@@ -10,6 +10,12 @@ import QuillTraining
 
 @main
 struct QuillTrain: ParsableCommand {
+
+    /// OpenBLAS's kernels first (BLASKernels: a CPU newer than the library gets slow fallback kernels).
+    static func main() {
+        BLASKernels.reexecIfFallback()
+        self.main(nil)
+    }
     static let configuration = CommandConfiguration(
         commandName: "quill-train",
         abstract: "Train a small GPT on any text, evaluate it, sample from it.",
