@@ -201,9 +201,11 @@ public final class GPT: LanguageModel, @unchecked Sendable {
         } else {
             if shape.B > 0 { spare.append((shape.B, shape.T, workers)) }
             let n = min(B, workerLimit)
+            // A lone worker (a batch of one sequence) splits its attention heads over the idle cores.
+            let attentionThreads = n == 1 ? workerLimit : 1
             workers = (0..<n).map { w in
                 Worker(config: config, layout: layout, samples: Parallel.range(w, of: n, total: B), T: T,
-                       ownGradients: w > 0)
+                       ownGradients: w > 0, attentionThreads: attentionThreads)
             }
         }
         if spare.count > 1 { spare.removeFirst(spare.count - 1) }
@@ -315,9 +317,14 @@ final class Worker: @unchecked Sendable {
     let gradWeights: GPT.Weights?
     var lossSum = 0.0
 
-    init(config c: GPTConfig, layout: ParameterLayout, samples: Range<Int>, T: Int, ownGradients: Bool) {
+    /// Threads the attention of this worker's samples runs on (more than one only for a lone worker).
+    let attentionThreads: Int
+
+    init(config c: GPTConfig, layout: ParameterLayout, samples: Range<Int>, T: Int, ownGradients: Bool,
+         attentionThreads: Int = 1) {
         self.samples = samples
         self.T = T
+        self.attentionThreads = attentionThreads
         let B = samples.count, C = c.nEmbd, N = B * T, V = c.vocabSize, NH = c.nHead
         var sizes: [Int] = []
         func take(_ n: Int) -> Int { sizes.append(n); return sizes.count - 1 }
@@ -330,7 +337,7 @@ final class Worker: @unchecked Sendable {
         }
         let tail = [take(N * C), take(N), take(N), take(N * V), take(N), take(N * C),
                     take(N * C), take(N * C), take(N * C), take(4 * N * C), take(4 * N * C),
-                    take(attentionScratchCount(T: T, headSize: c.headSize))]
+                    take(attentionThreads * attentionScratchCount(T: T, headSize: c.headSize))]
         // One allocation; every tensor starts on a 64-byte boundary.
         var offsets: [Int] = []
         var total = 0
@@ -391,7 +398,8 @@ final class Worker: @unchecked Sendable {
             matmulForward(a.qkv, a.ln1, p.attnW!, p.attnB, rows: N, inChannels: C, outChannels: 3 * C)
             attentionForward(a.atty, a.att, a.qkv, scratch: acts.attnScratch, B: B, T: T, C: C, NH: NH,
                              dropout: mask.map { siteMask($0, layer: l, .attention) },
-                             sampleOffset: sampleOffset + samples.lowerBound, segments: seg?.0)
+                             sampleOffset: sampleOffset + samples.lowerBound, segments: seg?.0,
+                             threads: attentionThreads)
             matmulForward(acts.branch, a.atty, p.projW!, p.projB, rows: N, inChannels: C, outChannels: C)
             if let mask { dropout(acts.branch, siteMask(mask, layer: l, .attnResidual), width: C, backward: false) }
             residualForward(a.residual2, residual, acts.branch, count: N * C)
@@ -457,7 +465,8 @@ final class Worker: @unchecked Sendable {
             let dqkv = dbigA.slice(0, 3 * N * C)
             attentionBackward(dqkv, dln, a.att, a.qkv, scratch: acts.attnScratch, B: B, T: T, C: C, NH: NH,
                               dropout: mask.map { siteMask($0, layer: l, .attention) },
-                              sampleOffset: sampleOffset + samples.lowerBound, overwrite: true)
+                              sampleOffset: sampleOffset + samples.lowerBound, overwrite: true,
+                              threads: attentionThreads)
             let dln1 = dbigB.slice(0, N * C)
             matmulBackward(dln1, gp.attnW!, gp.attnB, dqkv, a.ln1, p.attnW!, rows: N, inChannels: C, outChannels: 3 * C,
                            overwriteInput: true)

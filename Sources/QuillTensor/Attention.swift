@@ -47,18 +47,25 @@ private func applyCausalDropout(_ P: UnsafeMutablePointer<Float>, _ A: UnsafeMut
 /// segments (B, T): where each token's document starts in its row (`documentSegments`); a token then attends to
 /// its own document only (a block-diagonal causal mask). nil: one document per row. Backward needs no mask of its
 /// own: the weights outside a document are exact zeros, and so are their gradients.
+/// threads > 1: the (sample, head) pairs are split over that many threads, each with its own part of `scratch`
+/// (threads × attentionScratchCount); for a pass with a single worker, whose cores would otherwise wait.
 public func attentionForward(_ out: FloatBuffer, _ att: FloatBuffer, _ inp: FloatBuffer, scratch: FloatBuffer,
                              B: Int, T: Int, C: Int, NH: Int,
-                             dropout: DropoutMask? = nil, sampleOffset: Int = 0, segments: TokenBuffer? = nil) {
+                             dropout: DropoutMask? = nil, sampleOffset: Int = 0, segments: TokenBuffer? = nil,
+                             threads: Int = 1) {
     let hs = C / NH, C3 = 3 * C, tp = roundUp8(T)
+    let per = attentionScratchCount(T: T, headSize: hs)
     precondition(hs * NH == C && out.count >= B * T * C && att.count >= B * NH * T * T && inp.count >= B * T * C3)
-    precondition(scratch.count >= attentionScratchCount(T: T, headSize: hs), "attentionForward: scratch")
+    let parts = max(1, min(threads, B * NH, scratch.count / max(1, per)))
+    precondition(scratch.count >= per, "attentionForward: scratch")
     let scale = 1 / Float(hs).squareRoot()
-    let kT = scratch.ptr                 // (hs, tp)
+    Parallel.forEach(parts) { part in
+    let kT = scratch.ptr + part * per    // (hs, tp)
     let S = kT + hs * tp                 // (T, tp) scores
     let AD = S + tp * tp                 // (T, T) weights after dropout
-    for b in 0..<B {
-        for h in 0..<NH {
+    for pair in Parallel.range(part, of: parts, total: B * NH) {
+        let b = pair / NH, h = pair % NH
+        do {
             let q = inp.ptr + b * T * C3 + h * hs
             let k = q + C, v = q + 2 * C
             let A = att.ptr + (b * NH + h) * T * T
@@ -84,6 +91,7 @@ public func attentionForward(_ out: FloatBuffer, _ att: FloatBuffer, _ inp: Floa
                 i0 += 4
             }
         }
+    }
     }
 }
 
@@ -134,17 +142,23 @@ private func softmaxBackwardRow(_ ds: UnsafeMutablePointer<Float>, _ a: UnsafeMu
 /// dout (B, T, C);  att, inp as saved by the forward.
 public func attentionBackward(_ dinp: FloatBuffer, _ dout: FloatBuffer, _ att: FloatBuffer, _ inp: FloatBuffer,
                               scratch: FloatBuffer, B: Int, T: Int, C: Int, NH: Int,
-                              dropout: DropoutMask? = nil, sampleOffset: Int = 0, overwrite: Bool = false) {
+                              dropout: DropoutMask? = nil, sampleOffset: Int = 0, overwrite: Bool = false,
+                              threads: Int = 1) {
     let hs = C / NH, C3 = 3 * C, tp = roundUp8(T)
+    let per = attentionScratchCount(T: T, headSize: hs)
     precondition(hs * NH == C && dinp.count >= B * T * C3 && dout.count >= B * T * C && att.count >= B * NH * T * T)
-    precondition(scratch.count >= attentionScratchCount(T: T, headSize: hs), "attentionBackward: scratch")
+    let parts = max(1, min(threads, B * NH, scratch.count / max(1, per)))
+    precondition(scratch.count >= per, "attentionBackward: scratch")
     let scale = 1 / Float(hs).squareRoot()
-    let vT = scratch.ptr                 // (hs, tp)
+    // Each (sample, head) pair writes its own columns of dinp: the pairs split over threads without sharing.
+    Parallel.forEach(parts) { part in
+    let vT = scratch.ptr + part * per    // (hs, tp)
     let DA = vT + hs * tp                // (T, tp)  dP, the gradient of the (dropped-out) weights
     let DS = DA + tp * tp                // (T, tp)  dS, the gradient of the pre-softmax scores (scaled)
     let PD = DS + tp * tp                // (T, T)   P = A after dropout
-    for b in 0..<B {
-        for h in 0..<NH {
+    for pair in Parallel.range(part, of: parts, total: B * NH) {
+        let b = pair / NH, h = pair % NH
+        do {
             let q = inp.ptr + b * T * C3 + h * hs
             let k = q + C, v = q + 2 * C
             let dq = dinp.ptr + b * T * C3 + h * hs
@@ -186,5 +200,6 @@ public func attentionBackward(_ dinp: FloatBuffer, _ dout: FloatBuffer, _ att: F
                 i0 += 4
             }
         }
+    }
     }
 }

@@ -147,6 +147,25 @@ struct KernelTwinTests {
         }
     }
 
+    @Test("attention split over threads by (sample, head) gives the one-thread result bit for bit", arguments: [2, 3])
+    func attentionThreads(threads: Int) {
+        let (B, T, C, NH) = (2, 21, 24, 3)
+        let mask = DropoutMask(key: 5, p: 0.2)
+        let inp = Buf(B * T * 3 * C, seed: 51), dout = Buf(B * T * C, seed: 52)
+        let per = attentionScratchCount(T: T, headSize: C / NH)
+        let one = Buf(per), many = Buf(threads * per)
+        let o1 = Buf(B * T * C), o2 = Buf(B * T * C), a1 = Buf(B * NH * T * T), a2 = Buf(B * NH * T * T)
+        attentionForward(o1.b, a1.b, inp.b, scratch: one.b, B: B, T: T, C: C, NH: NH, dropout: mask)
+        attentionForward(o2.b, a2.b, inp.b, scratch: many.b, B: B, T: T, C: C, NH: NH, dropout: mask, threads: threads)
+        #expect(maxRelativeDiff(o1.b, o2.b, count: B * T * C).diff == 0)
+        #expect(maxRelativeDiff(a1.b, a2.b, count: B * NH * T * T).diff == 0)
+        let d1 = Buf(B * T * 3 * C), d2 = Buf(B * T * 3 * C)
+        attentionBackward(d1.b, dout.b, a1.b, inp.b, scratch: one.b, B: B, T: T, C: C, NH: NH, dropout: mask)
+        attentionBackward(d2.b, dout.b, a1.b, inp.b, scratch: many.b, B: B, T: T, C: C, NH: NH, dropout: mask,
+                          threads: threads)
+        #expect(maxRelativeDiff(d1.b, d2.b, count: B * T * 3 * C).diff == 0)
+    }
+
     @Test("attention over documents packed in rows equals the full-matrix version with the block-diagonal mask",
           arguments: [(2, 9, 24, 2), (1, 33, 64, 4), (3, 20, 40, 5)])
     func attentionDocuments(shape: (Int, Int, Int, Int)) {
