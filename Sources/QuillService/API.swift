@@ -318,12 +318,14 @@ public final class QuillAPI: Sendable {
         let load = await actor.load
         let c = model.config
         let t = model.training
+        let documentToken: JSONValue = c.documentToken.map { .int($0) } ?? .null
         return .object([
             ("model", .object([
                 ("name", .string(model.name)), ("checkpoint", .string(model.path)),
                 ("sha256", .string(model.fileSHA256)), ("parameters", .int(model.parameterCount)),
                 ("n_layer", .int(c.nLayer)), ("n_head", .int(c.nHead)), ("n_embd", .int(c.nEmbd)),
                 ("block_size", .int(c.blockSize)), ("vocab_size", .int(c.vocabSize)),
+                ("document_token", documentToken),
                 ("tokenizer", .string(model.tokenizer.kind.rawValue)),
                 ("format", .string(model.format.rawValue)), ("weights", .string(model.precision.rawValue)),
                 ("memory", .object([

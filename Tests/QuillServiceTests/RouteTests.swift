@@ -17,6 +17,7 @@ struct RouteTests {
             let info = try await RawClient.request(port: server.port, path: "/info").json
             #expect(info["model"]?["n_layer"]?.int == 2)
             #expect(info["model"]?["block_size"]?.int == 32)
+            #expect(info["model"]?["document_token"] == .null)  // the fixture is one stream
             #expect(info["model"]?["sha256"]?.string?.count == 64)
             #expect(info["model"]?["training"]?["steps"]?.int == 10)
             #expect(info["server"]?["batch_capacity"]?.int == 16)
