@@ -325,15 +325,19 @@ final class ShardSink {
     /// document start once the current one holds shard_tokens.
     func append(_ ids: [UInt32], docs: [Int]) throws(TrainingError) {
         var from = 0
-        var d = 0
+        var d = 0  // docs[d] is the first document start at or after `from`
         while from < ids.count {
+            while d < docs.count && docs[d] < from { d += 1 }
+            // A full shard closes where a document starts.
+            if file != nil && tokens >= shardTokens && d < docs.count && docs[d] == from { try close() }
             if file == nil { try open() }
-            // Up to the first document start at or past the shard's room (or the chunk's end).
+            // Up to the first document start past the shard's room (or the chunk's end).
             var to = ids.count
             let room = shardTokens - tokens
-            if room <= ids.count - from {
-                while d < docs.count && docs[d] < from + room { d += 1 }
-                if d < docs.count { to = max(docs[d], from + 1) }
+            if room < ids.count - from {
+                var k = d
+                while k < docs.count && docs[k] < from + max(room, 1) { k += 1 }
+                if k < docs.count { to = docs[k] }
             }
             for o in docs where o >= from && o < to {
                 let rel = UInt32(tokens + o - from)
@@ -350,7 +354,6 @@ final class ShardSink {
             tokens += to - from
             if buffer.count >= 8 << 20 { try flush() }
             from = to
-            if to < ids.count { try close() }
         }
     }
 

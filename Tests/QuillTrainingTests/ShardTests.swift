@@ -61,6 +61,14 @@ struct ShardTests {
         #expect(train.tokens == expected.train && val.tokens == expected.val)
         #expect(train.docs == docs.train && val.docs == docs.val)
         #expect(m.documents("train") + m.documents("val") == corpus.documents.count)
+        // Every shard starts with a document (windows never span two shards, so none may be cut between them),
+        // and every closed shard but the last of its split holds at least shard_tokens.
+        for (i, s) in m.shards.enumerated() {
+            let docs = try Data(contentsOf: dir.appendingPathComponent("a").appendingPathComponent(s.docs))
+            #expect(docs.prefix(4) == Data([0, 0, 0, 0]), "\(s.file)")
+            let lastOfSplit = !m.shards[(i + 1)...].contains { $0.split == s.split }
+            if !lastOfSplit { #expect(s.tokens >= 30_000, "\(s.file): \(s.tokens)") }
+        }
         // About a tenth of the distinct documents (a repeated line always goes the same way).
         var distinct: [String: Bool] = [:]
         for d in corpus.documents { var s = d; distinct[d] = s.withUTF8 { documentHash(UnsafeRawBufferPointer($0), seed: 1337) } < threshold }
