@@ -476,6 +476,9 @@ public enum ShardPreparer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
+            // The shards' digests in sha256sum's format too: `sha256sum -c SHA256SUMS` in the folder checks them.
+            let sums = manifest.shards.flatMap { ["\($0.sha256)  \($0.file)\n", "\($0.docsSHA256)  \($0.docs)\n"] }.joined()
+            try Data(sums.utf8).write(to: URL(fileURLWithPath: o.output).appendingPathComponent("SHA256SUMS"), options: .atomic)
             // Written last, atomically: a folder without a manifest is an unfinished prepare, never read as shards.
             let data = try encoder.encode(manifest)
             try data.write(to: URL(fileURLWithPath: o.output).appendingPathComponent(ShardManifest.fileName), options: .atomic)
@@ -493,7 +496,9 @@ public enum ShardPreparer {
             guard isDir.boolValue else { throw .output(path: o.output, reason: "exists and is not a folder") }
             let entries = (try? fm.contentsOfDirectory(atPath: o.output)) ?? []
             if !entries.isEmpty {
-                let ours = entries.allSatisfy { $0 == ShardManifest.fileName || $0.hasSuffix(".bin") || $0.hasSuffix(".docs") }
+                let ours = entries.allSatisfy {
+                    $0 == ShardManifest.fileName || $0 == "SHA256SUMS" || $0.hasSuffix(".bin") || $0.hasSuffix(".docs")
+                }
                 guard o.force && ours else {
                     throw .output(path: o.output, reason: ours ? "holds shards already: pass --force to replace them"
                                   : "is not empty and holds files other than shards: choose an empty or new folder")

@@ -79,6 +79,10 @@ struct ShardTests {
         #expect(try readShards(dir.appendingPathComponent("b"), split: "train").tokens == expected.train)
         #expect(m2.tokenizer == m.tokenizer)
         try ShardSet(directory: dir.appendingPathComponent("a").path).verify()
+        // sha256sum -c reads the same digests.
+        let sums = try String(contentsOf: dir.appendingPathComponent("a/SHA256SUMS"), encoding: .utf8)
+        #expect(sums.split(separator: "\n").count == 2 * m.shards.count)
+        #expect(sums.contains("\(m.shards[0].sha256)  \(m.shards[0].file)\n"))
     }
 
     @Test("text: cut into chunks at safe line breaks, the shards hold GPT-2's tokens of the whole file, its last tenth as val",
