@@ -19,6 +19,8 @@ public final class GenerationSession: @unchecked Sendable {
     public let truncated: Bool
     public private(set) var generated: [TokenChoice] = []
     public private(set) var finishReason: FinishReason?
+    /// The generation ended on one of its stop_token_ids (which, like end-of-text, is not part of the text).
+    public private(set) var stoppedOnToken = false
     public var isFinished: Bool { finishReason != nil }
     /// Context shifts so far (each re-prefills the kept half of the window).
     public private(set) var shifts = 0
@@ -70,11 +72,17 @@ public final class GenerationSession: @unchecked Sendable {
     }
 
     func accept(_ logits: [Float]) {
-        let choice = sampler.choose(logits)
+        let choice = sampler.choose(logits, context: context, generated: generated.count, endOfText: stopToken)
         generated.append(choice)
         pending = []
-        if choice.token == stopToken {
+        let controls = sampler.options.controls
+        if choice.token == stopToken && !controls.ignoreEOS {
             finishReason = .eos
+            return
+        }
+        if controls.stopTokenIDs.contains(choice.token) {
+            finishReason = .stop
+            stoppedOnToken = true
             return
         }
         if choice.token == documentToken {

@@ -9,6 +9,37 @@ public enum DecodingStrategy: String, Sendable, Codable, CaseIterable {
     case topP = "top_p"
 }
 
+/// What reshapes the model's logits before a token is drawn, in this order (docs/API.md, "The sampler chain"):
+/// 1. `logitBias`: added to each listed token's logit; -100 or less bans the token.
+/// 2. The penalties, over the last `repeatLastN` tokens of the context (prompt and generated; -1: all of it, 0: none),
+///    for each token that occurs there c times: `repeatPenalty` divides a positive logit and multiplies a negative
+///    one (llama.cpp's repeat_penalty, vLLM's repetition_penalty), then `frequencyPenalty` · c + `presencePenalty` is
+///    subtracted (OpenAI's definition).
+/// 3. Until `minTokens` tokens are generated, end-of-text and `stopTokenIDs` are banned.
+/// The log-probabilities reported are of these logits. Then come the strategy and temperature: greedy takes the
+/// best; otherwise top-k keeps the k best, `minP` drops tokens whose probability (at temperature 1) is below min_p
+/// times the best one's, top-p keeps the nucleus, and a token is drawn at the temperature.
+public struct SamplingControls: Sendable, Equatable {
+    public var logitBias: [Int32: Float] = [:]
+    public var repeatPenalty: Float = 1
+    public var repeatLastN = 64
+    public var presencePenalty: Float = 0
+    public var frequencyPenalty: Float = 0
+    public var minP: Float = 0
+    public var minTokens = 0
+    /// Go on past end-of-text instead of finishing (it is still sampled and returned like any token).
+    public var ignoreEOS = false
+    /// Tokens that finish the generation (reason "stop"); like end-of-text, they are not part of the text.
+    public var stopTokenIDs: Set<Int32> = []
+
+    public init() {}
+
+    /// Whether any control changes the logits (else the sampler reads the model's own).
+    var reshapes: Bool {
+        !logitBias.isEmpty || repeatPenalty != 1 || presencePenalty != 0 || frequencyPenalty != 0 || minTokens > 0
+    }
+}
+
 public struct DecodingOptions: Sendable, Equatable {
     public var strategy: DecodingStrategy
     /// ≥ 0; 0 means greedy whatever the strategy.
@@ -18,9 +49,11 @@ public struct DecodingOptions: Sendable, Equatable {
     public var seed: UInt64
     /// How many alternatives to report with each token's log-probability (0: none).
     public var logprobs: Int
+    public var controls = SamplingControls()
 
     public init(strategy: DecodingStrategy = .topK, temperature: Float = 0.8, topK: Int = 40, topP: Float = 0.95,
-                seed: UInt64 = 1337, logprobs: Int = 0) {
+                seed: UInt64 = 1337, logprobs: Int = 0, controls: SamplingControls = SamplingControls()) {
+        self.controls = controls
         self.strategy = strategy
         self.temperature = temperature
         self.topK = topK
@@ -51,8 +84,17 @@ public struct Sampler: Sendable {
         rng = SplitMix64(seed: options.seed)
     }
 
-    /// Picks the next token from `logits` (V floats).
-    public mutating func choose(_ logits: [Float]) -> TokenChoice {
+    /// Picks the next token from `logits` (V floats) after the controls: `context` is the sequence so far (for the
+    /// penalties), `generated` how many tokens this generation has made, `endOfText` the model's end-of-text id.
+    public mutating func choose(_ raw: [Float], context: [Int32] = [], generated: Int = 0, endOfText: Int32? = nil)
+        -> TokenChoice {
+        var logits = raw
+        if options.controls.reshapes {
+            logits = Self.adjusted(raw, controls: options.controls, context: context, generated: generated,
+                                   endOfText: endOfText)
+            // Everything banned: the controls cannot be met, so the model's own logits decide.
+            if !logits.contains(where: { $0 > -.infinity }) { logits = raw }
+        }
         let token = Int32(pick(logits))
         var choice = TokenChoice(token: token, logprob: 0, top: [])
         do {
@@ -68,6 +110,32 @@ public struct Sampler: Sendable {
         return choice
     }
 
+    /// The logits after steps 1–3 of `SamplingControls`.
+    public static func adjusted(_ raw: [Float], controls c: SamplingControls, context: [Int32], generated: Int,
+                                endOfText: Int32?) -> [Float] {
+        var l = raw
+        let V = l.count
+        for (id, bias) in c.logitBias where Int(id) < V && id >= 0 {
+            l[Int(id)] = bias <= -100 ? -.infinity : l[Int(id)] + bias
+        }
+        if c.repeatPenalty != 1 || c.presencePenalty != 0 || c.frequencyPenalty != 0 {
+            let window = c.repeatLastN < 0 ? context[...] : context.suffix(c.repeatLastN)
+            var counts: [Int32: Int] = [:]
+            for t in window where t >= 0 && Int(t) < V { counts[t, default: 0] += 1 }
+            for (t, n) in counts {
+                var x = l[Int(t)]
+                if c.repeatPenalty != 1 { x = x > 0 ? x / c.repeatPenalty : x * c.repeatPenalty }
+                x -= Float(n) * c.frequencyPenalty + c.presencePenalty
+                l[Int(t)] = x
+            }
+        }
+        if generated < c.minTokens {
+            if let e = endOfText, Int(e) < V { l[Int(e)] = -.infinity }
+            for t in c.stopTokenIDs where Int(t) < V && t >= 0 { l[Int(t)] = -.infinity }
+        }
+        return l
+    }
+
     mutating func pick(_ logits: [Float]) -> Int {
         let greedy = options.strategy == .greedy || options.temperature <= 0
             || (options.strategy == .topK && options.topK == 1)
@@ -80,6 +148,12 @@ public struct Sampler: Sendable {
         var order = Self.best(options.strategy == .topK ? max(1, options.topK) : logits.count, of: logits)
         let t = options.temperature
         let mx = logits[order[0]]
+        // min_p: p_i ≥ min_p · p_max at temperature 1, i.e. logit_i ≥ logit_max + ln(min_p); banned tokens (-inf) go.
+        let floor = options.controls.minP > 0 ? mx + log(options.controls.minP) : -Float.infinity
+        if floor > -.infinity || !logits[order[order.count - 1]].isFinite {
+            let kept = order.filter { logits[$0] >= floor && logits[$0] > -.infinity }
+            if !kept.isEmpty { order = kept }
+        }
         var probs = order.map { Double(exp((logits[$0] - mx) / t)) }
         var total = probs.reduce(0, +)
         if options.strategy == .topP {

@@ -154,10 +154,74 @@ public final class QuillAPI: Sendable {
         let stop = try stopStrings(p)
         let logprobs = try p.int("logprobs", default: 0, in: 0...20)
         let options = DecodingOptions(strategy: strategy, temperature: Float(temperature), topK: topK,
-                                      topP: Float(topP), seed: seed, logprobs: logprobs)
+                                      topP: Float(topP), seed: seed, logprobs: logprobs,
+                                      controls: try samplingControls(p, maxTokens: maxTokens))
         return CompletionOptions(prompt: prompt, maxTokens: maxTokens, options: options, stop: stop,
                                  echo: try p.bool("echo", default: false), logprobs: logprobs,
                                  stream: try p.bool("stream", default: false))
+    }
+
+    /// The sampling controls of a request (SamplingControls; the same fields on /complete and /v1/completions):
+    /// logit_bias, repeat_penalty (or vLLM's repetition_penalty), repeat_last_n, presence_penalty,
+    /// frequency_penalty, min_p, min_tokens, ignore_eos, stop_token_ids.
+    func samplingControls(_ p: Params, maxTokens: Int) throws(APIError) -> SamplingControls {
+        var c = SamplingControls()
+        let V = model.config.vocabSize
+        if let bias = p["logit_bias"], bias != .null {
+            // OpenAI's {"id": bias} object, or llama.cpp's [[id, bias], …] pairs.
+            var pairs: [(String, JSONValue)] = []
+            switch bias {
+            case .object(let o): pairs = o
+            case .array(let items):
+                for item in items {
+                    guard case .array(let pair) = item, pair.count == 2, case .number(let id) = pair[0] else {
+                        throw .invalid("logit_bias must be an object {\"token id\": bias} or an array of [id, bias] pairs",
+                                       param: "logit_bias", code: "invalid_type")
+                    }
+                    pairs.append((id.text, pair[1]))
+                }
+            default:
+                throw .wrongType("logit_bias", expected: "an object {\"token id\": bias}", got: bias)
+            }
+            guard pairs.count <= 1024 else { throw .invalid("logit_bias may list at most 1024 tokens", param: "logit_bias") }
+            for (key, value) in pairs {
+                guard let id = Int(key), id >= 0, id < V else {
+                    throw .invalid("logit_bias keys must be token ids in 0..<\(V), got \"\(key)\"", param: "logit_bias")
+                }
+                let b: Double
+                switch value {
+                case .number(let n): b = n.double
+                case .bool(false): b = -100  // llama.cpp's [id, false]: never this token
+                default: throw .invalid("logit_bias values must be numbers between -100 and 100", param: "logit_bias",
+                                        code: "invalid_type")
+                }
+                guard b.isFinite, b >= -100, b <= 100 else {
+                    throw .invalid("logit_bias values must be numbers between -100 and 100", param: "logit_bias")
+                }
+                c.logitBias[Int32(id)] = Float(b)
+            }
+        }
+        guard !(p.has("repeat_penalty") && p.has("repetition_penalty")) else {
+            throw .invalid("give repeat_penalty or repetition_penalty, not both", param: "repetition_penalty")
+        }
+        let penaltyName = p.has("repetition_penalty") ? "repetition_penalty" : "repeat_penalty"
+        c.repeatPenalty = Float(try p.double(penaltyName, default: 1, check: { $0 > 0 && $0 <= 10 }, range: "in (0, 10]"))
+        c.repeatLastN = try p.int("repeat_last_n", default: 64, in: -1...1_048_576)
+        c.presencePenalty = Float(try p.double("presence_penalty", default: 0, check: { abs($0) <= 2 },
+                                               range: "between -2 and 2"))
+        c.frequencyPenalty = Float(try p.double("frequency_penalty", default: 0, check: { abs($0) <= 2 },
+                                                range: "between -2 and 2"))
+        c.minP = Float(try p.double("min_p", default: 0, check: { $0 >= 0 && $0 <= 1 }, range: "between 0 and 1"))
+        c.minTokens = try p.int("min_tokens", default: 0, in: 0...maxTokens)
+        c.ignoreEOS = try p.bool("ignore_eos", default: false)
+        if let ids = try p.ints("stop_token_ids") {
+            guard ids.count <= 64 else { throw .invalid("stop_token_ids may list at most 64 tokens", param: "stop_token_ids") }
+            for id in ids where id < 0 || id >= V {
+                throw .invalid("stop_token_ids must be token ids in 0..<\(V), got \(id)", param: "stop_token_ids")
+            }
+            c.stopTokenIDs = Set(ids.map(Int32.init))
+        }
+        return c
     }
 
     func stopStrings(_ p: Params) throws(APIError) -> [String] {

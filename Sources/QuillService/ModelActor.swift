@@ -222,7 +222,7 @@ final class Job: @unchecked Sendable {  // used only on the model actor's queue
         }
         guard let choice = session.generated.last else { return }
         var text = ""
-        if session.finishReason != .eos {
+        if session.finishReason != .eos && !session.stoppedOnToken {
             text = stops.feed((try? decoder.feed(Int(choice.token))) ?? "")
             if stops.stopped { session.finish(.stop) }
         }

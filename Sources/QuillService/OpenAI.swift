@@ -60,6 +60,7 @@ enum OpenAI {
         let seed = try p.uint64("seed") ?? UInt64.random(in: 0...UInt64.max)
         let stop = try api.stopStrings(p)
         let strategy: DecodingStrategy = temperature == 0 ? .greedy : topP < 1 ? .topP : topK != nil ? .topK : .sample
+        let controls = try api.samplingControls(p, maxTokens: maxTokens)
         var choices: [Choice] = []
         for (pi, prompt) in prompts.enumerated() {
             let tokens = try api.promptTokens(prompt)
@@ -67,7 +68,7 @@ enum OpenAI {
                 let index = pi * n + i
                 let options = DecodingOptions(strategy: strategy, temperature: Float(temperature), topK: topK ?? 40,
                                               topP: Float(topP), seed: seed &+ UInt64(index),
-                                              logprobs: logprobs ?? 0)
+                                              logprobs: logprobs ?? 0, controls: controls)
                 choices.append(Choice(index: index, prompt: prompt, tokens: tokens,
                                       request: GenerationRequest(prompt: tokens, maxTokens: maxTokens,
                                                                  options: options, stop: stop,
