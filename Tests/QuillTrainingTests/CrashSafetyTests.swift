@@ -107,14 +107,14 @@ struct CrashSafetyTests {
         let path = dir.appendingPathComponent("k.safetensors").path
         let files = RunFiles(checkpoint: path)
         let args = ["train", "--data", data, "--out", path, "--threads", "1", "--n_layer", "2", "--n_head", "2",
-                    "--n_embd", "48", "--block_size", "32", "--batch_size", "8", "--max_steps", "300",
+                    "--n_embd", "48", "--block_size", "32", "--batch_size", "8", "--max_steps", "400",
                     "--eval_interval", "5", "--eval_iters", "2", "--sample_tokens", "0", "--dropout", "0",
                     "--learning_rate", "0.003", "--log_interval", "50"]
         var rng = SystemRandomNumberGenerator()
         var bestSoFar = Float.infinity
         var kills = 0
         var finished = false
-        for attempt in 0..<40 where !finished {
+        for attempt in 0..<32 where !finished {
             let p = Process()
             p.executableURL = bin
             // Nothing to resume until a first pair is saved (a kill before that leaves only temporary files).
@@ -124,8 +124,9 @@ struct CrashSafetyTests {
             p.standardOutput = FileHandle.nullDevice
             p.standardError = err
             try p.run()
-            // Kill after 50–700 ms, while it trains, evaluates or writes.
-            let wait = Double.random(in: 0.05...0.7, using: &rng)
+            // Kill after 50–450 ms, while it trains, evaluates or writes.
+            // After 30 kills' worth of attempts the run is left to finish (a slow machine still ends the test).
+            let wait = attempt < 30 ? Double.random(in: 0.05...0.45, using: &rng) : 600
             let deadline = Date().addingTimeInterval(wait)
             while p.isRunning && Date() < deadline { usleep(5_000) }
             if p.isRunning {
@@ -144,9 +145,9 @@ struct CrashSafetyTests {
                 bestSoFar = min(bestSoFar, best)
             }
         }
-        #expect(finished, "the run did not finish in 40 attempts (\(kills) kills)")
+        #expect(finished, "the run did not finish in 32 attempts (\(kills) kills)")
         #expect(kills >= 3, "only \(kills) kills")
-        #expect(try stepOf(files.last) == 300)
+        #expect(try stepOf(files.last) == 400)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
         #expect(leftovers.isEmpty, "left behind: \(leftovers)")
     }
