@@ -72,6 +72,36 @@ public final class InferenceEngine: @unchecked Sendable {
         return nll
     }
 
+    /// For each of tokens[1...], its log-probability given the tokens before it and the `top` most likely tokens
+    /// there with theirs (best first): the prompt log-probabilities of echo + logprobs. One sequence of at most
+    /// block_size tokens, one prefill, in the decode weights' precision.
+    public func promptLogprobs(tokens: [Int32], top: Int) throws(ModelError)
+        -> [(logprob: Float, top: [(token: Int32, logprob: Float)])] {
+        let c = config, T = tokens.count
+        guard T <= c.blockSize else { throw .invalidBatch("\(T) tokens exceed the context of \(c.blockSize)") }
+        for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= c.vocabSize {
+            throw .tokenOutOfRange(id: t, index: i, vocabSize: c.vocabSize)
+        }
+        guard T >= 2 else { return [] }
+        while scratch.isEmpty { scratch.append(InferenceScratch()) }
+        var out = [(logprob: Float, top: [(token: Int32, logprob: Float)])](repeating: (0, []), count: T - 1)
+        _ = scratch[0].run(weights: weights, items: [(KVCache(config: c), tokens)], split: workerLimit) { i, logits in
+            guard i + 1 < T else { return }
+            var mx = -Float.infinity
+            for v in logits { mx = max(mx, v) }
+            var sum: Double = 0
+            for v in logits { sum += Double(expf(v - mx)) }
+            let lse = Float(log(sum)) + mx
+            var alternatives: [(token: Int32, logprob: Float)] = []
+            if top > 0 {
+                let row = Array(logits)
+                alternatives = Sampler.best(top, of: row).map { (Int32($0), row[$0] - lse) }
+            }
+            out[i] = (logits[Int(tokens[i + 1])] - lse, alternatives)
+        }
+        return out
+    }
+
     /// Appends `tokens` to each sequence's cache and returns, per sequence, the logits after its last new token.
     /// A sequence may bring many tokens (prefill) or one (decode); caches must have room for them.
     public func extend(_ items: [(cache: KVCache, tokens: [Int32])]) throws(ModelError) -> [[Float]] {

@@ -130,6 +130,10 @@ public final class QuillAPI: Sendable {
 
     struct CompletionOptions {
         var prompt: String
+        /// A prompt given as token ids (prompt is then their text).
+        var promptIDs: [Int32]? = nil
+        /// prompt_logprobs: report the prompt's log-probabilities with this many alternatives (nil: not asked).
+        var promptLogprobs: Int? = nil
         var maxTokens: Int
         var options: DecodingOptions
         var stop: [String]
@@ -139,7 +143,16 @@ public final class QuillAPI: Sendable {
     }
 
     func completionOptions(_ p: Params, text: String?) throws(APIError) -> CompletionOptions {
-        let given: String? = if let text { text } else { try p.string("prompt") }
+        var promptIDs: [Int32]? = nil
+        if text == nil, case .array? = p["prompt"] {
+            let ids = try p.ints("prompt") ?? []
+            let V = model.config.vocabSize
+            guard !ids.isEmpty, ids.allSatisfy({ $0 >= 0 && $0 < V }) else {
+                throw .invalid("a prompt of token ids needs at least one, each in 0..<\(V)", param: "prompt")
+            }
+            promptIDs = ids.map(Int32.init)
+        }
+        let given: String? = if let text { text } else if let promptIDs { model.decode(promptIDs) } else { try p.string("prompt") }
         guard let prompt = given else { throw .missing("prompt") }
         let maxTokens = try p.int("max_tokens", default: 128, in: 1...config.maxTokensLimit)
         let strategyName = try p.string("strategy") ?? "top_k"
@@ -156,7 +169,9 @@ public final class QuillAPI: Sendable {
         let options = DecodingOptions(strategy: strategy, temperature: Float(temperature), topK: topK,
                                       topP: Float(topP), seed: seed, logprobs: logprobs,
                                       controls: try samplingControls(p, maxTokens: maxTokens))
-        return CompletionOptions(prompt: prompt, maxTokens: maxTokens, options: options, stop: stop,
+        return CompletionOptions(prompt: prompt, promptIDs: promptIDs,
+                                 promptLogprobs: p.has("prompt_logprobs") ? try p.int("prompt_logprobs", default: 0, in: 0...20) : nil,
+                                 maxTokens: maxTokens, options: options, stop: stop,
                                  echo: try p.bool("echo", default: false), logprobs: logprobs,
                                  stream: try p.bool("stream", default: false))
     }
@@ -241,7 +256,20 @@ public final class QuillAPI: Sendable {
     private func complete(_ request: HTTPServerRequest) async throws(APIError) -> HTTPServerResponse {
         let (params, text) = try body(request, textField: "prompt")
         let o = try completionOptions(params, text: text)
-        let tokens = try promptTokens(o.prompt)
+        let tokens: [Int32]
+        if let ids = o.promptIDs { tokens = ids } else { tokens = try promptTokens(o.prompt) }
+        // prompt_logprobs: every prompt token's log-probability given those before it (the first has none).
+        var scores: JSONValue? = nil
+        if let k = o.promptLogprobs {
+            let scored = try await actor.promptLogprobs(tokens: tokens, top: k)
+            var entries: [JSONValue] = [.object([
+                ("token", .int(Int(tokens[0]))), ("piece", .string(model.piece(tokens[0]))),
+                ("text", .string(model.tokenText(tokens[0]))), ("logprob", .null), ("top", .array([])),
+            ])]
+            if case .array(let rest) = Self.logprobsJSON(scored) { entries += rest }
+            scores = .array(entries)
+        }
+        let promptScores = scores
         let events = try await actor.submit(GenerationRequest(prompt: tokens, maxTokens: o.maxTokens,
                                                               options: o.options, stop: o.stop, streaming: o.stream))
         let id = Self.newID("cmpl")
@@ -258,7 +286,7 @@ public final class QuillAPI: Sendable {
                         ("id", .string(id)), ("text", .string("")), ("tokens", .array([])),
                         ("finish_reason", .string(reason.rawValue)), ("truncated", .bool(truncated)),
                         ("usage", Self.usage(promptTokens, completionTokens)), ("timings", Self.timingsJSON(timings)),
-                    ])
+                    ] + (promptScores.map { [("prompt_logprobs", $0)] } ?? []))
                 }
             }
         }
@@ -287,6 +315,7 @@ public final class QuillAPI: Sendable {
             ("usage", Self.usage(promptCount, completionCount)), ("timings", Self.timingsJSON(timings)),
         ]
         if o.logprobs > 0 { fields.append(("logprobs", Self.logprobsJSON(lps))) }
+        if let promptScores { fields.append(("prompt_logprobs", promptScores)) }
         return Self.json(.object(fields))
     }
 

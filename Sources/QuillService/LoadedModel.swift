@@ -101,4 +101,7 @@ public final class LoadedModel: @unchecked Sendable {
 
     /// The text of one token alone.
     public func tokenText(_ id: Int32) -> String { (try? tokenizer.decode([Int(id)])) ?? "" }
+
+    /// The text of token ids (bytes of a partial character become U+FFFD).
+    public func decode(_ ids: [Int32]) -> String { (try? tokenizer.decode(ids.map(Int.init))) ?? "" }
 }

@@ -147,6 +147,20 @@ public actor ModelActor {
         metrics?.queueChanged(active: active.count, waiting: waiting.count)
     }
 
+    /// The log-probability of each of tokens[1...] given those before it, with `top` alternatives (scoring: echo +
+    /// logprobs, prompt_logprobs). At most block_size tokens.
+    public func promptLogprobs(tokens: [Int32], top: Int) throws(APIError) -> [TokenLogprob] {
+        let scored: [(logprob: Float, top: [(token: Int32, logprob: Float)])]
+        do { scored = try engine.promptLogprobs(tokens: tokens, top: top) } catch {
+            throw .invalid("cannot score the prompt: \(error.description)", param: "prompt")
+        }
+        return zip(tokens.dropFirst(), scored).map { token, s in
+            TokenLogprob(token: token, piece: model.piece(token), text: model.tokenText(token), logprob: s.logprob,
+                         top: s.top.map { .init(token: $0.token, piece: model.piece($0.token),
+                                                text: model.tokenText($0.token), logprob: $0.logprob) })
+        }
+    }
+
     /// Attention weights [L][H][T][T] of a text's tokens (at most block_size of them).
     public func attention(tokens: [Int32]) throws(APIError) -> [[[[Float]]]] {
         do { return try engine.attention(tokens: tokens) } catch { throw .invalid(error.description) }

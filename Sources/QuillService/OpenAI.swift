@@ -24,17 +24,21 @@ enum OpenAI {
         var prompt: String
         var tokens: [Int32]
         var request: GenerationRequest
+        /// With echo and logprobs: the prompt's log-probabilities (tokens 1...).
+        var promptScores: [TokenLogprob]? = nil
     }
 
     static func completions(_ api: QuillAPI, _ request: HTTPServerRequest) async throws(APIError)
         -> HTTPServerResponse {
         let (p, _) = try api.body(request, textField: nil)
         if let name = try p.string("model"), name != api.model.name { throw unknownModel(name) }
-        guard let prompts = try p.strings("prompt") else { throw .missing("prompt") }
-        guard !prompts.isEmpty, prompts.count <= 16 else {
-            throw .invalid("prompt must be a string or an array of 1 to 16 strings", param: "prompt")
+        let prompts = try promptList(api, p)
+        let echo = try p.bool("echo", default: false)
+        // max_tokens 0 scores the prompt only (echo with logprobs: what lm-evaluation-harness sends).
+        let maxTokens = try p.int("max_tokens", default: 16, in: 0...api.config.maxTokensLimit)
+        if maxTokens == 0 && !echo {
+            throw .invalid("max_tokens 0 generates nothing: it is for scoring a prompt, with echo true", param: "max_tokens")
         }
-        let maxTokens = try p.int("max_tokens", default: 16, in: 1...api.config.maxTokensLimit)
         let temperature = try p.double("temperature", default: 1, check: { $0 >= 0 && $0 <= 2 },
                                        range: "between 0 and 2")
         let topP = try p.double("top_p", default: 1, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]")
@@ -55,15 +59,40 @@ enum OpenAI {
                 includeUsage = b
             }
         }
-        let echo = try p.bool("echo", default: false)
         let logprobs = p.has("logprobs") ? try p.int("logprobs", default: 0, in: 0...5) : nil
         let seed = try p.uint64("seed") ?? UInt64.random(in: 0...UInt64.max)
         let stop = try api.stopStrings(p)
         let strategy: DecodingStrategy = temperature == 0 ? .greedy : topP < 1 ? .topP : topK != nil ? .topK : .sample
-        let controls = try api.samplingControls(p, maxTokens: maxTokens)
+        let controls = try api.samplingControls(p, maxTokens: max(maxTokens, 0))
+        // echo with logprobs: the prompt's own log-probabilities first (the first token has none).
+        var promptScores: [[TokenLogprob]] = []
+        if echo, let k = logprobs {
+            for prompt in prompts { promptScores.append(try await api.actor.promptLogprobs(tokens: prompt.tokens, top: k)) }
+        }
+        if maxTokens == 0 {
+            var results: [JSONValue] = []
+            var promptTokens = 0
+            for (pi, prompt) in prompts.enumerated() {
+                promptTokens += prompt.tokens.count
+                for i in 0..<n {
+                    let lp: JSONValue = logprobs == nil ? .null
+                        : logprobsObject([], textOffset: 0, prompt: (prompt.tokens, promptScores[pi], api.model))
+                    results.append(.object([
+                        ("text", .string(prompt.text)), ("index", .int(pi * n + i)), ("logprobs", lp),
+                        ("finish_reason", .string("length")),
+                    ]))
+                }
+            }
+            api.metrics.tokens(prompt: promptTokens, generated: 0)
+            return QuillAPI.json(.object([
+                ("id", .string(QuillAPI.newID("cmpl"))), ("object", .string("text_completion")),
+                ("created", .int(Int(Date().timeIntervalSince1970))), ("model", .string(api.model.name)),
+                ("choices", .array(results)), ("usage", QuillAPI.usage(promptTokens, 0)),
+            ]))
+        }
         var choices: [Choice] = []
-        for (pi, prompt) in prompts.enumerated() {
-            let tokens = try api.promptTokens(prompt)
+        for (pi, promptItem) in prompts.enumerated() {
+            let prompt = promptItem.text, tokens = promptItem.tokens
             for i in 0..<n {
                 let index = pi * n + i
                 let options = DecodingOptions(strategy: strategy, temperature: Float(temperature), topK: topK ?? 40,
@@ -72,7 +101,8 @@ enum OpenAI {
                 choices.append(Choice(index: index, prompt: prompt, tokens: tokens,
                                       request: GenerationRequest(prompt: tokens, maxTokens: maxTokens,
                                                                  options: options, stop: stop,
-                                                                 reportLogprobs: logprobs != nil, streaming: stream)))
+                                                                 reportLogprobs: logprobs != nil, streaming: stream),
+                                      promptScores: promptScores.isEmpty ? nil : promptScores[pi]))
             }
         }
         // All choices are queued together (and so run in one batch), or none is.
@@ -98,7 +128,10 @@ enum OpenAI {
                     for (choice, events) in pairs {
                         group.addTask {
                             if echo {
-                                writer.send(chunk(id, created, name, choice.index, choice.prompt, nil, nil))
+                                let lp = choice.promptScores.map {
+                                    logprobsObject([], textOffset: 0, prompt: (choice.tokens, $0, api.model))
+                                }
+                                writer.send(chunk(id, created, name, choice.index, choice.prompt, lp, nil))
                             }
                             for await event in events {
                                 switch event {
@@ -159,7 +192,9 @@ enum OpenAI {
             }
             results.append(.object([
                 ("text", .string(text)), ("index", .int(choice.index)),
-                ("logprobs", wantLogprobs ? logprobsObject(lps, textOffset: echo ? choice.prompt.utf8.count : 0) : .null),
+                ("logprobs", wantLogprobs ? logprobsObject(lps, textOffset: echo ? choice.prompt.utf8.count : 0,
+                                                           prompt: choice.promptScores.map { (choice.tokens, $0, api.model) })
+                                          : .null),
                 ("finish_reason", .string(finishReason(reason))),
             ]))
         }
@@ -185,20 +220,84 @@ enum OpenAI {
         ])
     }
 
-    /// OpenAI's logprobs object: tokens, token_logprobs, top_logprobs (piece → logprob), text_offset.
-    static func logprobsObject(_ lps: [TokenLogprob], textOffset: Int) -> JSONValue {
+    /// OpenAI's logprobs object: tokens, token_logprobs, top_logprobs (piece → logprob), text_offset. With `prompt`
+    /// (echo + logprobs), the prompt's tokens come first, from offset 0: the first with null log-probabilities.
+    static func logprobsObject(_ lps: [TokenLogprob], textOffset: Int,
+                               prompt: (tokens: [Int32], scores: [TokenLogprob], model: LoadedModel)? = nil) -> JSONValue {
+        var tokens: [JSONValue] = [], values: [JSONValue] = [], tops: [JSONValue] = [], offsets: [JSONValue] = []
         var offset = textOffset
-        var offsets: [JSONValue] = []
+        if let prompt {
+            offset = 0
+            for (i, t) in prompt.tokens.enumerated() {
+                let text = prompt.model.tokenText(t)
+                tokens.append(.string(text))
+                offsets.append(.int(offset))
+                offset += text.utf8.count
+                if i == 0 {
+                    values.append(.null)
+                    tops.append(.null)
+                } else {
+                    let s = prompt.scores[i - 1]
+                    values.append(.float(s.logprob))
+                    tops.append(.object(s.top.map { ($0.text, .float($0.logprob)) }))
+                }
+            }
+        }
         for lp in lps {
+            tokens.append(.string(lp.text))
+            values.append(.float(lp.logprob))
+            tops.append(.object(lp.top.map { ($0.text, .float($0.logprob)) }))
             offsets.append(.int(offset))
             offset += lp.text.utf8.count
         }
         return .object([
-            ("tokens", .array(lps.map { .string($0.text) })),
-            ("token_logprobs", .array(lps.map { .float($0.logprob) })),
-            ("top_logprobs", .array(lps.map { lp in .object(lp.top.map { ($0.text, .float($0.logprob)) }) })),
+            ("tokens", .array(tokens)), ("token_logprobs", .array(values)), ("top_logprobs", .array(tops)),
             ("text_offset", .array(offsets)),
         ])
+    }
+
+    /// The prompts: a string, an array of strings, an array of token ids, or an array of arrays of token ids (as
+    /// lm-evaluation-harness and vLLM send them); 1 to 16, each with its text and tokens.
+    static func promptList(_ api: QuillAPI, _ p: Params) throws(APIError) -> [(text: String, tokens: [Int32])] {
+        guard let v = p["prompt"], v != .null else { throw .missing("prompt") }
+        let V = api.model.config.vocabSize
+        func ids(_ items: [JSONValue]) throws(APIError) -> [Int32] {
+            var out: [Int32] = []
+            for item in items {
+                guard case .number(let n) = item, n.isIntegral, let x = Int(exactly: n.double), x >= 0, x < V else {
+                    throw .invalid("token ids in prompt must be integers in 0..<\(V)", param: "prompt")
+                }
+                out.append(Int32(x))
+            }
+            guard !out.isEmpty else { throw .invalid("a prompt of token ids needs at least one", param: "prompt") }
+            return out
+        }
+        var out: [(text: String, tokens: [Int32])] = []
+        switch v {
+        case .string(let s):
+            out = [(s, try api.promptTokens(s))]
+        case .array(let items) where items.first.map({ if case .number = $0 { return true } else { return false } }) ?? false:
+            let t = try ids(items)
+            out = [(api.model.decode(t), t)]
+        case .array(let items):
+            for item in items {
+                switch item {
+                case .string(let s): out.append((s, try api.promptTokens(s)))
+                case .array(let inner):
+                    let t = try ids(inner)
+                    out.append((api.model.decode(t), t))
+                default:
+                    throw .invalid("prompt must be a string, an array of strings, or token ids", param: "prompt",
+                                   code: "invalid_type")
+                }
+            }
+        default:
+            throw .wrongType("prompt", expected: "a string, an array of strings, or token ids", got: v)
+        }
+        guard !out.isEmpty, out.count <= 16 else {
+            throw .invalid("prompt must be a string or an array of 1 to 16 prompts", param: "prompt")
+        }
+        return out
     }
 }
 
