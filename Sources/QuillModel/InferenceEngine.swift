@@ -52,24 +52,8 @@ public final class InferenceEngine: @unchecked Sendable {
     /// most block_size tokens, run as one prefill into a fresh cache, with the LM head over every row. This is the
     /// score llama-perplexity sums, computed by the decode weights (so in their precision).
     public func score(tokens: [Int32]) throws(ModelError) -> [Float] {
-        let c = config, T = tokens.count
-        guard T >= 2 else { throw .invalidBatch("scoring needs at least two tokens") }
-        guard T <= c.blockSize else { throw .invalidBatch("\(T) tokens exceed the context of \(c.blockSize)") }
-        for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= c.vocabSize {
-            throw .tokenOutOfRange(id: t, index: i, vocabSize: c.vocabSize)
-        }
-        while scratch.isEmpty { scratch.append(InferenceScratch()) }
-        var nll = [Float](repeating: 0, count: T - 1)
-        // Documents are kept apart by the run itself (a document token restarts attention and positions).
-        _ = scratch[0].run(weights: weights, items: [(KVCache(config: c), tokens)], split: workerLimit) { i, logits in
-            guard i + 1 < T else { return }
-            var mx = -Float.infinity
-            for v in logits { mx = max(mx, v) }
-            var sum: Double = 0
-            for v in logits { sum += Double(expf(v - mx)) }
-            nll[i] = Float(log(sum)) + mx - logits[Int(tokens[i + 1])]
-        }
-        return nll
+        guard tokens.count >= 2 else { throw .invalidBatch("scoring needs at least two tokens") }
+        return try promptLogprobs(tokens: tokens, top: 0).map { -$0.logprob }
     }
 
     /// For each of tokens[1...], its log-probability given the tokens before it and the `top` most likely tokens

@@ -39,18 +39,7 @@ public struct Corpus: Sendable {
         }
         guard !raw.isEmpty else { throw .data(path: path, reason: "the file is empty") }
         guard let text = String(validating: raw, as: UTF8.self) else {
-            var valid = 0
-            // Find the first bad byte for the message.
-            var it = raw.makeIterator()
-            var decoder = UTF8()
-            loop: while true {
-                switch decoder.decode(&it) {
-                case .scalarValue(let s): valid += UTF8.width(s)
-                case .emptyInput: break loop
-                case .error: break loop
-                }
-            }
-            throw .data(path: path, reason: "not valid UTF-8 (first bad byte at offset \(valid))")
+            throw .data(path: path, reason: "not valid UTF-8 (first bad byte at offset \(firstInvalidUTF8(raw)))")
         }
         self.bytes = raw
         self.text = text
@@ -147,4 +136,18 @@ public struct TokenSplit: Sendable {
             throw .data(path: path, reason: "too short: \(train.count + val.count) tokens give \(train.count) for training and \(val.count) for validation, each needs block_size + 1 = \(blockSize + 1) in one piece; use a longer file or a smaller block_size")
         }
     }
+}
+
+/// The offset of the first byte that is not part of valid UTF-8 (for error messages).
+func firstInvalidUTF8(_ bytes: [UInt8]) -> Int {
+    var valid = 0
+    var it = bytes.makeIterator()
+    var decoder = UTF8()
+    loop: while true {
+        switch decoder.decode(&it) {
+        case .scalarValue(let s): valid += UTF8.width(s)
+        case .emptyInput, .error: break loop
+        }
+    }
+    return valid
 }

@@ -251,16 +251,7 @@ func lineRanges(_ b: [UInt8]) -> [Range<Int>] {
 
 func decodeChunk(_ bytes: [UInt8], path: String, at offset: Int) throws(TrainingError) -> String {
     guard let text = String(validating: bytes, as: UTF8.self) else {
-        var valid = 0
-        var it = bytes.makeIterator()
-        var decoder = UTF8()
-        loop: while true {
-            switch decoder.decode(&it) {
-            case .scalarValue(let s): valid += UTF8.width(s)
-            case .emptyInput, .error: break loop
-            }
-        }
-        throw .data(path: path, reason: "not valid UTF-8 (first bad byte at offset \(offset + valid))")
+        throw .data(path: path, reason: "not valid UTF-8 (first bad byte at offset \(offset + firstInvalidUTF8(bytes)))")
     }
     return text
 }
