@@ -103,7 +103,8 @@ let package = Package(
                     dependencies: ["QuillHTTP", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "QuillServiceTests",
                     dependencies: ["QuillService", "QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers",
-                                   "QuillTensor", .product(name: "HTTPTypes", package: "swift-http-types")]),
+                                   "QuillTensor", .product(name: "HTTPTypes", package: "swift-http-types"),
+                                   .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

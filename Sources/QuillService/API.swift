@@ -13,6 +13,9 @@ public final class QuillAPI: Sendable {
     public let metrics: ServiceMetrics
     let startedAt = Date()
     let openAPIDocument: [UInt8]?
+    /// The accepted keys' bytes; nil when the server has none (every route open). A key file that cannot be read
+    /// here gives an empty list: every guarded route refuses, rather than opening.
+    let apiKeys: [[UInt8]]?
     public static let version = "0.1.0"
 
     public init(model: LoadedModel, config: ServerConfig, metrics: ServiceMetrics = ServiceMetrics()) {
@@ -23,6 +26,27 @@ public final class QuillAPI: Sendable {
         self.actor = ModelActor(model: model, batchCapacity: config.batchCapacity,
                                 queueCapacity: config.queueCapacity, workers: workers, metrics: metrics)
         openAPIDocument = FileManager.default.contents(atPath: config.openapi).map { Array($0) }
+        let configured = config.apiKey != nil || !config.apiKeys.isEmpty || config.apiKeyFile != nil
+        apiKeys = configured ? ((try? config.allAPIKeys()) ?? []).map { Array($0.utf8) } : nil
+    }
+
+    /// Whether `given` equals one of `keys`, in time that depends on the lengths only: every key is compared to
+    /// the end, so how far a guess matches never shows in the answer's timing.
+    static func matchesKey(_ given: [UInt8], _ keys: [[UInt8]]) -> Bool {
+        var found: UInt8 = 0
+        for k in keys {
+            var diff: UInt8 = k.count == given.count ? 0 : 1
+            for i in 0..<max(k.count, given.count) {
+                diff |= (i < k.count ? k[i] : 0) ^ (i < given.count ? given[i] : 0)
+            }
+            found |= diff == 0 ? 1 : 0
+        }
+        return found == 1
+    }
+
+    /// Whether a page from `origin` may call this server (cors_origins).
+    func corsAllows(_ origin: String) -> Bool {
+        config.corsOrigins.contains("*") || config.corsOrigins.contains(origin)
     }
 
     /// Routes and the methods they take.
@@ -40,11 +64,27 @@ public final class QuillAPI: Sendable {
     }
 
     public func handle(_ request: HTTPServerRequest) async -> HTTPServerResponse {
-        do {
-            return try await route(request)
-        } catch {
-            return Self.error(error)
+        let origin = request.headerFields[.origin].flatMap { corsAllows($0) ? $0 : nil }
+        var response: HTTPServerResponse
+        if let origin, request.method == .options, request.headerFields[.accessControlRequestMethod] != nil {
+            // A CORS preflight from an allowed origin: no key needed, the browser sends it with the real request.
+            response = HTTPServerResponse(status: .noContent, headerFields: [
+                .accessControlAllowMethods: "GET, POST, HEAD",
+                .accessControlAllowHeaders: "Authorization, Content-Type",
+                .accessControlMaxAge: "600",
+            ], body: .bytes([]))
+        } else {
+            do {
+                response = try await route(request)
+            } catch {
+                response = Self.error(error)
+            }
         }
+        if let origin {
+            response.headerFields[.accessControlAllowOrigin] = config.corsOrigins.contains("*") ? "*" : origin
+            response.headerFields[.vary] = "Origin"
+        }
+        return response
     }
 
     private func route(_ request: HTTPServerRequest) async throws(APIError) -> HTTPServerResponse {
@@ -63,9 +103,12 @@ public final class QuillAPI: Sendable {
         guard methods.contains(method) else {
             throw .methodNotAllowed(request.method.rawValue, path: path, allow: methods.map(\.rawValue))
         }
-        if let key = config.apiKey, !Self.isPublic(path, method) {
-            let auth = request.headerFields[.authorization] ?? ""
-            guard auth == "Bearer \(key)" else { throw .unauthorized }
+        if let keys = apiKeys, !Self.isPublic(path, method) {
+            let auth = Array((request.headerFields[.authorization] ?? "").utf8)
+            let prefix = Array("Bearer ".utf8)
+            guard auth.starts(with: prefix), Self.matchesKey(Array(auth.dropFirst(prefix.count)), keys) else {
+                throw .unauthorized
+            }
         }
         switch path {
         case "/": return Self.page(Playground.html(modelName: model.name))
@@ -446,7 +489,7 @@ public final class QuillAPI: Sendable {
                     ("max_header_bytes", .int(config.maxHeaderBytes)), ("max_body_bytes", .int(config.maxBodyBytes)),
                     ("request_timeout", .double(config.requestTimeout)), ("idle_timeout", .double(config.idleTimeout)),
                 ])),
-                ("auth", .bool(config.apiKey != nil)),
+                ("auth", .bool(apiKeys != nil)),
             ])),
         ])
     }

@@ -14,6 +14,12 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var modelName: String? = nil
     /// When set, every route but GET /health and GET / needs `Authorization: Bearer KEY`.
     public var apiKey: String? = nil
+    /// More keys, each as good as api_key (environment and flags: comma-separated).
+    public var apiKeys: [String] = []
+    /// A file of keys, one per line (blank lines and lines starting with # are skipped), read at start.
+    public var apiKeyFile: String? = nil
+    /// Origins a browser page may call the API from (CORS): exact origins such as "https://app.example", or "*".
+    public var corsOrigins: [String] = []
     public var maxTokensLimit = 4096
     /// Generations stepped together in one forward pass.
     public var batchCapacity = 16
@@ -48,6 +54,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case maxConnections = "max_connections", maxHeaderBytes = "max_header_bytes", maxBodyBytes = "max_body_bytes"
         case requestTimeout = "request_timeout", idleTimeout = "idle_timeout", minSendRate = "min_send_rate"
         case drainSeconds = "drain_seconds", logLevel = "log_level", openapi
+        case apiKeys = "api_keys", apiKeyFile = "api_key_file", corsOrigins = "cors_origins"
     }
 
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
@@ -74,6 +81,25 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         drainSeconds = try c.decodeIfPresent(Double.self, forKey: .drainSeconds) ?? d.drainSeconds
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
         openapi = try c.decodeIfPresent(String.self, forKey: .openapi) ?? d.openapi
+        apiKeys = try c.decodeIfPresent([String].self, forKey: .apiKeys) ?? d.apiKeys
+        apiKeyFile = try c.decodeIfPresent(String.self, forKey: .apiKeyFile)
+        corsOrigins = try c.decodeIfPresent([String].self, forKey: .corsOrigins) ?? d.corsOrigins
+    }
+
+    /// Every accepted key: api_key, api_keys and the lines of api_key_file.
+    /// - Throws: when api_key_file cannot be read or holds no key.
+    public func allAPIKeys() throws(ServiceError) -> [String] {
+        var keys = (apiKey.map { [$0] } ?? []) + apiKeys
+        if let file = apiKeyFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw .config("api_key_file \(file) cannot be read")
+            }
+            let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            guard !lines.isEmpty else { throw .config("api_key_file \(file) holds no key") }
+            keys += lines
+        }
+        return keys.filter { !$0.isEmpty }
     }
 
     /// Reads a JSON file of settings; unknown keys and values of the wrong type are errors that name them.
@@ -135,6 +161,9 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case "drain_seconds": drainSeconds = try double()
         case "log_level": logLevel = value
         case "openapi": openapi = value
+        case "api_keys": apiKeys = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        case "api_key_file": apiKeyFile = value.isEmpty ? nil : value
+        case "cors_origins": corsOrigins = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         default: throw .config("unknown setting \(key)")
         }
     }
@@ -159,6 +188,12 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         try need(drainSeconds >= 0 && drainSeconds <= 86400, "drain_seconds must be between 0 and 86400")
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         try need(levels.contains(logLevel), "log_level must be one of \(levels.joined(separator: ", "))")
+        for o in corsOrigins where o != "*" && !(o.hasPrefix("http://") || o.hasPrefix("https://")) {
+            throw .config("cors_origins entries must be \"*\" or origins like https://app.example, not \"\(o)\"")
+        }
+        for k in apiKeys where k.contains(where: { $0.isWhitespace }) {
+            throw .config("api_keys entries must not contain spaces")
+        }
     }
 
     /// The HTTP layer's limits from these settings.

@@ -77,6 +77,7 @@ struct QuillServerCommand: AsyncParsableCommand {
         if let drainSeconds { s.drainSeconds = drainSeconds }
         if let logLevel { s.logLevel = logLevel }
         try s.validate()
+        _ = try s.allAPIKeys()  // an unreadable or empty api_key_file stops the start, not the first request
         return s
     }
 
