@@ -39,4 +39,30 @@ try:
 except openai.BadRequestError as e:
     assert e.body["param"] == "temperature", e.body
 
-print(json.dumps({"text": text, "streamed": streamed, "choices": len(many.choices)}))
+messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Romeo?"}]
+chat = client.chat.completions.create(model=model, messages=messages, max_tokens=8, temperature=0)
+reply = chat.choices[0].message
+assert reply.role == "assistant", reply
+assert chat.choices[0].finish_reason in ("length", "stop"), chat.choices[0]
+assert chat.usage.completion_tokens >= 1, chat.usage
+
+chat_streamed = ""
+roles = []
+usage = None
+for chunk in client.chat.completions.create(model=model, messages=messages, max_tokens=8, temperature=0, stream=True,
+                                            stream_options={"include_usage": True}):
+    if chunk.usage is not None:
+        usage = chunk.usage
+    for c in chunk.choices:
+        if c.delta.role:
+            roles.append(c.delta.role)
+        chat_streamed += c.delta.content or ""
+assert chat_streamed == reply.content, (chat_streamed, reply.content)
+assert roles == ["assistant"], roles
+assert usage is not None and usage.completion_tokens == chat.usage.completion_tokens, usage
+
+scored = client.chat.completions.create(model=model, messages=messages, max_tokens=3, logprobs=True, top_logprobs=2,
+                                        seed=1)
+assert len(scored.choices[0].logprobs.content[0].top_logprobs) == 2, scored.choices[0].logprobs
+
+print(json.dumps({"text": text, "streamed": streamed, "choices": len(many.choices), "chat": reply.content}))

@@ -20,10 +20,12 @@ public struct GPTConfig: Codable, Sendable, Equatable {
     /// reaches back past it and positions restart at it, in training, evaluation and generation alike. nil: the
     /// context is one stream (GPT-2's own models, and models trained on `text`).
     public var documentToken: Int?
+    /// The chat template the model was trained for (ChatTemplate's names); nil: served with `plain`.
+    public var chatTemplate: ChatTemplate?
 
     public init(vocabSize: Int, blockSize: Int, nLayer: Int, nHead: Int, nEmbd: Int,
                 dropout: Float = 0, positional: PositionalEncoding = .learned, bias: Bool = true,
-                documentToken: Int? = nil) {
+                documentToken: Int? = nil, chatTemplate: ChatTemplate? = nil) {
         self.vocabSize = vocabSize
         self.blockSize = blockSize
         self.nLayer = nLayer
@@ -33,11 +35,13 @@ public struct GPTConfig: Codable, Sendable, Equatable {
         self.positional = positional
         self.bias = bias
         self.documentToken = documentToken
+        self.chatTemplate = chatTemplate
     }
 
     enum CodingKeys: String, CodingKey {
         case vocabSize = "vocab_size", blockSize = "block_size", nLayer = "n_layer", nHead = "n_head"
         case nEmbd = "n_embd", dropout, positional, bias, documentToken = "document_token"
+        case chatTemplate = "chat_template"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -51,6 +55,7 @@ public struct GPTConfig: Codable, Sendable, Equatable {
         positional = try c.decodeIfPresent(PositionalEncoding.self, forKey: .positional) ?? .learned
         bias = try c.decodeIfPresent(Bool.self, forKey: .bias) ?? true
         documentToken = try c.decodeIfPresent(Int.self, forKey: .documentToken)
+        chatTemplate = try c.decodeIfPresent(ChatTemplate.self, forKey: .chatTemplate)
     }
 
     /// Size of one attention head.

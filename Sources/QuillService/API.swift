@@ -16,6 +16,9 @@ public final class QuillAPI: Sendable {
     /// The accepted keys' bytes; nil when the server has none (every route open). A key file that cannot be read
     /// here gives an empty list: every guarded route refuses, rather than opening.
     let apiKeys: [[UInt8]]?
+    /// The chat template of /v1/chat/completions: the server's chat_template setting, else the checkpoint's,
+    /// else plain.
+    public let chatTemplate: ChatTemplate
     public static let version = "0.1.0"
 
     public init(model: LoadedModel, config: ServerConfig, metrics: ServiceMetrics = ServiceMetrics()) {
@@ -28,6 +31,7 @@ public final class QuillAPI: Sendable {
         openAPIDocument = FileManager.default.contents(atPath: config.openapi).map { Array($0) }
         let configured = config.apiKey != nil || !config.apiKeys.isEmpty || config.apiKeyFile != nil
         apiKeys = configured ? ((try? config.allAPIKeys()) ?? []).map { Array($0.utf8) } : nil
+        chatTemplate = config.chatTemplate.flatMap(ChatTemplate.init(rawValue:)) ?? model.config.chatTemplate ?? .default
     }
 
     /// Whether `given` equals one of `keys`, in time that depends on the lengths only: every key is compared to
@@ -53,7 +57,7 @@ public final class QuillAPI: Sendable {
     static let routes: [String: [HTTPRequest.Method]] = [
         "/": [.get], "/health": [.get], "/info": [.get], "/metrics": [.get], "/openapi.yaml": [.get],
         "/v1/models": [.get], "/complete": [.post], "/tokenize": [.post], "/detokenize": [.post],
-        "/attention": [.post], "/v1/completions": [.post],
+        "/attention": [.post], "/v1/completions": [.post], "/v1/chat/completions": [.post], "/apply-template": [.post],
         "/playground.css": [.get], "/playground.js": [.get], "/favicon.ico": [.get], "/favicon.svg": [.get],
     ]
 
@@ -137,6 +141,8 @@ public final class QuillAPI: Sendable {
         case "/detokenize": return try detokenize(request)
         case "/attention": return try await attention(request)
         case "/v1/completions": return try await OpenAI.completions(self, request)
+        case "/v1/chat/completions": return try await Chat.completions(self, request)
+        case "/apply-template": return try Chat.applyTemplate(self, request)
         default: throw .notFound("no route \(APIError.clip(request.path))")
         }
     }
@@ -461,7 +467,7 @@ public final class QuillAPI: Sendable {
                 ("sha256", .string(model.fileSHA256)), ("parameters", .int(model.parameterCount)),
                 ("n_layer", .int(c.nLayer)), ("n_head", .int(c.nHead)), ("n_embd", .int(c.nEmbd)),
                 ("block_size", .int(c.blockSize)), ("vocab_size", .int(c.vocabSize)),
-                ("document_token", documentToken),
+                ("document_token", documentToken), ("chat_template", .string(chatTemplate.rawValue)),
                 ("tokenizer", .string(model.tokenizer.kind.rawValue)),
                 ("format", .string(model.format.rawValue)), ("weights", .string(model.precision.rawValue)),
                 ("memory", .object([

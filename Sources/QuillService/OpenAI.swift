@@ -39,31 +39,12 @@ enum OpenAI {
         if maxTokens == 0 && !echo {
             throw .invalid("max_tokens 0 generates nothing: it is for scoring a prompt, with echo true", param: "max_tokens")
         }
-        let temperature = try p.double("temperature", default: 1, check: { $0 >= 0 && $0 <= 2 },
-                                       range: "between 0 and 2")
-        let topP = try p.double("top_p", default: 1, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]")
-        let topK = p.has("top_k") ? try p.int("top_k", default: 40, in: 1...1_000_000) : nil
         let n = try p.int("n", default: 1, in: 1...8)
         let stream = try p.bool("stream", default: false)
-        // stream_options.include_usage: one more chunk before [DONE], with empty choices and the request's usage.
-        var includeUsage = false
-        if let options = p["stream_options"], options != .null {
-            guard case .object(let pairs) = options else {
-                throw .invalid("stream_options must be an object", param: "stream_options", code: "invalid_type")
-            }
-            for (key, value) in pairs where key == "include_usage" {
-                guard case .bool(let b) = value else {
-                    throw .invalid("stream_options.include_usage must be a boolean", param: "stream_options",
-                                   code: "invalid_type")
-                }
-                includeUsage = b
-            }
-        }
+        let includeUsage = try Self.includeUsage(p)
         let logprobs = p.has("logprobs") ? try p.int("logprobs", default: 0, in: 0...5) : nil
-        let seed = try p.uint64("seed") ?? UInt64.random(in: 0...UInt64.max)
         let stop = try api.stopStrings(p)
-        let strategy: DecodingStrategy = temperature == 0 ? .greedy : topP < 1 ? .topP : topK != nil ? .topK : .sample
-        let controls = try api.samplingControls(p, maxTokens: max(maxTokens, 0))
+        let sampling = try Self.sampling(api, p, maxTokens: maxTokens)
         // echo with logprobs: the prompt's own log-probabilities first (the first token has none).
         var promptScores: [[TokenLogprob]] = []
         if echo, let k = logprobs {
@@ -95,9 +76,7 @@ enum OpenAI {
             let prompt = promptItem.text, tokens = promptItem.tokens
             for i in 0..<n {
                 let index = pi * n + i
-                let options = DecodingOptions(strategy: strategy, temperature: Float(temperature), topK: topK ?? 40,
-                                              topP: Float(topP), seed: seed &+ UInt64(index),
-                                              logprobs: logprobs ?? 0, controls: controls)
+                let options = sampling.options(index: index, logprobs: logprobs ?? 0)
                 choices.append(Choice(index: index, prompt: prompt, tokens: tokens,
                                       request: GenerationRequest(prompt: tokens, maxTokens: maxTokens,
                                                                  options: options, stop: stop,
@@ -105,14 +84,7 @@ enum OpenAI {
                                       promptScores: promptScores.isEmpty ? nil : promptScores[pi]))
             }
         }
-        // All choices are queued together (and so run in one batch), or none is.
-        var streams: [AsyncStream<GenerationEvent>] = []
-        for c in choices {
-            do { streams.append(try await api.actor.submit(c.request)) } catch {
-                streams.removeAll()  // dropping a stream cancels its generation
-                throw error
-            }
-        }
+        let streams = try await submitAll(api, choices.map(\.request))
         let id = QuillAPI.newID("cmpl")
         let created = Int(Date().timeIntervalSince1970)
         let name = api.model.name
@@ -203,6 +175,64 @@ enum OpenAI {
             ("model", .string(name)), ("choices", .array(results)),
             ("usage", QuillAPI.usage(promptTokens, completionTokens)),
         ]))
+    }
+
+    /// The sampling fields of /v1/completions and /v1/chat/completions, with OpenAI's defaults (temperature 1,
+    /// top_p 1; top_k only when given) and the sampling controls.
+    struct Sampling {
+        var strategy: DecodingStrategy
+        var temperature: Float
+        var topP: Float
+        var topK: Int
+        var seed: UInt64
+        var controls: SamplingControls
+
+        /// Choice `index` of a request: seed + index, so n choices differ and each is reproducible.
+        func options(index: Int, logprobs: Int) -> DecodingOptions {
+            DecodingOptions(strategy: strategy, temperature: temperature, topK: topK, topP: topP,
+                            seed: seed &+ UInt64(index), logprobs: logprobs, controls: controls)
+        }
+    }
+
+    static func sampling(_ api: QuillAPI, _ p: Params, maxTokens: Int) throws(APIError) -> Sampling {
+        let temperature = try p.double("temperature", default: 1, check: { $0 >= 0 && $0 <= 2 },
+                                       range: "between 0 and 2")
+        let topP = try p.double("top_p", default: 1, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]")
+        let topK = p.has("top_k") ? try p.int("top_k", default: 40, in: 1...1_000_000) : nil
+        let seed = try p.uint64("seed") ?? UInt64.random(in: 0...UInt64.max)
+        let strategy: DecodingStrategy = temperature == 0 ? .greedy : topP < 1 ? .topP : topK != nil ? .topK : .sample
+        return Sampling(strategy: strategy, temperature: Float(temperature), topP: Float(topP), topK: topK ?? 40,
+                        seed: seed, controls: try api.samplingControls(p, maxTokens: max(maxTokens, 0)))
+    }
+
+    /// stream_options.include_usage: one more chunk before [DONE], with empty choices and the request's usage.
+    static func includeUsage(_ p: Params) throws(APIError) -> Bool {
+        guard let options = p["stream_options"], options != .null else { return false }
+        guard case .object(let pairs) = options else {
+            throw .invalid("stream_options must be an object", param: "stream_options", code: "invalid_type")
+        }
+        var include = false
+        for (key, value) in pairs where key == "include_usage" {
+            guard case .bool(let b) = value else {
+                throw .invalid("stream_options.include_usage must be a boolean", param: "stream_options",
+                               code: "invalid_type")
+            }
+            include = b
+        }
+        return include
+    }
+
+    /// Queues every choice of a request together (so they run in one batch), or none of them.
+    static func submitAll(_ api: QuillAPI, _ requests: [GenerationRequest]) async throws(APIError)
+        -> [AsyncStream<GenerationEvent>] {
+        var streams: [AsyncStream<GenerationEvent>] = []
+        for r in requests {
+            do { streams.append(try await api.actor.submit(r)) } catch {
+                streams.removeAll()  // dropping a stream cancels its generation
+                throw error
+            }
+        }
+        return streams
     }
 
     /// OpenAI says "stop" for both a stop sequence and the model's natural end.

@@ -41,6 +41,8 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var logLevel = "info"
     /// The OpenAPI description served at /openapi.yaml.
     public var openapi = "docs/openapi.yaml"
+    /// The chat template of /v1/chat/completions (plain, chatml, alpaca); nil: the checkpoint's, else plain.
+    public var chatTemplate: String? = nil
 
     public init() {}
 
@@ -55,6 +57,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case requestTimeout = "request_timeout", idleTimeout = "idle_timeout", minSendRate = "min_send_rate"
         case drainSeconds = "drain_seconds", logLevel = "log_level", openapi
         case apiKeys = "api_keys", apiKeyFile = "api_key_file", corsOrigins = "cors_origins"
+        case chatTemplate = "chat_template"
     }
 
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
@@ -84,6 +87,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         apiKeys = try c.decodeIfPresent([String].self, forKey: .apiKeys) ?? d.apiKeys
         apiKeyFile = try c.decodeIfPresent(String.self, forKey: .apiKeyFile)
         corsOrigins = try c.decodeIfPresent([String].self, forKey: .corsOrigins) ?? d.corsOrigins
+        chatTemplate = try c.decodeIfPresent(String.self, forKey: .chatTemplate)
     }
 
     /// Every accepted key: api_key, api_keys and the lines of api_key_file.
@@ -164,6 +168,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case "api_keys": apiKeys = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         case "api_key_file": apiKeyFile = value.isEmpty ? nil : value
         case "cors_origins": corsOrigins = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        case "chat_template": chatTemplate = value.isEmpty ? nil : value
         default: throw .config("unknown setting \(key)")
         }
     }
@@ -190,6 +195,9 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         try need(levels.contains(logLevel), "log_level must be one of \(levels.joined(separator: ", "))")
         for o in corsOrigins where o != "*" && !(o.hasPrefix("http://") || o.hasPrefix("https://")) {
             throw .config("cors_origins entries must be \"*\" or origins like https://app.example, not \"\(o)\"")
+        }
+        if let t = chatTemplate, ChatTemplate(rawValue: t) == nil {
+            throw .config("chat_template must be one of \(ChatTemplate.names), not \"\(t)\"")
         }
         for k in apiKeys where k.contains(where: { $0.isWhitespace }) {
             throw .config("api_keys entries must not contain spaces")

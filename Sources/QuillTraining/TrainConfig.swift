@@ -62,6 +62,9 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var documentMask = true
     /// Save NAME.last and NAME.state every this many steps (0: at every evaluation), and always at the end.
     public var saveInterval = 0
+    /// The chat template recorded in the checkpoint (ChatTemplate: plain, chatml, alpaca); "" records none (a
+    /// fine-tune keeps its init_from's), and the server then uses plain.
+    public var chatTemplate = ""
 
     public init() {}
 
@@ -73,7 +76,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         case evalInterval = "eval_interval", evalIters = "eval_iters", logInterval = "log_interval"
         case valFraction = "val_fraction", seed, sampleTokens = "sample_tokens"
         case gradAccumSteps = "grad_accum_steps", initFrom = "init_from"
-        case documentMask = "document_mask", saveInterval = "save_interval"
+        case documentMask = "document_mask", saveInterval = "save_interval", chatTemplate = "chat_template"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -110,6 +113,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         initFrom = try get(.initFrom, d.initFrom)
         documentMask = try get(.documentMask, d.documentMask)
         saveInterval = try get(.saveInterval, d.saveInterval)
+        chatTemplate = try get(.chatTemplate, d.chatTemplate)
     }
 
     static let defaults = TrainConfig()
@@ -252,6 +256,9 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         guard sampleTokens >= 0 else { throw .config("sample_tokens must be >= 0") }
         guard saveInterval >= 0 else { throw .config("save_interval must be >= 0 (0: at every evaluation)") }
         if !initFrom.isEmpty && model != "gpt" { throw .config("init_from needs model \"gpt\"") }
+        if !chatTemplate.isEmpty && ChatTemplate(rawValue: chatTemplate) == nil {
+            throw .config("chat_template must be one of \(ChatTemplate.names), got \"\(chatTemplate)\"")
+        }
         if model == "gpt" && initFrom.isEmpty {
             do {
                 try gptConfig(vocabSize: 1).validate()
@@ -265,7 +272,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// The GPT shape for a tokenizer of `vocabSize` ids.
     public func gptConfig(vocabSize: Int, documentToken: Int? = nil) -> GPTConfig {
         GPTConfig(vocabSize: vocabSize, blockSize: blockSize, nLayer: nLayer, nHead: nHead, nEmbd: nEmbd,
-                  dropout: dropout, positional: positional, bias: bias, documentToken: documentToken)
+                  dropout: dropout, positional: positional, bias: bias, documentToken: documentToken,
+                  chatTemplate: ChatTemplate(rawValue: chatTemplate))
     }
 
     public var schedule: LearningRateSchedule {

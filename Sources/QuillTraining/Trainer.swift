@@ -148,6 +148,7 @@ public final class Trainer {
             config.nEmbd = g.nEmbd
             config.bias = g.bias
             config.positional = g.positional
+            if config.chatTemplate.isEmpty, let t = g.chatTemplate { config.chatTemplate = t.rawValue }
             do { baseTokenizer = try b.tokenizer.makeTokenizer() } catch { throw .tokenizer("\(error)") }
             base = b
         }

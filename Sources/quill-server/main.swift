@@ -52,6 +52,8 @@ struct QuillServerCommand: AsyncParsableCommand {
     var maxConnections: Int?
     @Option(name: .customLong("drain-seconds"), help: "Grace period for in-flight requests on SIGTERM/SIGINT.")
     var drainSeconds: Double?
+    @Option(name: .customLong("chat-template"), help: "Chat template for /v1/chat/completions: plain, chatml or alpaca (default: the checkpoint's, else plain).")
+    var chatTemplate: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
@@ -76,6 +78,7 @@ struct QuillServerCommand: AsyncParsableCommand {
         if let maxConnections { s.maxConnections = maxConnections }
         if let drainSeconds { s.drainSeconds = drainSeconds }
         if let logLevel { s.logLevel = logLevel }
+        if let chatTemplate { s.chatTemplate = chatTemplate }
         try s.validate()
         _ = try s.allAPIKeys()  // an unreadable or empty api_key_file stops the start, not the first request
         return s

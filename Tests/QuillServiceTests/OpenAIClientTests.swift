@@ -8,7 +8,7 @@ import Testing
 struct OpenAIClientTests {
     static let python = ProcessInfo.processInfo.environment["QUILL_OPENAI_PYTHON"]
 
-    @Test("the openai package completes and streams against /v1", .enabled(if: python != nil))
+    @Test("the openai package completes, chats and streams against /v1", .enabled(if: python != nil))
     func officialClient() async throws {
         try await Fixture.withServer { server in
             let p = Process()

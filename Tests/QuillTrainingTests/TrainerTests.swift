@@ -56,6 +56,25 @@ struct TrainerTests {
         for i in 0..<whole.model.parameterCount { #expect(whole.model.parameters[i] == second.model.parameters[i]) }
     }
 
+    @Test("chat_template is recorded in the checkpoint's config, and a fine-tune keeps its base's")
+    func chatTemplateRecorded() throws {
+        let dir = scratchFolder()
+        let data = try shakespeareSlice(5_000, in: dir)
+        var cfg = tinyConfig(steps: 2, dropout: 0)
+        cfg.chatTemplate = "chatml"
+        let base = dir.appendingPathComponent("base.safetensors")
+        _ = try Trainer(config: cfg, dataPath: data, format: .text, checkpoint: base.path).run()
+        guard case .gpt(let g) = try Checkpoint.read(from: base).spec else { Issue.record("not a GPT"); return }
+        #expect(g.chatTemplate == .chatml)
+        var tune = tinyConfig(steps: 2, dropout: 0)
+        tune.initFrom = base.path
+        let tuned = dir.appendingPathComponent("tuned.safetensors")
+        _ = try Trainer(config: tune, dataPath: data, format: .text, checkpoint: tuned.path).run()
+        guard case .gpt(let t) = try Checkpoint.read(from: tuned).spec else { Issue.record("not a GPT"); return }
+        #expect(t.chatTemplate == .chatml)
+        #expect(throws: TrainingError.self) { try TrainConfig.load(file: nil, overrides: [("chat_template", "jinja")]) }
+    }
+
     @Test("an output folder that does not exist is an error before anything is written")
     func badOutput() throws {
         let dir = scratchFolder()

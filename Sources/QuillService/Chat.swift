@@ -1,0 +1,229 @@
+// OpenAI's chat API (`/v1/chat/completions`) and `/apply-template`. Messages become a prompt through the model's
+// chat template (ChatTemplate: recorded in the checkpoint, `plain` when it has none, or the server's
+// `chat_template` setting, or the request's); the reply ends at the template's next turn or a stop string.
+import Foundation
+import QuillHTTP
+import QuillModel
+
+enum Chat {
+    /// Most messages one request may send.
+    static let maxMessages = 1024
+
+    /// The request's messages: 1 to 1,024 objects with a role (system, developer, user, assistant) and content (a
+    /// string, or an array of text parts).
+    static func messages(_ p: Params) throws(APIError) -> [ChatTemplate.Message] {
+        guard let v = p["messages"], v != .null else { throw .missing("messages") }
+        guard case .array(let items) = v else { throw .wrongType("messages", expected: "an array of messages", got: v) }
+        guard !items.isEmpty, items.count <= maxMessages else {
+            throw .invalid("messages must hold 1 to \(maxMessages) messages", param: "messages")
+        }
+        var out: [ChatTemplate.Message] = []
+        for (i, item) in items.enumerated() {
+            guard case .object(let fields) = item else {
+                throw .invalid("messages[\(i)] must be an object with role and content", param: "messages",
+                               code: "invalid_type")
+            }
+            var roleName: String? = nil
+            var content: JSONValue? = nil
+            for (key, value) in fields {
+                if key == "role", case .string(let r) = value { roleName = r }
+                if key == "content" { content = value }
+            }
+            guard let roleName else {
+                throw .invalid("messages[\(i)] needs a role (system, user or assistant)", param: "messages")
+            }
+            // OpenAI's newer "developer" role is the system message of reasoning models.
+            guard let role = roleName == "developer" ? .system : ChatTemplate.Role(rawValue: roleName) else {
+                throw .invalid("messages[\(i)].role must be system, developer, user or assistant, not "
+                    + "\"\(APIError.clip(roleName, bytes: 40))\"", param: "messages")
+            }
+            var text = ""
+            switch content {
+            case .string(let s)?: text = s
+            case .null?, nil:
+                guard role == .assistant else {
+                    throw .invalid("messages[\(i)] needs content", param: "messages")
+                }
+            case .array(let parts)?:
+                for part in parts {
+                    guard case .object(let pf) = part,
+                          pf.contains(where: { $0.0 == "type" && $0.1 == .string("text") }),
+                          case .string(let t)? = pf.first(where: { $0.0 == "text" })?.1 else {
+                        throw .invalid("messages[\(i)].content parts must be {\"type\": \"text\", \"text\": …}; "
+                            + "this model reads text only", param: "messages")
+                    }
+                    text += t
+                }
+            case let other?:
+                throw .wrongType("messages", expected: "content as a string or an array of text parts", got: other)
+            }
+            out.append(.init(role: role, content: text))
+        }
+        return out
+    }
+
+    /// The template for a request: its `chat_template` when given, else the server's.
+    static func template(_ api: QuillAPI, _ p: Params) throws(APIError) -> ChatTemplate {
+        guard let name = try p.string("chat_template") else { return api.chatTemplate }
+        guard let t = ChatTemplate(rawValue: name) else {
+            throw .invalid("chat_template must be one of \(ChatTemplate.names)", param: "chat_template")
+        }
+        return t
+    }
+
+    /// POST /apply-template: the prompt a chat request would send the model, without generating.
+    static func applyTemplate(_ api: QuillAPI, _ request: HTTPServerRequest) throws(APIError) -> HTTPServerResponse {
+        let (p, _) = try api.body(request, textField: nil)
+        let template = try template(api, p)
+        let prompt = template.render(try messages(p))
+        let tokens = try api.promptTokens(prompt, param: "messages")
+        return QuillAPI.json(.object([
+            ("prompt", .string(prompt)), ("chat_template", .string(template.rawValue)),
+            ("stop", .array(template.stops.map { .string($0) })), ("tokens", .int(tokens.count)),
+        ]))
+    }
+
+    /// POST /v1/chat/completions.
+    static func completions(_ api: QuillAPI, _ request: HTTPServerRequest) async throws(APIError)
+        -> HTTPServerResponse {
+        let (p, _) = try api.body(request, textField: nil)
+        if let name = try p.string("model"), name != api.model.name { throw OpenAI.unknownModel(name) }
+        let template = try template(api, p)
+        let prompt = template.render(try messages(p))
+        let tokens = try api.promptTokens(prompt, param: "messages")
+        // max_completion_tokens is OpenAI's current name, max_tokens the older one. Without either: what is left
+        // of the context window (at least 16), within max_tokens_limit.
+        let limit = api.config.maxTokensLimit
+        let fallback = min(limit, max(16, api.model.config.blockSize - tokens.count))
+        let maxTokens = p.has("max_completion_tokens")
+            ? try p.int("max_completion_tokens", default: fallback, in: 1...limit)
+            : try p.int("max_tokens", default: fallback, in: 1...limit)
+        let n = try p.int("n", default: 1, in: 1...8)
+        let stream = try p.bool("stream", default: false)
+        let includeUsage = try OpenAI.includeUsage(p)
+        let wantLogprobs = try p.bool("logprobs", default: false)
+        let top = try p.int("top_logprobs", default: 0, in: 0...20)
+        if p.has("top_logprobs") && !wantLogprobs {
+            throw .invalid("top_logprobs needs logprobs: true", param: "top_logprobs")
+        }
+        let stop = try api.stopStrings(p) + template.stops
+        let sampling = try OpenAI.sampling(api, p, maxTokens: maxTokens)
+        let requests = (0..<n).map { i in
+            GenerationRequest(prompt: tokens, maxTokens: maxTokens, options: sampling.options(index: i, logprobs: top),
+                              stop: stop, reportLogprobs: wantLogprobs, streaming: stream)
+        }
+        let streams = try await OpenAI.submitAll(api, requests)
+        let id = QuillAPI.newID("chatcmpl")
+        let created = Int(Date().timeIntervalSince1970)
+        let name = api.model.name
+        let metrics = api.metrics
+        // The plain transcript ends with "assistant:"; the space a model writes after it is not the reply's.
+        let trimSpace = template == .plain
+
+        if stream {
+            let usage = UsageTally()
+            return SSE.stream { writer in
+                await withTaskGroup(of: Void.self) { group in
+                    for (index, events) in streams.enumerated() {
+                        group.addTask {
+                            var started = false
+                            writer.send(chunk(id, created, name, index, .object([
+                                ("role", .string("assistant")), ("content", .string("")),
+                            ]), nil, nil))
+                            for await event in events {
+                                switch event {
+                                case .delta(var text, _, let lps):
+                                    if trimSpace && !started && !text.isEmpty {
+                                        if text.hasPrefix(" ") { text.removeFirst() }
+                                        started = true
+                                    }
+                                    let lp = wantLogprobs ? logprobsObject(lps) : nil
+                                    if !text.isEmpty || lp != nil {
+                                        // A client too far behind: leaving the loop cancels this generation.
+                                        if !writer.send(chunk(id, created, name, index,
+                                                              .object([("content", .string(text))]), lp, nil)) { return }
+                                    }
+                                case .done(let reason, let promptTokens, let completionTokens, _, _):
+                                    metrics.tokens(prompt: promptTokens, generated: completionTokens)
+                                    usage.add(prompt: promptTokens, completion: completionTokens, countPrompt: index == 0)
+                                    writer.send(chunk(id, created, name, index, .object([]), nil,
+                                                      OpenAI.finishReason(reason)))
+                                }
+                            }
+                        }
+                    }
+                }
+                if writer.fellBehind {
+                    SSE.slowReader(writer)
+                } else if !Task.isCancelled {
+                    if includeUsage {
+                        let (p, c) = usage.totals
+                        writer.send(.object([
+                            ("id", .string(id)), ("object", .string("chat.completion.chunk")),
+                            ("created", .int(created)), ("model", .string(name)), ("choices", .array([])),
+                            ("usage", QuillAPI.usage(p, c)),
+                        ]))
+                    }
+                    writer.done()
+                }
+            }
+        }
+
+        var choices: [JSONValue] = []
+        var promptTokens = 0, completionTokens = 0
+        for (index, events) in streams.enumerated() {
+            var text = ""
+            var lps: [TokenLogprob] = []
+            var reason = FinishReason.length
+            for await event in events {
+                switch event {
+                case .delta(let t, _, let l):
+                    text += t
+                    lps += l
+                case .done(let r, let pt, let c, _, _):
+                    reason = r
+                    if index == 0 { promptTokens = pt }
+                    completionTokens += c
+                    metrics.tokens(prompt: pt, generated: c)
+                }
+            }
+            if trimSpace && text.hasPrefix(" ") { text.removeFirst() }
+            choices.append(.object([
+                ("index", .int(index)),
+                ("message", .object([("role", .string("assistant")), ("content", .string(text))])),
+                ("logprobs", wantLogprobs ? logprobsObject(lps) : .null),
+                ("finish_reason", .string(OpenAI.finishReason(reason))),
+            ]))
+        }
+        return QuillAPI.json(.object([
+            ("id", .string(id)), ("object", .string("chat.completion")), ("created", .int(created)),
+            ("model", .string(name)), ("choices", .array(choices)),
+            ("usage", QuillAPI.usage(promptTokens, completionTokens)),
+        ]))
+    }
+
+    static func chunk(_ id: String, _ created: Int, _ model: String, _ index: Int, _ delta: JSONValue,
+                      _ logprobs: JSONValue?, _ finish: String?) -> JSONValue {
+        .object([
+            ("id", .string(id)), ("object", .string("chat.completion.chunk")), ("created", .int(created)),
+            ("model", .string(model)),
+            ("choices", .array([.object([
+                ("index", .int(index)), ("delta", delta), ("logprobs", logprobs ?? .null),
+                ("finish_reason", finish.map { .string($0) } ?? .null),
+            ])])),
+        ])
+    }
+
+    /// The chat schema's logprobs: {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}.
+    static func logprobsObject(_ lps: [TokenLogprob]) -> JSONValue {
+        func bytes(_ s: String) -> JSONValue { .array(s.utf8.map { .int(Int($0)) }) }
+        return .object([("content", .array(lps.map { lp in
+            .object([
+                ("token", .string(lp.text)), ("logprob", .float(lp.logprob)), ("bytes", bytes(lp.text)),
+                ("top_logprobs", .array(lp.top.map {
+                    .object([("token", .string($0.text)), ("logprob", .float($0.logprob)), ("bytes", bytes($0.text))])
+                })),
+            ])
+        }))])
+    }
+}
