@@ -25,7 +25,9 @@ public final class GenerationSession: @unchecked Sendable {
     /// Context shifts so far (each re-prefills the kept half of the window).
     public private(set) var shifts = 0
 
-    let cache: KVCache
+    public let cache: KVCache
+    /// Prompt tokens taken from another sequence's cache instead of being computed (a prompt cache hit).
+    public private(set) var reusedTokens = 0
     var sampler: Sampler
     let documentToken: Int32?
     /// The tokens of the current context, in order; the last `pending.count` are not in the cache yet.
@@ -50,6 +52,22 @@ public final class GenerationSession: @unchecked Sendable {
         truncated = kept.count > config.blockSize
         context = Array(kept.suffix(config.blockSize))
         pending = context
+    }
+
+    /// The tokens whose keys and values the cache holds, in position order.
+    public var cachedTokens: ArraySlice<Int32> { context.prefix(cache.count) }
+
+    /// The tokens the first step will process (the prompt as the model sees it), before any step.
+    public var promptContext: [Int32] { context }
+
+    /// Starts from the first `n` positions of `source`, whose tokens must be this prompt's first n (the caller
+    /// checks): they are copied, not computed, and the first step processes the rest. n < the prompt's length, so
+    /// the last prompt token is always computed (its logits choose the first token).
+    public func reuse(_ source: KVCache, count n: Int) {
+        precondition(generated.isEmpty && cache.count == 0 && n >= 1 && n < context.count)
+        cache.copyPrefix(from: source, count: n)
+        pending = Array(context[n...])
+        reusedTokens = n
     }
 
     /// Ends the session now (a cancelled request, a matched stop string).

@@ -11,6 +11,7 @@ public final class KVCache: @unchecked Sendable {
     /// Floats between one position row of keys and the next (capacity rounded up to a multiple of 8).
     let stride: Int
     let C: Int
+    let heads: Int
     let layers: Int
     let block: FloatBuffer
     /// Positions filled (0..<count hold the keys and values of the sequence's tokens so far).
@@ -22,6 +23,7 @@ public final class KVCache: @unchecked Sendable {
         capacity = config.blockSize
         stride = (config.blockSize + 7) & ~7
         C = config.nEmbd
+        heads = config.nHead
         layers = config.nLayer
         // Zero-filled, lazily (calloc): unwritten positions hold finite values, and pages are only materialised
         // when a position first touches them.
@@ -33,6 +35,26 @@ public final class KVCache: @unchecked Sendable {
     /// Bytes one cache of this config holds.
     public static func bytes(config: GPTConfig) -> Int {
         config.nLayer * 2 * ((config.blockSize + 7) & ~7) * config.nEmbd * MemoryLayout<Float>.size
+    }
+
+    /// Whether `other` has this cache's shape (the same model's), so positions can be copied between them.
+    public func sameShape(as other: KVCache) -> Bool {
+        other.C == C && other.heads == heads && other.layers == layers && other.stride == stride
+    }
+
+    /// Takes positions 0..<n of `source` (a cache of the same shape that holds at least n) in place of this
+    /// cache's: every layer's keys and values, copied. What a prompt cache hit costs instead of a prefill.
+    public func copyPrefix(from source: KVCache, count n: Int) {
+        precondition(sameShape(as: source) && n <= source.count && n <= capacity && source.documentStart == 0)
+        let hs = C / heads
+        for l in 0..<layers {
+            let (kd, ks) = (keys(l), source.keys(l))
+            for ch in 0..<C { (kd + ch * stride).update(from: ks + ch * stride, count: n) }
+            let (vd, vs) = (values(l), source.values(l))
+            for h in 0..<heads { (vd + h * stride * hs).update(from: vs + h * stride * hs, count: n * hs) }
+        }
+        count = n
+        documentStart = 0
     }
 
     /// Forgets every position (the buffers are reused).

@@ -11,7 +11,7 @@ public final class QuillAPI: Sendable {
     public let actor: ModelActor
     public let config: ServerConfig
     public let metrics: ServiceMetrics
-    let startedAt = Date()
+    let startedAt: Date
     let openAPIDocument: [UInt8]?
     /// The accepted keys' bytes; nil when the server has none (every route open). A key file that cannot be read
     /// here gives an empty list: every guarded route refuses, rather than opening.
@@ -21,17 +21,40 @@ public final class QuillAPI: Sendable {
     public let chatTemplate: ChatTemplate
     public static let version = "0.1.0"
 
-    public init(model: LoadedModel, config: ServerConfig, metrics: ServiceMetrics = ServiceMetrics()) {
+    /// Live reload (POST /admin/reload): loads the checkpoint again and swaps it in; nil where the server has none.
+    let reload: (@Sendable () async throws(APIError) -> ReloadOutcome)?
+    /// Times this server swapped in a new checkpoint, and when this API's model was loaded.
+    let reloads: Int
+    let loadedAt: Date
+
+    /// `actor`: the model actor to share (a reloaded model's API keeps the server's); nil makes one.
+    public init(model: LoadedModel, config: ServerConfig, metrics: ServiceMetrics = ServiceMetrics(),
+                actor: ModelActor? = nil, startedAt: Date = Date(), reloads: Int = 0,
+                reload: (@Sendable () async throws(APIError) -> ReloadOutcome)? = nil) {
         self.model = model
         self.config = config
         self.metrics = metrics
+        self.startedAt = startedAt
+        self.loadedAt = Date()
+        self.reloads = reloads
+        self.reload = reload
         let workers = config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount
-        self.actor = ModelActor(model: model, batchCapacity: config.batchCapacity,
-                                queueCapacity: config.queueCapacity, workers: workers, metrics: metrics)
+        self.actor = actor ?? ModelActor(model: model, batchCapacity: config.batchCapacity,
+                                         queueCapacity: config.queueCapacity, workers: workers, metrics: metrics,
+                                         promptCacheBytes: config.promptCacheMB << 20)
         openAPIDocument = FileManager.default.contents(atPath: config.openapi).map { Array($0) }
         let configured = config.apiKey != nil || !config.apiKeys.isEmpty || config.apiKeyFile != nil
         apiKeys = configured ? ((try? config.allAPIKeys()) ?? []).map { Array($0.utf8) } : nil
         chatTemplate = config.chatTemplate.flatMap(ChatTemplate.init(rawValue:)) ?? model.config.chatTemplate ?? .default
+    }
+
+    /// A generation on this API's model (the one its request started with, whatever a reload does meanwhile).
+    func submit(_ request: GenerationRequest) async throws(APIError) -> AsyncStream<GenerationEvent> {
+        try await actor.submit(request, on: model)
+    }
+
+    func promptLogprobs(tokens: [Int32], top: Int) async throws(APIError) -> [TokenLogprob] {
+        try await actor.promptLogprobs(tokens: tokens, top: top, on: model)
     }
 
     /// Whether `given` equals one of `keys`, in time that depends on the lengths only: every key is compared to
@@ -58,6 +81,7 @@ public final class QuillAPI: Sendable {
         "/": [.get], "/health": [.get], "/info": [.get], "/metrics": [.get], "/openapi.yaml": [.get],
         "/v1/models": [.get], "/complete": [.post], "/tokenize": [.post], "/detokenize": [.post],
         "/attention": [.post], "/v1/completions": [.post], "/v1/chat/completions": [.post], "/apply-template": [.post],
+        "/admin/reload": [.post],
         "/playground.css": [.get], "/playground.js": [.get], "/favicon.ico": [.get], "/favicon.svg": [.get],
     ]
 
@@ -143,6 +167,14 @@ public final class QuillAPI: Sendable {
         case "/v1/completions": return try await OpenAI.completions(self, request)
         case "/v1/chat/completions": return try await Chat.completions(self, request)
         case "/apply-template": return try Chat.applyTemplate(self, request)
+        case "/admin/reload":
+            guard let reload else { throw .notFound("this server cannot reload its model") }
+            let outcome = try await reload()
+            return Self.json(.object([
+                ("reloaded", .bool(outcome.reloaded)), ("checkpoint", .string(outcome.model.path)),
+                ("sha256", .string(outcome.model.fileSHA256)), ("previous_sha256", .string(outcome.previousSHA256)),
+                ("step", .int(outcome.model.training.steps)),
+            ]))
         default: throw .notFound("no route \(APIError.clip(request.path))")
         }
     }
@@ -189,6 +221,7 @@ public final class QuillAPI: Sendable {
         var echo: Bool
         var logprobs: Int
         var stream: Bool
+        var cachePrompt: Bool
     }
 
     func completionOptions(_ p: Params, text: String?) throws(APIError) -> CompletionOptions {
@@ -222,7 +255,8 @@ public final class QuillAPI: Sendable {
                                  promptLogprobs: p.has("prompt_logprobs") ? try p.int("prompt_logprobs", default: 0, in: 0...20) : nil,
                                  maxTokens: maxTokens, options: options, stop: stop,
                                  echo: try p.bool("echo", default: false), logprobs: logprobs,
-                                 stream: try p.bool("stream", default: false))
+                                 stream: try p.bool("stream", default: false),
+                                 cachePrompt: try p.bool("cache_prompt", default: true))
     }
 
     /// The sampling controls of a request (SamplingControls; the same fields on /complete and /v1/completions):
@@ -310,7 +344,7 @@ public final class QuillAPI: Sendable {
         // prompt_logprobs: every prompt token's log-probability given those before it (the first has none).
         var scores: JSONValue? = nil
         if let k = o.promptLogprobs {
-            let scored = try await actor.promptLogprobs(tokens: tokens, top: k)
+            let scored = try await promptLogprobs(tokens: tokens, top: k)
             var entries: [JSONValue] = [.object([
                 ("token", .int(Int(tokens[0]))), ("piece", .string(model.piece(tokens[0]))),
                 ("text", .string(model.tokenText(tokens[0]))), ("logprob", .null), ("top", .array([])),
@@ -319,8 +353,9 @@ public final class QuillAPI: Sendable {
             scores = .array(entries)
         }
         let promptScores = scores
-        let events = try await actor.submit(GenerationRequest(prompt: tokens, maxTokens: o.maxTokens,
-                                                              options: o.options, stop: o.stop, streaming: o.stream))
+        let events = try await submit(GenerationRequest(prompt: tokens, maxTokens: o.maxTokens,
+                                                              options: o.options, stop: o.stop, streaming: o.stream,
+                                                              cachePrompt: o.cachePrompt))
         let id = Self.newID("cmpl")
         if o.stream {
             return SSE.response(events: events, echo: o.echo ? o.prompt : nil) { [metrics] event in
@@ -438,7 +473,7 @@ public final class QuillAPI: Sendable {
             throw APIError(status: 400, message: "text is \(tokens.count) tokens; the context window is "
                 + "\(model.config.blockSize)", param: "text", code: "context_length_exceeded")
         }
-        let weights = try await actor.attention(tokens: tokens)
+        let weights = try await actor.attention(tokens: tokens, on: model)
         let layers = layer.map { [$0] } ?? Array(0..<L)
         let heads = head.map { [$0] } ?? Array(0..<H)
         let att: JSONValue = .array(layers.map { l in
@@ -458,6 +493,12 @@ public final class QuillAPI: Sendable {
 
     private func info() async -> JSONValue {
         let load = await actor.load
+        let cache = await actor.promptCacheUsage
+        let promptCache: JSONValue = .object([
+            ("capacity_bytes", .int(config.promptCacheMB << 20)), ("entries", .int(cache.entries)),
+            ("bytes", .int(cache.bytes)),
+        ])
+        let loaded: JSONValue = .string(ISO8601DateFormatter().string(from: loadedAt))
         let c = model.config
         let t = model.training
         let documentToken: JSONValue = c.documentToken.map { .int($0) } ?? .null
@@ -465,6 +506,7 @@ public final class QuillAPI: Sendable {
             ("model", .object([
                 ("name", .string(model.name)), ("checkpoint", .string(model.path)),
                 ("sha256", .string(model.fileSHA256)), ("parameters", .int(model.parameterCount)),
+                ("loaded_at", loaded),
                 ("n_layer", .int(c.nLayer)), ("n_head", .int(c.nHead)), ("n_embd", .int(c.nEmbd)),
                 ("block_size", .int(c.blockSize)), ("vocab_size", .int(c.vocabSize)),
                 ("document_token", documentToken), ("chat_template", .string(chatTemplate.rawValue)),
@@ -496,6 +538,8 @@ public final class QuillAPI: Sendable {
                     ("request_timeout", .double(config.requestTimeout)), ("idle_timeout", .double(config.idleTimeout)),
                 ])),
                 ("auth", .bool(apiKeys != nil)),
+                ("reloads", .int(reloads)),
+                ("prompt_cache", promptCache),
             ])),
         ])
     }
@@ -532,15 +576,19 @@ public final class QuillAPI: Sendable {
 
     static func ids(_ tokens: [Int32]) -> JSONValue { .array(tokens.map { .int($0) }) }
 
-    static func usage(_ prompt: Int, _ completion: Int) -> JSONValue {
-        .object([("prompt_tokens", .int(prompt)), ("completion_tokens", .int(completion)),
-                 ("total_tokens", .int(prompt + completion))])
+    /// OpenAI's usage object; with `cached`, its prompt_tokens_details.cached_tokens (prompt cache hits).
+    static func usage(_ prompt: Int, _ completion: Int, cached: Int? = nil) -> JSONValue {
+        var fields: [(String, JSONValue)] = [("prompt_tokens", .int(prompt)), ("completion_tokens", .int(completion)),
+                                             ("total_tokens", .int(prompt + completion))]
+        if let cached { fields.append(("prompt_tokens_details", .object([("cached_tokens", .int(cached))]))) }
+        return .object(fields)
     }
 
     static func timingsJSON(_ t: GenerationTimings) -> JSONValue {
         func r(_ x: Double) -> JSONValue { .double((x * 100).rounded() / 100) }
         return .object([("queued_ms", r(t.queuedMs)), ("prompt_ms", r(t.promptMs)),
-                        ("generate_ms", r(t.generateMs)), ("tokens_per_second", r(t.tokensPerSecond))])
+                        ("generate_ms", r(t.generateMs)), ("tokens_per_second", r(t.tokensPerSecond)),
+                        ("cached_tokens", .int(t.cachedTokens))])
     }
 
     static func logprobsJSON(_ lps: [TokenLogprob]) -> JSONValue {

@@ -108,9 +108,10 @@ enum Chat {
         }
         let stop = try api.stopStrings(p) + template.stops
         let sampling = try OpenAI.sampling(api, p, maxTokens: maxTokens)
+        let cachePrompt = try p.bool("cache_prompt", default: true)
         let requests = (0..<n).map { i in
             GenerationRequest(prompt: tokens, maxTokens: maxTokens, options: sampling.options(index: i, logprobs: top),
-                              stop: stop, reportLogprobs: wantLogprobs, streaming: stream)
+                              stop: stop, reportLogprobs: wantLogprobs, streaming: stream, cachePrompt: cachePrompt)
         }
         let streams = try await OpenAI.submitAll(api, requests)
         let id = QuillAPI.newID("chatcmpl")
@@ -143,9 +144,10 @@ enum Chat {
                                         if !writer.send(chunk(id, created, name, index,
                                                               .object([("content", .string(text))]), lp, nil)) { return }
                                     }
-                                case .done(let reason, let promptTokens, let completionTokens, _, _):
+                                case .done(let reason, let promptTokens, let completionTokens, _, let timings):
                                     metrics.tokens(prompt: promptTokens, generated: completionTokens)
-                                    usage.add(prompt: promptTokens, completion: completionTokens, countPrompt: index == 0)
+                                    usage.add(prompt: promptTokens, completion: completionTokens,
+                                              cached: timings.cachedTokens, countPrompt: index == 0)
                                     writer.send(chunk(id, created, name, index, .object([]), nil,
                                                       OpenAI.finishReason(reason)))
                                 }
@@ -157,11 +159,11 @@ enum Chat {
                     SSE.slowReader(writer)
                 } else if !Task.isCancelled {
                     if includeUsage {
-                        let (p, c) = usage.totals
+                        let (p, c, cached) = usage.totals
                         writer.send(.object([
                             ("id", .string(id)), ("object", .string("chat.completion.chunk")),
                             ("created", .int(created)), ("model", .string(name)), ("choices", .array([])),
-                            ("usage", QuillAPI.usage(p, c)),
+                            ("usage", QuillAPI.usage(p, c, cached: cached)),
                         ]))
                     }
                     writer.done()
@@ -170,7 +172,7 @@ enum Chat {
         }
 
         var choices: [JSONValue] = []
-        var promptTokens = 0, completionTokens = 0
+        var promptTokens = 0, completionTokens = 0, cachedTokens = 0
         for (index, events) in streams.enumerated() {
             var text = ""
             var lps: [TokenLogprob] = []
@@ -180,9 +182,12 @@ enum Chat {
                 case .delta(let t, _, let l):
                     text += t
                     lps += l
-                case .done(let r, let pt, let c, _, _):
+                case .done(let r, let pt, let c, _, let timings):
                     reason = r
-                    if index == 0 { promptTokens = pt }
+                    if index == 0 {
+                        promptTokens = pt
+                        cachedTokens = timings.cachedTokens
+                    }
                     completionTokens += c
                     metrics.tokens(prompt: pt, generated: c)
                 }
@@ -198,7 +203,7 @@ enum Chat {
         return QuillAPI.json(.object([
             ("id", .string(id)), ("object", .string("chat.completion")), ("created", .int(created)),
             ("model", .string(name)), ("choices", .array(choices)),
-            ("usage", QuillAPI.usage(promptTokens, completionTokens)),
+            ("usage", QuillAPI.usage(promptTokens, completionTokens, cached: cachedTokens)),
         ]))
     }
 

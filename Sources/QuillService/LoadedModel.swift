@@ -28,6 +28,8 @@ public final class LoadedModel: @unchecked Sendable {
     public let path: String
     /// SHA-256 of the checkpoint file, as `sha256sum` prints it.
     public let fileSHA256: String
+    /// The file whose SHA-256 that is (the checkpoint, or a folder's weights file): live reload watches it.
+    public let watchedFile: String
     public let config: GPTConfig
     public let tokenizer: any Tokenizer
     public let training: TrainingRecord
@@ -61,6 +63,7 @@ public final class LoadedModel: @unchecked Sendable {
         let tokenizer: any Tokenizer
         do { tokenizer = try mapped.tokenizer.makeTokenizer() } catch { throw .tokenizer("\(error)") }
         do { fileSHA256 = try sha256Hex(ofFileAt: URL(fileURLWithPath: mapped.weightsFile)) } catch { throw .checkpoint(error) }
+        watchedFile = mapped.weightsFile
         let url = URL(fileURLWithPath: path)
         self.path = path
         self.name = name ?? (mapped.format == .quill ? url.deletingPathExtension().lastPathComponent : url.lastPathComponent)

@@ -17,10 +17,18 @@ public final class ServiceMetrics: Sendable {
     private let timePerOutputToken: ValueHistogram
     private let queueTime: ValueHistogram
     private let endToEnd: ValueHistogram
+    private let promptCacheQueries: Counter
+    private let promptCacheHits: Counter
+    private let promptCacheHitTokens: Counter
+    private let promptCacheEntries: Gauge
+    private let promptCacheBytes: Gauge
+    private let reloads: Counter
+    private let reloadFailures: Counter
 
     /// Route labels: known routes by name, anything else as "other" (so label cardinality stays bounded).
     public static let routes = ["/", "/complete", "/tokenize", "/detokenize", "/attention", "/health", "/info",
-                                "/metrics", "/openapi.yaml", "/v1/models", "/v1/completions", "/playground.css",
+                                "/metrics", "/openapi.yaml", "/v1/models", "/v1/completions", "/v1/chat/completions",
+                                "/apply-template", "/admin/reload", "/playground.css",
                                 "/playground.js", "/favicon.ico", "/favicon.svg", "other"]
 
     public init() {
@@ -59,7 +67,35 @@ public final class ServiceMetrics: Sendable {
         endToEnd = registry.makeValueHistogram(
             descriptor: name("e2e_request_latency", "seconds", "From a generation's arrival to its last token."),
             buckets: latency)
+        promptCacheQueries = registry.makeCounter(
+            descriptor: name("prompt_cache_queries", "total", "Generations that looked for their prompt's start in the prompt cache."))
+        promptCacheHits = registry.makeCounter(
+            descriptor: name("prompt_cache_hits", "total", "Generations that reused cached prompt tokens."))
+        promptCacheHitTokens = registry.makeCounter(
+            descriptor: name("prompt_cache_hit_tokens", "total", "Prompt tokens copied from the prompt cache instead of computed."))
+        promptCacheEntries = registry.makeGauge(
+            descriptor: name("prompt_cache_entries", "", "Finished sequences held by the prompt cache."))
+        promptCacheBytes = registry.makeGauge(
+            descriptor: name("prompt_cache", "bytes", "KV cache bytes held by the prompt cache."))
+        reloads = registry.makeCounter(descriptor: name("model_reloads", "total", "Checkpoints swapped in by live reload."))
+        reloadFailures = registry.makeCounter(
+            descriptor: name("model_reload_failures", "total", "Live reloads refused (the new checkpoint did not load)."))
     }
+
+    func promptCache(hitTokens: Int) {
+        promptCacheQueries.increment()
+        if hitTokens > 0 {
+            promptCacheHits.increment()
+            promptCacheHitTokens.increment(by: Int64(hitTokens))
+        }
+    }
+
+    func promptCacheChanged(entries: Int, bytes: Int) {
+        promptCacheEntries.set(Double(entries))
+        promptCacheBytes.set(Double(bytes))
+    }
+
+    func reloaded(ok: Bool) { ok ? reloads.increment() : reloadFailures.increment() }
 
     public static func route(_ path: String) -> String { routes.contains(path) ? path : "other" }
 

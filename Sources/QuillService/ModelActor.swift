@@ -31,15 +31,18 @@ public struct GenerationRequest: Sendable {
     /// One `.delta` event per step (streaming). When false, the deltas are merged into one, sent just before
     /// `.done`: a waiting handler is then woken once per generation instead of once per token.
     public var streaming: Bool
+    /// Reuse the keys and values of a cached sequence that began with the same tokens (llama.cpp's cache_prompt).
+    public var cachePrompt: Bool
 
     public init(prompt: [Int32], maxTokens: Int, options: DecodingOptions, stop: [String] = [],
-                reportLogprobs: Bool = false, streaming: Bool = true) {
+                reportLogprobs: Bool = false, streaming: Bool = true, cachePrompt: Bool = true) {
         self.prompt = prompt
         self.maxTokens = maxTokens
         self.options = options
         self.stop = stop
         self.reportLogprobs = reportLogprobs || options.logprobs > 0
         self.streaming = streaming
+        self.cachePrompt = cachePrompt
     }
 }
 
@@ -66,6 +69,8 @@ public struct GenerationTimings: Sendable {
     public var promptMs: Double
     public var generateMs: Double
     public var tokensPerSecond: Double
+    /// Prompt tokens copied from the prompt cache instead of computed.
+    public var cachedTokens: Int = 0
 }
 
 public enum GenerationEvent: Sendable {
@@ -76,7 +81,6 @@ public enum GenerationEvent: Sendable {
 }
 
 public actor ModelActor {
-    public nonisolated let model: LoadedModel
     /// Generations stepped together at most.
     public nonisolated let batchCapacity: Int
     /// Generations that may wait for a place in the batch; beyond, submit answers 503.
@@ -84,29 +88,70 @@ public actor ModelActor {
     private let executor: DispatchQueueExecutor
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    private let engine: InferenceEngine
+    /// The model new requests get (live reload replaces it); requests already submitted keep theirs.
+    public private(set) var model: LoadedModel
+    /// One engine per model that has work: the current one, and an old one until its last generation ends.
+    private var engines: [ObjectIdentifier: InferenceEngine] = [:]
+    private let workers: Int
     private var active: [Job] = []
     private var waiting: [Job] = []
     private var running = false
     private var nextID: UInt64 = 0
     private let metrics: ServiceMetrics?
+    /// Finished sequences of the current model, for prompts that begin as theirs did.
+    private var promptCache: PromptCache
+    private let promptCacheBytes: Int
 
     public init(model: LoadedModel, batchCapacity: Int = 16, queueCapacity: Int = 64, workers: Int,
-                metrics: ServiceMetrics? = nil) {
+                metrics: ServiceMetrics? = nil, promptCacheBytes: Int = 0) {
         self.model = model
         self.batchCapacity = max(1, batchCapacity)
         self.queueCapacity = max(0, queueCapacity)
-        self.engine = InferenceEngine(weights: model.weights, workers: workers)
+        self.workers = workers
+        self.engines[ObjectIdentifier(model)] = InferenceEngine(weights: model.weights, workers: workers)
         self.executor = DispatchQueueExecutor(label: "quill.model")
         self.metrics = metrics
+        self.promptCacheBytes = promptCacheBytes
+        self.promptCache = PromptCache(capacityBytes: promptCacheBytes, config: model.config)
     }
 
     /// In flight (stepping) and waiting generations.
     public var load: (active: Int, waiting: Int) { (active.count, waiting.count) }
 
-    /// Queues a generation. The stream yields one `.delta` per step and a final `.done`, then finishes.
-    /// Cancelling the stream's consumer (a client that went away) stops the generation within one step.
-    public func submit(_ request: GenerationRequest) throws(APIError) -> AsyncStream<GenerationEvent> {
+    /// The prompt cache's entries and bytes.
+    public var promptCacheUsage: (entries: Int, bytes: Int) { (promptCache.entries.count, promptCache.bytes) }
+
+    /// Makes `next` the model of new requests (live reload). Generations already submitted finish on the model
+    /// they started with; its engine goes when the last of them ends. The prompt cache starts empty.
+    public func use(_ next: LoadedModel) {
+        guard next !== model else { return }
+        model = next
+        promptCache = PromptCache(capacityBytes: promptCacheBytes, config: next.config)
+        metrics?.promptCacheChanged(entries: 0, bytes: 0)
+        _ = engine(for: next)
+        dropIdleEngines()
+    }
+
+    private func engine(for m: LoadedModel) -> InferenceEngine {
+        if let e = engines[ObjectIdentifier(m)] { return e }
+        let e = InferenceEngine(weights: m.weights, workers: workers)
+        engines[ObjectIdentifier(m)] = e
+        return e
+    }
+
+    /// Engines of old models that no generation uses any more.
+    private func dropIdleEngines() {
+        var used: Set<ObjectIdentifier> = [ObjectIdentifier(model)]
+        for job in active + waiting { used.insert(ObjectIdentifier(job.model)) }
+        for key in engines.keys where !used.contains(key) { engines[key] = nil }
+    }
+
+    /// Queues a generation on `on` (default: the current model). The stream yields one `.delta` per step and a
+    /// final `.done`, then finishes. Cancelling the stream's consumer (a client that went away) stops the
+    /// generation within one step.
+    public func submit(_ request: GenerationRequest, on given: LoadedModel? = nil) throws(APIError)
+        -> AsyncStream<GenerationEvent> {
+        let model = given ?? self.model
         guard active.count + waiting.count < batchCapacity + queueCapacity else {
             metrics?.rejected()
             throw .overloaded("the server is busy: \(active.count) generations running and \(waiting.count) "
@@ -119,11 +164,11 @@ public actor ModelActor {
         } catch {
             throw .invalid(error.description)
         }
+        _ = engine(for: model)
         nextID &+= 1
         let id = nextID
         let (stream, continuation) = AsyncStream<GenerationEvent>.makeStream(bufferingPolicy: .unbounded)
-        let job = Job(id: id, session: session, request: request, tokenizer: model.tokenizer,
-                      continuation: continuation)
+        let job = Job(id: id, model: model, session: session, request: request, continuation: continuation)
         continuation.onTermination = { [weak self] reason in
             guard case .cancelled = reason, let self else { return }
             Task { await self.cancel(id) }
@@ -149,11 +194,14 @@ public actor ModelActor {
 
     /// The log-probability of each of tokens[1...] given those before it, with `top` alternatives (scoring: echo +
     /// logprobs, prompt_logprobs). At most block_size tokens.
-    public func promptLogprobs(tokens: [Int32], top: Int) throws(APIError) -> [TokenLogprob] {
+    public func promptLogprobs(tokens: [Int32], top: Int, on given: LoadedModel? = nil) throws(APIError)
+        -> [TokenLogprob] {
+        let model = given ?? self.model
         let scored: [(logprob: Float, top: [(token: Int32, logprob: Float)])]
-        do { scored = try engine.promptLogprobs(tokens: tokens, top: top) } catch {
+        do { scored = try engine(for: model).promptLogprobs(tokens: tokens, top: top) } catch {
             throw .invalid("cannot score the prompt: \(error.description)", param: "prompt")
         }
+        dropIdleEngines()
         return zip(tokens.dropFirst(), scored).map { token, s in
             TokenLogprob(token: token, piece: model.piece(token), text: model.tokenText(token), logprob: s.logprob,
                          top: s.top.map { .init(token: $0.token, piece: model.piece($0.token),
@@ -162,40 +210,89 @@ public actor ModelActor {
     }
 
     /// Attention weights [L][H][T][T] of a text's tokens (at most block_size of them).
-    public func attention(tokens: [Int32]) throws(APIError) -> [[[[Float]]]] {
-        do { return try engine.attention(tokens: tokens) } catch { throw .invalid(error.description) }
+    public func attention(tokens: [Int32], on given: LoadedModel? = nil) throws(APIError) -> [[[[Float]]]] {
+        let model = given ?? self.model
+        defer { dropIdleEngines() }
+        do { return try engine(for: model).attention(tokens: tokens) } catch { throw .invalid(error.description) }
+    }
+
+    /// A job joins the batch: with cache_prompt, the longest prefix of its prompt that a finished sequence (the
+    /// prompt cache) or a running one of the same model already holds is copied instead of computed.
+    private func admit(_ job: Job) {
+        job.admitted = DispatchTime.now().uptimeNanoseconds
+        active.append(job)
+        guard job.request.cachePrompt, job.model === model, promptCache.isEnabled else { return }
+        let prompt = job.session.promptContext
+        var best: (cache: KVCache, count: Int)? = promptCache.longestPrefix(of: prompt)
+        for other in active where other !== job && other.model === job.model && other.session.cache.documentStart == 0 {
+            let n = PromptCache.commonPrefix(other.session.cachedTokens, prompt)
+            if n > (best?.count ?? 0) { best = (other.session.cache, n) }
+        }
+        // The last prompt token is always computed: its logits choose the first new token.
+        let n = min(best?.count ?? 0, prompt.count - 1)
+        if let best, n >= 1, best.cache.sameShape(as: job.session.cache) {
+            job.session.reuse(best.cache, count: n)
+            metrics?.promptCache(hitTokens: n)
+        } else {
+            metrics?.promptCache(hitTokens: 0)
+        }
+    }
+
+    /// A finished job's cache joins the prompt cache (only the current model's).
+    private func retire(_ job: Job) {
+        guard !job.failed, job.model === model, promptCache.isEnabled, job.session.cache.count > 0,
+              job.session.cache.documentStart == 0 else { return }
+        promptCache.insert(tokens: Array(job.session.cachedTokens), cache: job.session.cache)
+        metrics?.promptCacheChanged(entries: promptCache.entries.count, bytes: promptCache.bytes)
     }
 
     private func run() async {
         while true {
             active.removeAll { job in
-                if job.cancelled { job.continuation.finish() }
+                if job.cancelled {
+                    job.continuation.finish()
+                    retire(job)
+                }
                 return job.cancelled
             }
             while active.count < batchCapacity, !waiting.isEmpty {
-                let job = waiting.removeFirst()
-                job.admitted = DispatchTime.now().uptimeNanoseconds
-                active.append(job)
+                admit(waiting.removeFirst())
             }
             metrics?.queueChanged(active: active.count, waiting: waiting.count)
             if active.isEmpty {
+                dropIdleEngines()
                 running = false
                 return
             }
-            let started = DispatchTime.now().uptimeNanoseconds
-            let stepped: [GenerationSession]
-            do {
-                stepped = try engine.step(active.map(\.session))
-            } catch {
-                // Sessions are validated on submit; a failure here is a bug. End every generation rather than loop.
-                for job in active { job.fail() }
-                active.removeAll()
-                continue
+            // One forward pass per model: during a reload the old model's generations and the new one's step
+            // side by side, never in one batch.
+            var groups: [(engine: InferenceEngine, jobs: [Job])] = []
+            for job in active {
+                let e = engine(for: job.model)
+                if let g = groups.firstIndex(where: { $0.engine === e }) { groups[g].jobs.append(job) } else {
+                    groups.append((e, [job]))
+                }
             }
-            let ended = DispatchTime.now().uptimeNanoseconds
-            metrics?.stepped(batch: stepped.count, seconds: Double(ended - started) / 1e9)
-            for job in active { job.afterStep(started: started, ended: ended, model: model, metrics: metrics) }
-            active.removeAll { $0.session.isFinished }
+            for group in groups {
+                let started = DispatchTime.now().uptimeNanoseconds
+                let stepped: [GenerationSession]
+                do {
+                    stepped = try group.engine.step(group.jobs.map(\.session))
+                } catch {
+                    // Sessions are validated on submit; a failure here is a bug. End these generations rather
+                    // than loop.
+                    for job in group.jobs { job.fail() }
+                    continue
+                }
+                let ended = DispatchTime.now().uptimeNanoseconds
+                metrics?.stepped(batch: stepped.count, seconds: Double(ended - started) / 1e9)
+                for job in group.jobs { job.afterStep(started: started, ended: ended, metrics: metrics) }
+            }
+            active.removeAll { job in
+                if job.session.isFinished { retire(job) }
+                return job.session.isFinished
+            }
+            if groups.count > 1 { dropIdleEngines() }
             await Task.yield()
         }
     }
@@ -204,12 +301,16 @@ public actor ModelActor {
 /// One generation: the session, its text decoding and stop strings, its timings and its stream.
 final class Job: @unchecked Sendable {  // used only on the model actor's queue
     let id: UInt64
+    /// The model this generation started on, and finishes on.
+    let model: LoadedModel
     let session: GenerationSession
     let request: GenerationRequest
     let continuation: AsyncStream<GenerationEvent>.Continuation
     var decoder: StreamingDecoder
     var stops: StopStringMatcher
     var cancelled = false
+    /// Its step threw: its cache is not trusted.
+    var failed = false
     let submitted = DispatchTime.now().uptimeNanoseconds
     var admitted: UInt64 = 0
     var prefillDone: UInt64 = 0
@@ -219,17 +320,18 @@ final class Job: @unchecked Sendable {  // used only on the model actor's queue
     var pendingTokens: [Int32] = []
     var pendingLogprobs: [TokenLogprob] = []
 
-    init(id: UInt64, session: GenerationSession, request: GenerationRequest, tokenizer: any Tokenizer,
+    init(id: UInt64, model: LoadedModel, session: GenerationSession, request: GenerationRequest,
          continuation: AsyncStream<GenerationEvent>.Continuation) {
         self.id = id
+        self.model = model
         self.session = session
         self.request = request
         self.continuation = continuation
-        self.decoder = StreamingDecoder(tokenizer: tokenizer)
+        self.decoder = StreamingDecoder(tokenizer: model.tokenizer)
         self.stops = StopStringMatcher(stops: request.stop)
     }
 
-    func afterStep(started: UInt64, ended: UInt64, model: LoadedModel, metrics: ServiceMetrics?) {
+    func afterStep(started: UInt64, ended: UInt64, metrics: ServiceMetrics?) {
         if firstStep {
             firstStep = false
             prefillDone = ended
@@ -270,7 +372,8 @@ final class Job: @unchecked Sendable {  // used only on the model actor's queue
                 queuedMs: Double(admitted - submitted) / 1e6,
                 promptMs: Double(prefillDone - admitted) / 1e6,
                 generateMs: generateNs / 1e6,
-                tokensPerSecond: n > 1 && generateNs > 0 ? Double(n - 1) / (generateNs / 1e9) : 0)
+                tokensPerSecond: n > 1 && generateNs > 0 ? Double(n - 1) / (generateNs / 1e9) : 0,
+                cachedTokens: session.reusedTokens)
             metrics?.finished(timings, completionTokens: n, endToEndSeconds: Double(ended - submitted) / 1e9)
             continuation.yield(.done(finishReason: reason, promptTokens: request.prompt.count, completionTokens: n,
                                      truncated: session.truncated, timings: timings))
@@ -279,6 +382,7 @@ final class Job: @unchecked Sendable {  // used only on the model actor's queue
     }
 
     func fail() {
+        failed = true
         session.finish(.stop)
         continuation.finish()
     }

@@ -45,10 +45,11 @@ enum OpenAI {
         let logprobs = p.has("logprobs") ? try p.int("logprobs", default: 0, in: 0...5) : nil
         let stop = try api.stopStrings(p)
         let sampling = try Self.sampling(api, p, maxTokens: maxTokens)
+        let cachePrompt = try p.bool("cache_prompt", default: true)
         // echo with logprobs: the prompt's own log-probabilities first (the first token has none).
         var promptScores: [[TokenLogprob]] = []
         if echo, let k = logprobs {
-            for prompt in prompts { promptScores.append(try await api.actor.promptLogprobs(tokens: prompt.tokens, top: k)) }
+            for prompt in prompts { promptScores.append(try await api.promptLogprobs(tokens: prompt.tokens, top: k)) }
         }
         if maxTokens == 0 {
             var results: [JSONValue] = []
@@ -80,7 +81,8 @@ enum OpenAI {
                 choices.append(Choice(index: index, prompt: prompt, tokens: tokens,
                                       request: GenerationRequest(prompt: tokens, maxTokens: maxTokens,
                                                                  options: options, stop: stop,
-                                                                 reportLogprobs: logprobs != nil, streaming: stream),
+                                                                 reportLogprobs: logprobs != nil, streaming: stream,
+                                                                 cachePrompt: cachePrompt),
                                       promptScores: promptScores.isEmpty ? nil : promptScores[pi]))
             }
         }
@@ -113,10 +115,10 @@ enum OpenAI {
                                         // A client too far behind: leaving the loop cancels this generation.
                                         if !writer.send(chunk(id, created, name, choice.index, text, lp, nil)) { return }
                                     }
-                                case .done(let reason, let promptTokens, let completionTokens, _, _):
+                                case .done(let reason, let promptTokens, let completionTokens, _, let timings):
                                     metrics.tokens(prompt: promptTokens, generated: completionTokens)
                                     usage.add(prompt: promptTokens, completion: completionTokens,
-                                              countPrompt: choice.index % n == 0)
+                                              cached: timings.cachedTokens, countPrompt: choice.index % n == 0)
                                     writer.send(chunk(id, created, name, choice.index, "", nil, finishReason(reason)))
                                 }
                             }
@@ -127,11 +129,11 @@ enum OpenAI {
                     SSE.slowReader(writer)
                 } else if !Task.isCancelled {
                     if includeUsage {
-                        let (p, c) = usage.totals
+                        let (p, c, cached) = usage.totals
                         writer.send(.object([
                             ("id", .string(id)), ("object", .string("text_completion")), ("created", .int(created)),
                             ("model", .string(name)), ("choices", .array([])),
-                            ("usage", QuillAPI.usage(p, c)),
+                            ("usage", QuillAPI.usage(p, c, cached: cached)),
                         ]))
                     }
                     writer.done()
@@ -140,7 +142,7 @@ enum OpenAI {
         }
 
         var results: [JSONValue] = []
-        var promptTokens = 0, completionTokens = 0
+        var promptTokens = 0, completionTokens = 0, cachedTokens = 0
         var countedPrompts = Set<Int>()
         for (choice, events) in zip(choices, streams) {
             var text = echo ? choice.prompt : ""
@@ -151,13 +153,14 @@ enum OpenAI {
                 case .delta(let t, _, let l):
                     text += t
                     lps += l
-                case .done(let r, let p, let c, _, _):
+                case .done(let r, let p, let c, _, let timings):
                     reason = r
                     completionTokens += c
                     let promptIndex = choice.index / n
                     if !countedPrompts.contains(promptIndex) {
                         countedPrompts.insert(promptIndex)
                         promptTokens += p
+                        cachedTokens += timings.cachedTokens
                     }
                     metrics.tokens(prompt: p, generated: c)
                 }
@@ -173,7 +176,7 @@ enum OpenAI {
         return QuillAPI.json(.object([
             ("id", .string(id)), ("object", .string("text_completion")), ("created", .int(created)),
             ("model", .string(name)), ("choices", .array(results)),
-            ("usage", QuillAPI.usage(promptTokens, completionTokens)),
+            ("usage", QuillAPI.usage(promptTokens, completionTokens, cached: cachedTokens)),
         ]))
     }
 
@@ -227,7 +230,7 @@ enum OpenAI {
         -> [AsyncStream<GenerationEvent>] {
         var streams: [AsyncStream<GenerationEvent>] = []
         for r in requests {
-            do { streams.append(try await api.actor.submit(r)) } catch {
+            do { streams.append(try await api.submit(r)) } catch {
                 streams.removeAll()  // dropping a stream cancels its generation
                 throw error
             }
@@ -335,12 +338,15 @@ enum OpenAI {
 /// counts it for n > 1).
 final class UsageTally: @unchecked Sendable {  // guarded by `lock`
     private let lock = NSLock()
-    private var prompt = 0, completion = 0
-    func add(prompt p: Int, completion c: Int, countPrompt: Bool) {
+    private var prompt = 0, completion = 0, cached = 0
+    func add(prompt p: Int, completion c: Int, cached k: Int = 0, countPrompt: Bool) {
         lock.withLock {
-            if countPrompt { prompt += p }
+            if countPrompt {
+                prompt += p
+                cached += k
+            }
             completion += c
         }
     }
-    var totals: (Int, Int) { lock.withLock { (prompt, completion) } }
+    var totals: (prompt: Int, completion: Int, cached: Int) { lock.withLock { (prompt, completion, cached) } }
 }

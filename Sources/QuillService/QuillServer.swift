@@ -1,10 +1,12 @@
 // A running Quill server: the API on top of the HTTP layer, with one access-log line and the metrics of every
 // request. The port opens before the model is loaded: until then /health answers 503 {"status":"loading"} and
 // every other route 503 with Retry-After. quill-server and the service tests both start it this way.
+import Dispatch
 import Foundation
 import HTTPTypes
 import Logging
 import QuillHTTP
+import QuillModel
 import Synchronization
 
 public final class QuillServer: Sendable {
@@ -12,10 +14,17 @@ public final class QuillServer: Sendable {
     public let config: ServerConfig
     public let metrics: ServiceMetrics
     private let state: APISlot
+    private let logger: Logger?
+    /// True while a reload runs (one at a time).
+    private let reloading = Mutex(false)
+    /// The checkpoint file as last loaded or tried (live reload compares against it), and the watcher.
+    private let watched = Mutex<FileSignature?>(nil)
+    private let watcher = Mutex<Task<Void, Never>?>(nil)
 
     /// A server with no model yet: call `start()`, then `load(_:)`.
     public init(config: ServerConfig, logger: Logger? = nil) {
         self.config = config
+        self.logger = logger
         let metrics = ServiceMetrics()
         self.metrics = metrics
         let state = APISlot()
@@ -41,10 +50,87 @@ public final class QuillServer: Sendable {
         load(model)
     }
 
-    /// Starts serving `model` (the routes answer 503 until this is called).
+    /// Starts serving `model` (the routes answer 503 until this is called), and with reload_interval > 0 starts
+    /// watching its checkpoint file.
     public func load(_ model: LoadedModel) {
-        let api = QuillAPI(model: model, config: config, metrics: metrics)
-        state.api = api
+        state.api = makeAPI(model, actor: nil, reloads: 0, startedAt: Date())
+        watched.withLock { $0 = FileSignature(path: model.watchedFile) }
+        if config.reloadInterval > 0 { startWatching(model.watchedFile) }
+    }
+
+    private func makeAPI(_ model: LoadedModel, actor: ModelActor?, reloads: Int, startedAt: Date) -> QuillAPI {
+        QuillAPI(model: model, config: config, metrics: metrics, actor: actor, startedAt: startedAt, reloads: reloads,
+                 reload: { [weak self] () async throws(APIError) -> ReloadOutcome in
+                     guard let self else { throw .server("the server is shutting down") }
+                     return try await self.reload()
+                 })
+    }
+
+    /// Live reload: loads the configured checkpoint again and, when its SHA-256 differs, makes it the model of new
+    /// requests. Requests in flight finish on the model they started with. A checkpoint that does not load leaves
+    /// the current model serving and is a 500 `reload_failed` naming the problem.
+    public func reload() async throws(APIError) -> ReloadOutcome {
+        guard let current = state.api else { throw .overloaded("the model is still loading; retry shortly") }
+        guard reloading.withLock({ busy in defer { busy = true }; return !busy }) else {
+            throw APIError(status: 409, message: "a reload is already in progress", type: "invalid_request_error",
+                           code: "reload_in_progress")
+        }
+        defer { reloading.withLock { $0 = false } }
+        let config = self.config
+        let signature = FileSignature(path: current.model.watchedFile)
+        let workers = config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount
+        // Loading maps, checks and hashes the file: seconds of blocking work, so not on Swift's cooperative pool.
+        let result: Result<LoadedModel, ServiceError> = await withCheckedContinuation { done in
+            DispatchQueue.global().async {
+                done.resume(returning: Result { () throws(ServiceError) -> LoadedModel in
+                    try LoadedModel(path: config.checkpoint, name: config.modelName, workers: workers,
+                                    precision: WeightPrecision(rawValue: config.weights) ?? .f32)
+                })
+            }
+        }
+        watched.withLock { $0 = signature }
+        let next: LoadedModel
+        switch result {
+        case .success(let m): next = m
+        case .failure(let e):
+            metrics.reloaded(ok: false)
+            logger?.warning("reload refused, still serving \(current.model.fileSHA256.prefix(12)): \(e.description)")
+            throw APIError(status: 500, message: "the checkpoint did not load, and the previous model is still "
+                + "serving: \(APIError.clip(e.description, bytes: 300))", type: "server_error", code: "reload_failed")
+        }
+        guard next.fileSHA256 != current.model.fileSHA256 else {
+            return ReloadOutcome(reloaded: false, model: current.model, previousSHA256: current.model.fileSHA256)
+        }
+        await current.actor.use(next)
+        state.api = makeAPI(next, actor: current.actor, reloads: current.reloads + 1, startedAt: current.startedAt)
+        metrics.reloaded(ok: true)
+        logger?.info("reloaded \(config.checkpoint): sha256 \(next.fileSHA256.prefix(12)) (was \(current.model.fileSHA256.prefix(12))), step \(next.training.steps)")
+        return ReloadOutcome(reloaded: true, model: next, previousSHA256: current.model.fileSHA256)
+    }
+
+    /// Polls the checkpoint file every reload_interval seconds; a new version (another inode, size or modification
+    /// time) that stays the same for one more poll is reloaded.
+    private func startWatching(_ path: String) {
+        let interval = config.reloadInterval
+        let task = Task { [weak self] in
+            var candidate: FileSignature? = nil
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+                guard let self, !Task.isCancelled else { return }
+                let now = FileSignature(path: path)
+                guard let now, now != self.watched.withLock({ $0 }) else {
+                    candidate = nil
+                    continue
+                }
+                if candidate == now {
+                    candidate = nil
+                    _ = try? await self.reload()
+                } else {
+                    candidate = now  // still being written, perhaps: wait one more poll
+                }
+            }
+        }
+        watcher.withLock { $0 = task }
     }
 
     /// The API, once a model is loaded.
@@ -59,6 +145,7 @@ public final class QuillServer: Sendable {
 
     /// Stops accepting, lets in-flight requests finish for up to drain_seconds, then closes everything.
     public func shutdown() async {
+        watcher.withLock { $0?.cancel() }
         await http.shutdown(gracePeriod: config.drainSeconds)
     }
 
@@ -68,6 +155,29 @@ public final class QuillServer: Sendable {
             return QuillAPI.json(.object([("status", .string("loading"))]), status: .serviceUnavailable)
         }
         return QuillAPI.error(.overloaded("the model is still loading; retry shortly", retryAfter: 1))
+    }
+}
+
+/// What a reload did: `reloaded` false when the file's SHA-256 was that of the model already serving.
+public struct ReloadOutcome: Sendable {
+    public var reloaded: Bool
+    public var model: LoadedModel
+    public var previousSHA256: String
+}
+
+/// What identifies one version of a file: its inode, size and modification time (a writer that renames a new file
+/// into place changes the inode; one that rewrites it changes the size or time).
+struct FileSignature: Equatable, Sendable {
+    var inode: UInt64
+    var size: Int64
+    var mtimeNs: Int64
+
+    init?(path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        inode = UInt64(st.st_ino)
+        size = Int64(st.st_size)
+        mtimeNs = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
     }
 }
 

@@ -54,6 +54,10 @@ struct QuillServerCommand: AsyncParsableCommand {
     var drainSeconds: Double?
     @Option(name: .customLong("chat-template"), help: "Chat template for /v1/chat/completions: plain, chatml or alpaca (default: the checkpoint's, else plain).")
     var chatTemplate: String?
+    @Option(name: .customLong("prompt-cache-mb"), help: "Megabytes of finished sequences' KV caches kept for prompts that begin the same way (0: off).")
+    var promptCacheMB: Int?
+    @Option(name: .customLong("reload-interval"), help: "Seconds between checks of the checkpoint for a new version (0: only SIGHUP or POST /admin/reload).")
+    var reloadInterval: Double?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
@@ -79,6 +83,8 @@ struct QuillServerCommand: AsyncParsableCommand {
         if let drainSeconds { s.drainSeconds = drainSeconds }
         if let logLevel { s.logLevel = logLevel }
         if let chatTemplate { s.chatTemplate = chatTemplate }
+        if let promptCacheMB { s.promptCacheMB = promptCacheMB }
+        if let reloadInterval { s.reloadInterval = reloadInterval }
         try s.validate()
         _ = try s.allAPIKeys()  // an unreadable or empty api_key_file stops the start, not the first request
         return s
@@ -109,6 +115,21 @@ struct QuillServerCommand: AsyncParsableCommand {
         server.load(model)
         logger.info("serving \(model.name) (\(model.parameterCount) parameters, \(model.precision.rawValue) weights, \(model.tokenizer.kind.rawValue) tokenizer, loaded in \(String(format: "%.2f", Date().timeIntervalSince(started))) s) on http://\(s.host.contains(":") ? "[\(s.host)]" : s.host):\(server.port)")
 
+        // SIGHUP: load the checkpoint again (live reload); the model in use keeps serving if the new one fails.
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler {
+            Task {
+                do {
+                    let outcome = try await server.reload()
+                    if !outcome.reloaded { logger.info("SIGHUP: \(s.checkpoint) is unchanged (sha256 \(outcome.model.fileSHA256.prefix(12)))") }
+                } catch {
+                    logger.warning("SIGHUP: \((error as? APIError)?.message ?? "\(error)")")
+                }
+            }
+        }
+        hangup.resume()
+
         // SIGTERM/SIGINT: stop accepting, drain, exit 0. A second signal exits at once, with 128 + the signal.
         let (signals, continuation) = AsyncStream<Int32>.makeStream()
         let count = SignalCount()
@@ -135,6 +156,7 @@ struct QuillServerCommand: AsyncParsableCommand {
             break
         }
         sources.forEach { $0.cancel() }
+        hangup.cancel()
     }
 
     func fail(_ message: String) -> Never {
