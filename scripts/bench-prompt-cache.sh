@@ -21,14 +21,17 @@ for _ in $(seq 600); do
   sleep 0.2
 done
 python3 - "$port" "$tokens" "$repeats" "$data/tinyshakespeare.txt" "$checkpoint" <<'PY'
-import json, statistics, sys, time, urllib.request
+import json, statistics, sys, time, urllib.error, urllib.request
 port, want, repeats, corpus, checkpoint = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 def post(path, body):
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
     t = time.perf_counter()
-    with urllib.request.urlopen(req, timeout=600) as r:
-        out = json.load(r)
+    try:
+        with urllib.request.urlopen(req, timeout=600) as r:
+            out = json.load(r)
+    except urllib.error.HTTPError as e:
+        sys.exit(f"bench-prompt-cache: {path} answered {e.code}: {e.read().decode()[:300]}")
     return out, (time.perf_counter() - t) * 1000
 def count(text):
     return post("/tokenize", {"text": text, "count_only": True})[0]["count"]
@@ -48,8 +51,11 @@ post("/complete", {"prompt": "warm up", "max_tokens": 1, "cache_prompt": False})
 cold, warm = [], []
 ttft("\nFirst question: who speaks?", True)  # leaves the prefix in the cache
 for i in range(repeats):
-    cold.append(ttft(f"\nQuestion {i}: who is there?", False))
-    warm.append(ttft(f"\nQuestion {i}: what says he?", True))
+    tag = "abcdefghijklmnopqrstuvwxyz"[i % 26] * (1 + i // 26)  # letters: a character model may lack digits
+    cold.append(ttft(f"\nQuestion {tag}: who is there?", False))
+    warm.append(ttft(f"\nQuestion {tag}: what says he?", True))
+print(json.dumps({"cold_ttft_ms": [round(x["ttft_ms"], 1) for x in cold],
+                  "cached_ttft_ms": [round(x["ttft_ms"], 1) for x in warm]}), file=sys.stderr)
 med = lambda xs, k: round(statistics.median(x[k] for x in xs), 1)
 print(json.dumps({
     "bench": "prompt_cache", "checkpoint": checkpoint, "prefix_tokens": count(prefix), "repeats": repeats,

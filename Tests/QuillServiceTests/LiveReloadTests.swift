@@ -101,6 +101,60 @@ struct LiveReloadTests {
         }
     }
 
+    @Test("under concurrent load, five reloads fail no request, and each answer is wholly one model's")
+    func reloadUnderLoad() async throws {
+        let path = Self.scratch("load")
+        try Self.write(seed: 7, steps: 1, to: path)
+        let first = try LoadedModel(path: path.path, workers: 1)
+        try await Fixture.withServer({ $0.checkpoint = path.path; $0.reloadInterval = 0 }, model: first) { server in
+            let port = server.port
+            let body = #"{"prompt":"ROMEO:","max_tokens":24,"strategy":"greedy","cache_prompt":false}"#
+            func text(_ r: HTTPReply) -> String { r.json["text"]?.string ?? "<\(r.status) \(r.text)>" }
+            let refA = text(try await RawClient.post(port: port, "/complete", json: body))
+            try Self.write(seed: 8, steps: 2, to: path)
+            _ = try await RawClient.post(port: port, "/admin/reload", json: "{}")
+            let refB = text(try await RawClient.post(port: port, "/complete", json: body))
+            #expect(refA != refB)
+            let answers = try await withThrowingTaskGroup(of: [HTTPReply].self) { group in
+                for client in 0..<8 {
+                    group.addTask {
+                        var out: [HTTPReply] = []
+                        for i in 0..<6 {
+                            let streamed = (client + i) % 2 == 0
+                            out.append(try await RawClient.post(port: port, "/complete",
+                                json: streamed ? String(body.dropLast()) + #","stream":true}"# : body))
+                        }
+                        return out
+                    }
+                }
+                group.addTask {
+                    var out: [HTTPReply] = []
+                    for round in 0..<5 {
+                        try Self.write(seed: round % 2 == 0 ? 7 : 8, steps: round % 2 == 0 ? 1 : 2, to: path)
+                        out.append(try await RawClient.post(port: port, "/admin/reload", json: "{}"))
+                        try await Task.sleep(nanoseconds: 20_000_000)
+                    }
+                    return out
+                }
+                var all: [HTTPReply] = []
+                for try await replies in group { all += replies }
+                return all
+            }
+            let reloads = answers.filter { $0.json["reloaded"] != nil }
+            #expect(reloads.count == 5 && reloads.allSatisfy { $0.status == 200 }, "\(reloads.map(\.text))")
+            let completions = answers.filter { $0.json["reloaded"] == nil }
+            #expect(completions.count == 48)
+            for r in completions {
+                #expect(r.status == 200, "\(r.text)")
+                // A streamed answer: its deltas' texts joined; else the text.
+                let t = r.events.isEmpty ? text(r)
+                    : r.events.dropLast().compactMap { try? JSONValue.parse(Array($0.utf8)) }.compactMap { $0["text"]?.string }.joined()
+                #expect(t == refA || t == refB, "\(t)")
+                if !r.events.isEmpty { #expect(r.events.last == "[DONE]") }
+            }
+        }
+    }
+
     @Test("a generation in flight when the model changes finishes on the model it started with")
     func inFlightKeepsItsModel() async throws {
         let a = Self.scratch("a"), b = Self.scratch("b").deletingLastPathComponent().appendingPathComponent("b.safetensors")
