@@ -18,7 +18,12 @@ public enum DecodingStrategy: String, Sendable, Codable, CaseIterable {
 /// 3. Until `minTokens` tokens are generated, end-of-text and `stopTokenIDs` are banned.
 /// The log-probabilities reported are of these logits. Then come the strategy and temperature: greedy takes the
 /// best; otherwise top-k keeps the k best, `minP` drops tokens whose probability (at temperature 1) is below min_p
-/// times the best one's, top-p keeps the nucleus, and a token is drawn at the temperature.
+/// times the best one's, `typicalP` keeps the locally typical set (below), top-p keeps the nucleus, and a token is
+/// drawn at the temperature.
+///
+/// Locally typical sampling (Meister et al. 2022; HF's typical_p, llama.cpp's typ_p): over the candidates'
+/// distribution p at temperature 1, with entropy H = -Σ p log p, the tokens whose surprisal -log p is closest to H
+/// are kept, fewest first, until their probabilities add up to typical_p (at least one). 1 is off.
 public struct SamplingControls: Sendable, Equatable {
     public var logitBias: [Int32: Float] = [:]
     public var repeatPenalty: Float = 1
@@ -26,6 +31,7 @@ public struct SamplingControls: Sendable, Equatable {
     public var presencePenalty: Float = 0
     public var frequencyPenalty: Float = 0
     public var minP: Float = 0
+    public var typicalP: Float = 1
     public var minTokens = 0
     /// Go on past end-of-text instead of finishing (it is still sampled and returned like any token).
     public var ignoreEOS = false
@@ -154,6 +160,9 @@ public struct Sampler: Sendable {
             let kept = order.filter { logits[$0] >= floor && logits[$0] > -.infinity }
             if !kept.isEmpty { order = kept }
         }
+        if options.controls.typicalP < 1 {
+            order = Self.typical(order, logits, mass: Double(options.controls.typicalP))
+        }
         var probs = order.map { Double(exp((logits[$0] - mx) / t)) }
         var total = probs.reduce(0, +)
         if options.strategy == .topP {
@@ -174,6 +183,28 @@ public struct Sampler: Sendable {
             if u < 0 { return order[j] }
         }
         return order[probs.count - 1]
+    }
+
+    /// The locally typical subset of `order` (candidate ids, best first) holding `mass` of their probability at
+    /// temperature 1, in the same best-first order.
+    static func typical(_ order: [Int], _ logits: [Float], mass: Double) -> [Int] {
+        let mx = Double(logits[order[0]])
+        let e = order.map { exp(Double(logits[$0]) - mx) }
+        let z = e.reduce(0, +)
+        let p = e.map { $0 / z }
+        let entropy = -p.reduce(0) { $0 + ($1 > 0 ? $1 * log($1) : 0) }
+        // Closest surprisal to the entropy first (ties by rank, so by logit, then id).
+        let byTypicality = p.indices.sorted {
+            let a = abs(-log(p[$0]) - entropy), b = abs(-log(p[$1]) - entropy)
+            return a < b || (a == b && $0 < $1)
+        }
+        var keep = Set<Int>(), cum = 0.0
+        for j in byTypicality {
+            keep.insert(j)
+            cum += p[j]
+            if cum >= mass { break }
+        }
+        return order.indices.filter { keep.contains($0) }.map { order[$0] }
     }
 
     /// The indices of the k largest logits, best first, ties by lower id. For k well below the vocabulary (top-k,

@@ -261,7 +261,7 @@ public final class QuillAPI: Sendable {
 
     /// The sampling controls of a request (SamplingControls; the same fields on /complete and /v1/completions):
     /// logit_bias, repeat_penalty (or vLLM's repetition_penalty), repeat_last_n, presence_penalty,
-    /// frequency_penalty, min_p, min_tokens, ignore_eos, stop_token_ids.
+    /// frequency_penalty, min_p, typical_p, min_tokens, ignore_eos, stop_token_ids.
     func samplingControls(_ p: Params, maxTokens: Int) throws(APIError) -> SamplingControls {
         var c = SamplingControls()
         let V = model.config.vocabSize
@@ -310,6 +310,7 @@ public final class QuillAPI: Sendable {
         c.frequencyPenalty = Float(try p.double("frequency_penalty", default: 0, check: { abs($0) <= 2 },
                                                 range: "between -2 and 2"))
         c.minP = Float(try p.double("min_p", default: 0, check: { $0 >= 0 && $0 <= 1 }, range: "between 0 and 1"))
+        c.typicalP = Float(try p.double("typical_p", default: 1, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]"))
         c.minTokens = try p.int("min_tokens", default: 0, in: 0...maxTokens)
         c.ignoreEOS = try p.bool("ignore_eos", default: false)
         if let ids = try p.ints("stop_token_ids") {

@@ -67,6 +67,32 @@ struct SamplingControlsTests {
         #expect(adjusted[0] == 2.0)
     }
 
+    @Test("typical_p keeps the tokens whose surprisal is closest to the entropy, until their mass reaches typical_p")
+    func typicalP() {
+        // By hand: p = softmax(logits); H = -Σ p log p; keep tokens by |-log p_i - H| ascending until Σ p ≥ 0.4.
+        let p = logSoftmax(logits).map { exp(Double($0)) }
+        let h = -p.reduce(0) { $0 + $1 * log($1) }
+        let ranked = p.indices.sorted { abs(-log(p[$0]) - h) < abs(-log(p[$1]) - h) }
+        var expected = Set<Int>(), mass = 0.0
+        for i in ranked where mass < 0.4 {
+            expected.insert(i)
+            mass += p[i]
+        }
+        // The most likely token is less surprising than typical here: unlike top-p, the set leaves it out.
+        #expect(expected == [1, 3])
+        var c = SamplingControls()
+        c.typicalP = 0.4
+        var s = sampler(c)
+        var seen = Set<Int>()
+        for _ in 0..<1000 { seen.insert(Int(s.choose(logits).token)) }
+        #expect(seen == expected)
+        // typical_p 1 keeps every token.
+        var all = sampler(SamplingControls())
+        var every = Set<Int>()
+        for _ in 0..<2000 { every.insert(Int(all.choose(logits).token)) }
+        #expect(every.count == logits.count)
+    }
+
     @Test("min_p drops tokens less likely than min_p times the best one")
     func minP() {
         var c = SamplingControls()

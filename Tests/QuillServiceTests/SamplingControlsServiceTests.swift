@@ -55,6 +55,7 @@ struct SamplingControlsServiceTests {
                 (#"{"prompt":"RO","presence_penalty":3}"#, "presence_penalty"),
                 (#"{"prompt":"RO","frequency_penalty":-2.5}"#, "frequency_penalty"),
                 (#"{"prompt":"RO","min_p":1.5}"#, "min_p"),
+                (#"{"prompt":"RO","typical_p":0}"#, "typical_p"),
                 (#"{"prompt":"RO","max_tokens":4,"min_tokens":5}"#, "min_tokens"),
                 (#"{"prompt":"RO","ignore_eos":"yes"}"#, "ignore_eos"),
                 (#"{"prompt":"RO","stop_token_ids":[-1]}"#, "stop_token_ids"),
