@@ -25,7 +25,7 @@ public final class GenerationSession: @unchecked Sendable {
     /// Context shifts so far (each re-prefills the kept half of the window).
     public private(set) var shifts = 0
 
-    public let cache: KVCache
+    public private(set) var cache: KVCache
     /// Prompt tokens taken from another sequence's cache instead of being computed (a prompt cache hit).
     public private(set) var reusedTokens = 0
     var sampler: Sampler
@@ -66,6 +66,18 @@ public final class GenerationSession: @unchecked Sendable {
     public func reuse(_ source: KVCache, count n: Int) {
         precondition(generated.isEmpty && cache.count == 0 && n >= 1 && n < context.count)
         cache.copyPrefix(from: source, count: n)
+        pending = Array(context[n...])
+        reusedTokens = n
+    }
+
+    /// Starts from `cache` itself (a finished sequence's, of the same shape, that nobody else uses), keeping its
+    /// first `n` positions, whose tokens must be this prompt's first n: nothing is copied, and the first step
+    /// overwrites the positions past n.
+    public func adopt(_ taken: KVCache, count n: Int) {
+        precondition(generated.isEmpty && cache.count == 0 && n >= 1 && n < context.count && n <= taken.count
+                     && taken.sameShape(as: cache) && taken.documentStart == 0)
+        taken.count = n
+        cache = taken
         pending = Array(context[n...])
         reusedTokens = n
     }

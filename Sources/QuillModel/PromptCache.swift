@@ -48,6 +48,11 @@ public final class PromptCache: @unchecked Sendable {  // used on one queue (the
         return (entries[best.index].cache, best.count)
     }
 
+    /// Takes `cache`'s entry out (its new owner will overwrite it).
+    public func remove(_ cache: KVCache) {
+        entries.removeAll { $0.cache === cache }
+    }
+
     /// Keeps `cache`, which holds `tokens`' keys and values; evicts the least recently used entries past the bound.
     public func insert(tokens: [Int32], cache: KVCache) {
         guard isEnabled, !tokens.isEmpty, tokens.count == cache.count, cache.documentStart == 0 else { return }

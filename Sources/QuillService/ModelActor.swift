@@ -223,19 +223,28 @@ public actor ModelActor {
         active.append(job)
         guard job.request.cachePrompt, job.model === model, promptCache.isEnabled else { return }
         let prompt = job.session.promptContext
-        var best: (cache: KVCache, count: Int)? = promptCache.longestPrefix(of: prompt)
+        // A finished sequence's cache is taken over (nothing copied); a running one's positions are copied.
+        var best: (cache: KVCache, count: Int, finished: Bool)? = promptCache.longestPrefix(of: prompt).map {
+            ($0.cache, $0.count, true)
+        }
         for other in active where other !== job && other.model === job.model && other.session.cache.documentStart == 0 {
             let n = PromptCache.commonPrefix(other.session.cachedTokens, prompt)
-            if n > (best?.count ?? 0) { best = (other.session.cache, n) }
+            if n > (best?.count ?? 0) { best = (other.session.cache, n, false) }
         }
         // The last prompt token is always computed: its logits choose the first new token.
         let n = min(best?.count ?? 0, prompt.count - 1)
-        if let best, n >= 1, best.cache.sameShape(as: job.session.cache) {
-            job.session.reuse(best.cache, count: n)
-            metrics?.promptCache(hitTokens: n)
-        } else {
+        guard let best, n >= 1, best.cache.sameShape(as: job.session.cache) else {
             metrics?.promptCache(hitTokens: 0)
+            return
         }
+        if best.finished {
+            promptCache.remove(best.cache)
+            job.session.adopt(best.cache, count: n)
+            metrics?.promptCacheChanged(entries: promptCache.entries.count, bytes: promptCache.bytes)
+        } else {
+            job.session.reuse(best.cache, count: n)
+        }
+        metrics?.promptCache(hitTokens: n)
     }
 
     /// A finished job's cache joins the prompt cache (only the current model's).

@@ -48,6 +48,15 @@ struct PromptCacheTests {
         for (x, y) in zip(a, b) { for v in x.indices { worst = max(worst, abs(x[v] - y[v])) } }
         #expect(worst < 1e-4)
         #expect(fresh.generated.map(\.token) == reusing.generated.map(\.token))
+        // Taking the first session's cache over (its positions past 9 are overwritten) gives the same again.
+        let adopting = try GenerationSession(prompt: prompt, config: Self.config, options: greedy, maxTokens: 20)
+        adopting.adopt(first.cache, count: n)
+        #expect(adopting.cache === first.cache && adopting.tokensForStep() == [8, 9, 10])
+        let c = try Self.logits(engine, adopting)
+        worst = 0
+        for (x, y) in zip(a, c) { for v in x.indices { worst = max(worst, abs(x[v] - y[v])) } }
+        #expect(worst < 1e-4)
+        #expect(adopting.generated.map(\.token) == fresh.generated.map(\.token))
     }
 
     @Test("lookup finds the longest shared prefix; an entry another extends is dropped; the least recently used goes past the bound")
