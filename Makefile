@@ -9,7 +9,7 @@ TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-test
 
 BROWSER_PACKAGES := chromium chromium-driver python3-venv
 
-.PHONY: all deps browser-deps build test test-browser data bench bench-server serve container-check clean
+.PHONY: all deps browser-deps build test test-browser test-sanitizers fuzz data bench bench-server serve container-check clean
 
 all: build
 
@@ -31,8 +31,9 @@ build: deps
 QUILL_DATA ?= $(if $(wildcard data/tinyshakespeare.txt),$(CURDIR)/data,$(if $(wildcard ../shared/data/tinyshakespeare.txt),$(abspath ../shared/data),$(CURDIR)/data))
 export QUILL_DATA
 
-## test: the whole test suite (Swift Testing, optimised), OpenAI's Python client against the server, the gguf reader on exports, and the
-## checks of the shipping files (hadolint, kubernetes-validate, openapi-spec-validator); Python tools go into
+## test: the whole test suite (Swift Testing, optimised), OpenAI's Python client against the server, the gguf reader on exports, the
+## checks of the shipping files (hadolint, kubernetes-validate, openapi-spec-validator), and schemathesis against
+## docs/openapi.yaml and the server (scripts/schemathesis.sh); Python tools go into
 ## virtual environments under ~/.cache on first use
 ## The HTTP server's suites run first, on their own: their timeouts are measured in wall-clock time, and beside the
 ## CPU-heavy suites (gradient checks, training) a 2-core machine can hold their clients' continuations for seconds.
@@ -42,6 +43,7 @@ test: deps
 	QUILL_OPENAI_PYTHON="$$(scripts/openai-venv.sh)" QUILL_GGUF_PYTHON="$$(scripts/gguf-venv.sh)" \
 	  $(SWIFT) test $(TEST_FLAGS) --skip-build --skip QuillHTTPTests
 	scripts/check-deploy.sh
+	scripts/schemathesis.sh "$$($(SWIFT) build $(TEST_FLAGS) --show-bin-path)/quill-server"
 
 ## test-browser: the playground in a real headless Chromium (scripts/browser-test.py: Debian's chromium and
 ## chromium-driver, Selenium in a venv under ~/.cache) against quill-server with the bundled model and the tiny GPT-2
@@ -50,6 +52,34 @@ test-browser: deps browser-deps
 	$(SWIFT) build $(TEST_FLAGS) --product quill-server
 	"$$(scripts/selenium-venv.sh)" scripts/browser-test.py --out .build-test/browser \
 	  --server "$$($(SWIFT) build $(TEST_FLAGS) --show-bin-path)/quill-server"
+
+## test-sanitizers: the HTTP and service suites under AddressSanitizer (with LeakSanitizer), then under
+## ThreadSanitizer, each in a build folder of its own; any report fails the run (Fuzz/tsan.supp holds the
+## suppressions, each with its reason)
+SANITIZER_SUITES := QuillHTTPTests|QuillServiceTests
+test-sanitizers: deps
+	$(SWIFT) build -c release -Xswiftc -enable-testing --scratch-path .build-asan --build-tests --sanitize=address
+	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan.supp $(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-asan \
+	  --skip-build --sanitize=address --filter '$(SANITIZER_SUITES)'
+	$(SWIFT) build -c release -Xswiftc -enable-testing --scratch-path .build-tsan --build-tests --sanitize=thread
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/Fuzz/tsan.supp" $(SWIFT) test -c release -Xswiftc -enable-testing \
+	  --scratch-path .build-tsan --skip-build --sanitize=thread --filter '$(SANITIZER_SUITES)'
+
+## fuzz: libFuzzer on the request parser and on the API's JSON request decoding (Sources/quill-fuzz), FUZZ_SECONDS
+## each (default 60), from the seed corpora in Fuzz/corpus; crashes go to .build-fuzz/crashes/ (replay one with
+## `swift run quill-fuzz TARGET FILE`, then keep it in Fuzz/regressions/TARGET/, which the tests replay)
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(SWIFT) build -c release --scratch-path .build-fuzz --product quill-fuzz \
+	  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DQUILL_FUZZ
+	@mkdir -p .build-fuzz/crashes
+	@for t in http json; do \
+	  mkdir -p .build-fuzz/corpus/$$t && cp -n Fuzz/corpus/$$t/* .build-fuzz/corpus/$$t/ 2>/dev/null; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  QUILL_FUZZ_TARGET=$$t ASAN_OPTIONS=detect_leaks=0 .build-fuzz/release/quill-fuzz .build-fuzz/corpus/$$t Fuzz/corpus/$$t \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -print_final_stats=1 \
+	    -artifact_prefix=.build-fuzz/crashes/$$t- || exit 1; \
+	done
 
 ## browser-deps: install Chromium, its WebDriver and python3-venv with apt-get when any is missing
 browser-deps:

@@ -90,6 +90,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        // libFuzzer harnesses (make fuzz), and their replayer when built normally.
+        .executableTarget(
+            name: "quill-fuzz",
+            dependencies: [
+                "QuillHTTP", "QuillService", "QuillModel", "QuillCheckpoint", "QuillTokenizers",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
+
         // MARK: - Tests
         .testTarget(name: "QuillTensorTests", dependencies: ["QuillTensor"], swiftSettings: fast),
         .testTarget(name: "QuillTokenizersTests", dependencies: ["QuillTokenizers"]),

@@ -154,7 +154,10 @@ struct HTTPRequestParser {
             case .requestLine:
                 // A request starts with a method (token characters). Anything else (a TLS ClientHello sent to the
                 // plain port starts 0x16 0x03) is refused at its first byte, not when the request timeout comes.
-                if let first = buffer[position...].first(where: { $0 != ASCII.cr && $0 != ASCII.lf }), !isTokenByte(first) {
+                // Only the line's first byte is looked at: blank lines before it are taken one at a time, so that a
+                // bad one is the same error whether or not what follows it has arrived (found by fuzzing).
+                if position < buffer.count, case let first = buffer[position], first != ASCII.cr, first != ASCII.lf,
+                   !isTokenByte(first) {
                     throw first == 0x16 ? .badRequest("this is a TLS handshake; this port speaks plain HTTP")
                         : .badRequest("a request must start with a method")
                 }
@@ -262,6 +265,9 @@ struct HTTPRequestParser {
             if scanned > limit + 1 { throw tooLong }
             return nil
         }
+        // Too long first, as when the line arrives in pieces and its length passes the limit before its LF comes
+        // (found by fuzzing: the same bytes must give the same error however they are cut).
+        if i - position > limit + 1 { throw tooLong }
         guard i > position, buffer[i - 1] == ASCII.cr else { throw .badRequest("a bare LF: lines end with CRLF") }
         let contentEnd = i - 1
         let line = buffer[position..<contentEnd]

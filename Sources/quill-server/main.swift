@@ -9,12 +9,20 @@ import QuillModel
 import QuillService
 import QuillTensor
 
+/// glibc's mallopt (malloc.h, which the Glibc module does not export).
+@_silgen_name("mallopt")
+func glibcMallopt(_ parameter: CInt, _ value: CInt) -> CInt
+
 @main
 struct QuillServerCommand: AsyncParsableCommand {
 
     /// OpenBLAS's kernels first (BLASKernels: a CPU newer than the library gets slow fallback kernels).
     static func main() async {
         BLASKernels.reexecIfFallback()
+        // A fixed mmap threshold: allocations of 256 KB and more (request bodies, responses, logits) are mapped and
+        // unmapped, never kept in the heap arenas. glibc's default raises the threshold each time a mapped chunk is
+        // freed, after which such buffers fragment the arenas and a long-running server's RSS creeps up.
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 256 << 10)
         await self.main(nil)
     }
     static let configuration = CommandConfiguration(
