@@ -3,14 +3,14 @@
 # CHECKPOINT, sends REQUESTS requests from 8 client threads (a quarter each: short /complete generations, /tokenize,
 # bodies that are not JSON or break a limit, and requests that break HTTP framing), and reads VmRSS from /proc every
 # tenth of the way. Prints one JSON object: RSS after warm-up (the first 20%) and at the end, and the growth.
-# Usage: scripts/bench-memory.sh [CHECKPOINT] [REQUESTS=100000]
+# Usage: scripts/bench-memory.sh [CHECKPOINT] [REQUESTS=100000]   (QUILL_SERVER_ARGS: more quill-server flags)
 set -euo pipefail
 checkpoint=${1:-checkpoints/shakespeare-char.safetensors}
 requests=${2:-100000}
 bin=${QUILL_SERVER:-.build/release/quill-server}
 port=$((20000 + RANDOM % 20000))
 log=$(mktemp)
-"$bin" --checkpoint "$checkpoint" --port "$port" --reload-interval 0 --log-level error >"$log" 2>&1 &
+"$bin" --checkpoint "$checkpoint" --port "$port" --reload-interval 0 --log-level error ${QUILL_SERVER_ARGS:-} >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 300); do

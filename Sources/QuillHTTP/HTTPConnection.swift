@@ -4,7 +4,6 @@
 import Dispatch
 import Glibc
 import HTTPTypes
-import Synchronization
 
 /// All mutable state of a connection is confined to its serial `queue`: every method below runs there, except
 /// `start`, `beginShutdown` and `writeStreamChunk`, which hop onto it. Hence `@unchecked Sendable`.
@@ -59,7 +58,7 @@ final class HTTPConnection: @unchecked Sendable {
     /// Since when (uptime nanoseconds) this connection has waited with no request in progress: from the accept, or
     /// from the end of its last response; nil while a request arrives or is answered, and once closed. The listener
     /// reads it to choose which connection to close when it is full (`evictIfIdle`).
-    let idleSince = Mutex<UInt64?>(nil)
+    let idleSince = Locked<UInt64?>(nil)
     private let configuration: HTTPServerConfiguration
     private let handler: HTTPHandler
     private let accessLog: (@Sendable (AccessLogEntry) -> Void)?

@@ -2,7 +2,6 @@
 // `HTTPConnection` per accepted socket, the connection limit, and graceful shutdown. Routing is the handler's job.
 import Dispatch
 import Glibc
-import Synchronization
 
 /// An HTTP/1.1 server on POSIX sockets and Dispatch.
 ///
@@ -17,7 +16,7 @@ import Synchronization
 /// began. Errors the HTTP layer answers itself (400, 408, 413, 414, 431, 501, 503, 505) carry API.md's JSON error
 /// body and close the connection.
 public final class HTTPServer: @unchecked Sendable {
-    // @unchecked Sendable: `state` is behind a Mutex; the listener's accept source and `acceptSuspended` are only
+    // @unchecked Sendable: `state` is behind a lock (Locked); the listener's accept source and `acceptSuspended` are only
     // touched on `queue`.
 
     /// The configuration the server was created with.
@@ -43,7 +42,7 @@ public final class HTTPServer: @unchecked Sendable {
         var evicting: Set<ObjectIdentifier> = []
         var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     // Confined to `queue`.
     private var acceptSource: DispatchSourceRead?

@@ -10,19 +10,24 @@ public final class PromptCache: @unchecked Sendable {  // used on one queue (the
         var lastUse: UInt64
     }
 
-    /// Most bytes of KV cache held (each entry counts its whole cache: KVCache.bytes).
+    /// Most bytes of KV cache held (each entry counts its whole cache: KVCache.bytes, which is about what it keeps
+    /// resident, since every position touches every page of the transposed keys).
     public let capacityBytes: Int
+    /// Most entries held, whatever their size: a small model's caches stay few, so the memory they hold stops
+    /// growing soon after start (and each lookup scans them all).
+    public let maxEntries: Int
     public let entryBytes: Int
     public private(set) var entries: [Entry] = []
     private var clock: UInt64 = 0
 
-    public init(capacityBytes: Int, config: GPTConfig) {
+    public init(capacityBytes: Int, maxEntries: Int = 32, config: GPTConfig) {
         self.capacityBytes = max(0, capacityBytes)
+        self.maxEntries = max(0, maxEntries)
         self.entryBytes = KVCache.bytes(config: config)
     }
 
     public var bytes: Int { entries.count * entryBytes }
-    public var isEnabled: Bool { capacityBytes >= entryBytes }
+    public var isEnabled: Bool { capacityBytes >= entryBytes && maxEntries > 0 }
 
     /// How many leading tokens `a` and `b` share.
     public static func commonPrefix<A: Collection<Int32>, B: Collection<Int32>>(_ a: A, _ b: B) -> Int {
@@ -60,7 +65,7 @@ public final class PromptCache: @unchecked Sendable {  // used on one queue (the
         entries.removeAll { $0.tokens.count <= tokens.count && Self.commonPrefix($0.tokens, tokens) == $0.tokens.count }
         clock &+= 1
         entries.append(Entry(tokens: tokens, cache: cache, lastUse: clock))
-        while bytes > capacityBytes, let oldest = entries.indices.min(by: { entries[$0].lastUse < entries[$1].lastUse }) {
+        while bytes > capacityBytes || entries.count > maxEntries, let oldest = entries.indices.min(by: { entries[$0].lastUse < entries[$1].lastUse }) {
             entries.remove(at: oldest)
         }
     }

@@ -41,7 +41,8 @@ public final class QuillAPI: Sendable {
         let workers = config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount
         self.actor = actor ?? ModelActor(model: model, batchCapacity: config.batchCapacity,
                                          queueCapacity: config.queueCapacity, workers: workers, metrics: metrics,
-                                         promptCacheBytes: config.promptCacheMB << 20)
+                                         promptCacheBytes: config.promptCacheMB << 20,
+                                         promptCacheEntries: config.promptCacheEntries)
         openAPIDocument = FileManager.default.contents(atPath: config.openapi).map { Array($0) }
         let configured = config.apiKey != nil || !config.apiKeys.isEmpty || config.apiKeyFile != nil
         apiKeys = configured ? ((try? config.allAPIKeys()) ?? []).map { Array($0.utf8) } : nil
@@ -496,7 +497,8 @@ public final class QuillAPI: Sendable {
         let load = await actor.load
         let cache = await actor.promptCacheUsage
         let promptCache: JSONValue = .object([
-            ("capacity_bytes", .int(config.promptCacheMB << 20)), ("entries", .int(cache.entries)),
+            ("capacity_bytes", .int(config.promptCacheMB << 20)), ("capacity_entries", .int(config.promptCacheEntries)),
+            ("entries", .int(cache.entries)),
             ("bytes", .int(cache.bytes)),
         ])
         let loaded: JSONValue = .string(ISO8601DateFormatter().string(from: loadedAt))

@@ -101,9 +101,10 @@ public actor ModelActor {
     /// Finished sequences of the current model, for prompts that begin as theirs did.
     private var promptCache: PromptCache
     private let promptCacheBytes: Int
+    private let promptCacheEntries: Int
 
     public init(model: LoadedModel, batchCapacity: Int = 16, queueCapacity: Int = 64, workers: Int,
-                metrics: ServiceMetrics? = nil, promptCacheBytes: Int = 0) {
+                metrics: ServiceMetrics? = nil, promptCacheBytes: Int = 0, promptCacheEntries: Int = 32) {
         self.model = model
         self.batchCapacity = max(1, batchCapacity)
         self.queueCapacity = max(0, queueCapacity)
@@ -112,7 +113,8 @@ public actor ModelActor {
         self.executor = DispatchQueueExecutor(label: "quill.model")
         self.metrics = metrics
         self.promptCacheBytes = promptCacheBytes
-        self.promptCache = PromptCache(capacityBytes: promptCacheBytes, config: model.config)
+        self.promptCacheEntries = promptCacheEntries
+        self.promptCache = PromptCache(capacityBytes: promptCacheBytes, maxEntries: promptCacheEntries, config: model.config)
     }
 
     /// In flight (stepping) and waiting generations.
@@ -126,7 +128,7 @@ public actor ModelActor {
     public func use(_ next: LoadedModel) {
         guard next !== model else { return }
         model = next
-        promptCache = PromptCache(capacityBytes: promptCacheBytes, config: next.config)
+        promptCache = PromptCache(capacityBytes: promptCacheBytes, maxEntries: promptCacheEntries, config: next.config)
         metrics?.promptCacheChanged(entries: 0, bytes: 0)
         _ = engine(for: next)
         dropIdleEngines()

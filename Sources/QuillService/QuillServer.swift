@@ -7,7 +7,6 @@ import HTTPTypes
 import Logging
 import QuillHTTP
 import QuillModel
-import Synchronization
 
 public final class QuillServer: Sendable {
     public let http: HTTPServer
@@ -16,10 +15,10 @@ public final class QuillServer: Sendable {
     private let state: APISlot
     private let logger: Logger?
     /// True while a reload runs (one at a time).
-    private let reloading = Mutex(false)
+    private let reloading = Locked(false)
     /// The checkpoint file as last loaded or tried (live reload compares against it), and the watcher.
-    private let watched = Mutex<FileSignature?>(nil)
-    private let watcher = Mutex<Task<Void, Never>?>(nil)
+    private let watched = Locked<FileSignature?>(nil)
+    private let watcher = Locked<Task<Void, Never>?>(nil)
 
     /// A server with no model yet: call `start()`, then `load(_:)`.
     public init(config: ServerConfig, logger: Logger? = nil) {
@@ -183,7 +182,7 @@ struct FileSignature: Equatable, Sendable {
 
 /// The API once loaded, read by every request.
 final class APISlot: Sendable {
-    private let value = Mutex<QuillAPI?>(nil)
+    private let value = Locked<QuillAPI?>(nil)
     var api: QuillAPI? {
         get { value.withLock { $0 } }
         set { value.withLock { $0 = newValue } }

@@ -45,6 +45,8 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var chatTemplate: String? = nil
     /// Megabytes of finished sequences' KV caches kept for prompts that begin the same way (0: no prompt cache).
     public var promptCacheMB = 512
+    /// Most finished sequences the prompt cache holds, whatever their size.
+    public var promptCacheEntries = 32
     /// Seconds between checks of the checkpoint file for a new version to load (live reload); 0: only on SIGHUP
     /// or POST /admin/reload.
     public var reloadInterval = 2.0
@@ -62,7 +64,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case requestTimeout = "request_timeout", idleTimeout = "idle_timeout", minSendRate = "min_send_rate"
         case drainSeconds = "drain_seconds", logLevel = "log_level", openapi
         case apiKeys = "api_keys", apiKeyFile = "api_key_file", corsOrigins = "cors_origins"
-        case chatTemplate = "chat_template", promptCacheMB = "prompt_cache_mb", reloadInterval = "reload_interval"
+        case chatTemplate = "chat_template", promptCacheMB = "prompt_cache_mb", promptCacheEntries = "prompt_cache_entries", reloadInterval = "reload_interval"
     }
 
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
@@ -94,6 +96,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         corsOrigins = try c.decodeIfPresent([String].self, forKey: .corsOrigins) ?? d.corsOrigins
         chatTemplate = try c.decodeIfPresent(String.self, forKey: .chatTemplate)
         promptCacheMB = try c.decodeIfPresent(Int.self, forKey: .promptCacheMB) ?? d.promptCacheMB
+        promptCacheEntries = try c.decodeIfPresent(Int.self, forKey: .promptCacheEntries) ?? d.promptCacheEntries
         reloadInterval = try c.decodeIfPresent(Double.self, forKey: .reloadInterval) ?? d.reloadInterval
     }
 
@@ -177,6 +180,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case "cors_origins": corsOrigins = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         case "chat_template": chatTemplate = value.isEmpty ? nil : value
         case "prompt_cache_mb": promptCacheMB = try int()
+        case "prompt_cache_entries": promptCacheEntries = try int()
         case "reload_interval": reloadInterval = try double()
         default: throw .config("unknown setting \(key)")
         }
@@ -206,6 +210,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
             throw .config("cors_origins entries must be \"*\" or origins like https://app.example, not \"\(o)\"")
         }
         try need((0...(1 << 20)).contains(promptCacheMB), "prompt_cache_mb must be between 0 and 1048576")
+        try need((0...100_000).contains(promptCacheEntries), "prompt_cache_entries must be between 0 and 100000")
         try need(reloadInterval >= 0 && reloadInterval <= 86400, "reload_interval must be between 0 and 86400 seconds (0: off)")
         if let t = chatTemplate, ChatTemplate(rawValue: t) == nil {
             throw .config("chat_template must be one of \(ChatTemplate.names), not \"\(t)\"")

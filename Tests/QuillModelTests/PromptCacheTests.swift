@@ -79,6 +79,10 @@ struct PromptCacheTests {
         cache.insert(tokens: [9], cache: filled([9]))
         #expect(cache.entries.map(\.tokens).sorted { $0[0] < $1[0] } == [[7, 8], [9]])
         #expect(cache.bytes == 2 * bytes)
+        // The entry bound holds whatever the bytes allow: the least recently used goes.
+        let few = PromptCache(capacityBytes: 100 * bytes, maxEntries: 2, config: Self.config)
+        for t in [[Int32(1)], [2], [3]] { few.insert(tokens: t, cache: filled(t)) }
+        #expect(few.entries.map(\.tokens) == [[2], [3]])
         // A bound below one cache keeps nothing.
         let off = PromptCache(capacityBytes: bytes - 1, config: Self.config)
         off.insert(tokens: [1], cache: filled([1]))
