@@ -1,7 +1,7 @@
 # Quill's two commands: `make serve` and `make test`. Everything else is a step they use.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev libssl-dev zlib1g-dev
+APT_PACKAGES := libopenblas-dev libssl-dev zlib1g-dev openssl curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Tests run optimised (numeric code is slow in debug builds) in a build folder of their own,
 # so that `make build` and `make test` do not rebuild each other's products.

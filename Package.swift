@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "QuillTraining", dependencies: ["QuillTensor", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "CZlib",
                                                      "CQuillMPI"],
                 swiftSettings: fast),
-        .target(name: "QuillHTTP", dependencies: ["CZlib", .product(name: "HTTPTypes", package: "swift-http-types")]),
+        .target(name: "QuillHTTP", dependencies: ["CZlib", "COpenSSL", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .target(name: "QuillService", dependencies: [
             "QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers",
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -108,7 +108,7 @@ let package = Package(
                     dependencies: ["QuillTraining", "QuillCheckpoint", "QuillModel", "QuillTensor", "QuillTokenizers"],
                     swiftSettings: fast),
         .testTarget(name: "QuillHTTPTests",
-                    dependencies: ["QuillHTTP", .product(name: "HTTPTypes", package: "swift-http-types")]),
+                    dependencies: ["QuillHTTP", "COpenSSL", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "QuillServiceTests",
                     dependencies: ["QuillService", "QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers",
                                    "QuillTensor", .product(name: "HTTPTypes", package: "swift-http-types"),

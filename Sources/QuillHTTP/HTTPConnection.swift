@@ -74,11 +74,30 @@ final class HTTPConnection: @unchecked Sendable {
 
     private var phase = Phase.reading
     private var parser: HTTPRequestParser
+    /// Plaintext not yet sent (plain HTTP) or not yet encrypted (TLS).
     private var output: [UInt8] = []
     private var outputStart = 0
-    private var pendingOutput: Int { output.count - outputStart }
-    /// Bytes the kernel has accepted on this connection.
+    /// Bytes not yet on the wire: plaintext, and with TLS the ciphertext not yet sent too. Back-pressure and the
+    /// send-rate floor look at this.
+    private var pendingOutput: Int { output.count - outputStart + cipher.count - cipherStart }
+    /// Bytes of the HTTP stream the kernel has accepted on this connection (plaintext; with TLS, the plaintext
+    /// share of the ciphertext sent, so the access log and the send-rate floor count the same bytes either way).
     private var totalSent = 0
+
+    /// The TLS session, on a TLS listener's connections.
+    private let tls: TLSSession?
+    /// Ciphertext for the socket (TLS only), and the plaintext each stretch of it carries: `totalSent` is credited
+    /// in proportion as a stretch goes out.
+    private var cipher: [UInt8] = []
+    private var cipherStart = 0
+    private struct CipherStretch { var start: Int; var end: Int; var plaintext: Int; var credited: Int }
+    private var stretches: [CipherStretch] = []
+    /// Plaintext not yet on the wire (the start of a response's body in `totalSent` terms).
+    private var unsentPlaintext: Int {
+        output.count - outputStart + stretches.reduce(0) { $0 + $1.plaintext - $1.credited }
+    }
+    /// Encrypt more only while less than this much ciphertext waits, so plaintext stays where back-pressure sees it.
+    static let cipherLowWater = 16 * 1024
 
     private var exchange: Exchange?
     private var nextExchangeID = 0
@@ -95,6 +114,8 @@ final class HTTPConnection: @unchecked Sendable {
     private var requestDeadline: UInt64?
     private var lingerDeadline: UInt64?
     private var graceDeadline: UInt64?
+    /// A TLS connection must finish its handshake by then.
+    private var handshakeDeadline: UInt64?
     /// Send-rate window: when output became pending, and `totalSent` then.
     private var rateWindowStart: UInt64?
     private var rateWindowSent = 0
@@ -110,6 +131,7 @@ final class HTTPConnection: @unchecked Sendable {
         self.accessLog = accessLog
         self.onClose = onClose
         self.queue = DispatchQueue(label: "quill.http.connection")
+        self.tls = configuration.tls?.makeSession()
         self.parser = HTTPRequestParser(maxHeaderBytes: configuration.maxHeaderBytes,
                                         maxBodyBytes: configuration.maxBodyBytes)
     }
@@ -134,6 +156,13 @@ final class HTTPConnection: @unchecked Sendable {
         self.timer = timer
         timer.resume()
 
+        if configuration.tls != nil {
+            guard tls != nil else {
+                close()  // OpenSSL could not make a session (out of memory)
+                return
+            }
+            handshakeDeadline = Self.deadline(after: configuration.tlsHandshakeTimeout)
+        }
         if rejected {
             respondWithError(.tooManyConnections(configuration.maxConnections))
         } else {
@@ -191,6 +220,9 @@ final class HTTPConnection: @unchecked Sendable {
         }
         output = []
         outputStart = 0
+        cipher = []
+        cipherStart = 0
+        stretches = []
         parser = HTTPRequestParser(maxHeaderBytes: 0, maxBodyBytes: 0)
         timer?.cancel()
         timer = nil
@@ -227,9 +259,23 @@ final class HTTPConnection: @unchecked Sendable {
             let result = withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 1) { buffer in
                 let result = socket.receive(into: buffer)
                 if case let .bytes(n) = result, phase != .lingering {
-                    parser.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                    let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                    guard let tls else {
+                        parser.append(bytes)
+                        return result
+                    }
+                    tls.feed(bytes)
+                    if let end = decrypt(tls, scratch: buffer) { return end }
                 }
                 return result
+            }
+            if tls != nil {
+                // The handshake's answers, and plaintext that waited for the handshake to finish.
+                if handshakeDeadline != nil, tls?.isEstablished == true {
+                    handshakeDeadline = nil
+                    rescheduleTimer()
+                }
+                flush()
             }
             switch result {
             case let .bytes(n):
@@ -243,6 +289,25 @@ final class HTTPConnection: @unchecked Sendable {
             case .failed:
                 close()
                 return
+            }
+        }
+    }
+
+    /// Decrypts everything fed so far into the parser. Returns the end of the connection when the peer said
+    /// close_notify (`.endOfFile`) or broke the protocol (`.failed`), else nil.
+    private func decrypt(_ tls: TLSSession, scratch: UnsafeMutableRawBufferPointer) -> Socket.ReceiveResult? {
+        while true {
+            switch tls.read(into: scratch) {
+            case let .bytes(n):
+                parser.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+            case .needMore:
+                return nil
+            case .closed:
+                return .endOfFile
+            case .failed:
+                // Not TLS (plain HTTP sent to the TLS port), a version below 1.2, a bad record: nothing can be
+                // answered that the peer could read.
+                return .failed(0)
             }
         }
     }
@@ -443,7 +508,7 @@ final class HTTPConnection: @unchecked Sendable {
         enqueue(ResponseEncoding.head(status: response.status, framingFields: framing, fields: allFields))
         exchange.status = code
         exchange.keepAlive = keepAlive
-        exchange.bodyStart = totalSent + pendingOutput
+        exchange.bodyStart = totalSent + unsentPlaintext
         enqueue(bodyBytes)
         exchange.bodyComplete = stream == nil
         self.exchange = exchange
@@ -538,6 +603,16 @@ final class HTTPConnection: @unchecked Sendable {
             return
         }
         phase = .lingering
+        if let tls {
+            // close_notify before the FIN, as TLS asks; best effort (the response itself is already sent).
+            tls.shutdown()
+            tls.takeOutgoing(into: &cipher)
+            while cipherStart < cipher.count,
+                  case let .bytes(n) = cipher.withUnsafeBytes({ socket.send(UnsafeRawBufferPointer(rebasing: $0[cipherStart...])) }),
+                  n > 0 {
+                cipherStart += n
+            }
+        }
         socket.shutdownWrite()
         parser = HTTPRequestParser(maxHeaderBytes: 0, maxBodyBytes: 0)
         var deadline = Self.deadline(after: Self.lingerSeconds)
@@ -567,12 +642,23 @@ final class HTTPConnection: @unchecked Sendable {
     /// Writes what the socket takes; while it would block, a write source waits for room.
     private func flush() {
         guard phase != .closed else { return }
-        while pendingOutput > 0 {
-            let result = output.withUnsafeBytes { socket.send(UnsafeRawBufferPointer(rebasing: $0[outputStart...])) }
+        while true {
+            if let tls { encrypt(tls) }
+            let plain = tls == nil
+            let wire = plain ? pendingOutput : cipher.count - cipherStart
+            guard wire > 0 else { break }
+            let result = plain
+                ? output.withUnsafeBytes { socket.send(UnsafeRawBufferPointer(rebasing: $0[outputStart...])) }
+                : cipher.withUnsafeBytes { socket.send(UnsafeRawBufferPointer(rebasing: $0[cipherStart...])) }
             switch result {
             case let .bytes(n):
-                outputStart += n
-                totalSent += n
+                if plain {
+                    outputStart += n
+                    totalSent += n
+                } else {
+                    cipherStart += n
+                    creditCipherSent()
+                }
             case .wouldBlock:
                 if outputStart >= 64 * 1024 && outputStart * 2 >= output.count {
                     output.removeSubrange(0..<outputStart)
@@ -592,18 +678,67 @@ final class HTTPConnection: @unchecked Sendable {
                 return
             }
         }
-        output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
-        outputStart = 0
         if let source = writeSource, !writeSuspended {
             writeSuspended = true
             source.suspend()
         }
+        if pendingOutput > 0 {
+            // TLS before its handshake is done: the plaintext waits for it (the next read event flushes again).
+            return
+        }
+        output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
+        outputStart = 0
         if rateWindowStart != nil {
             rateWindowStart = nil
             rescheduleTimer()
         }
         wakeStreamIfRoom()
         if phase == .responding, exchange?.bodyComplete == true { finishExchange() }
+    }
+
+    /// TLS: moves OpenSSL's waiting ciphertext (handshake records, alerts) into `cipher`, then encrypts plaintext
+    /// while less than `cipherLowWater` of ciphertext waits.
+    private func encrypt(_ tls: TLSSession) {
+        if cipherStart > 0 {
+            cipher.removeSubrange(0..<cipherStart)
+            for i in stretches.indices {
+                stretches[i].start -= cipherStart
+                stretches[i].end -= cipherStart
+            }
+            cipherStart = 0
+        }
+        tls.takeOutgoing(into: &cipher)
+        while cipher.count < Self.cipherLowWater, outputStart < output.count {
+            let taken = output.withUnsafeBytes { raw in
+                tls.write(UnsafeRawBufferPointer(rebasing: raw[outputStart..<min(output.count, outputStart + 16 * 1024)]))
+            }
+            guard taken > 0 else { break }  // not established yet
+            outputStart += taken
+            let start = cipher.count
+            tls.takeOutgoing(into: &cipher)
+            stretches.append(CipherStretch(start: start, end: cipher.count, plaintext: taken, credited: 0))
+        }
+    }
+
+    /// Credits `totalSent` with the plaintext share of the ciphertext sent so far.
+    private func creditCipherSent() {
+        while let first = stretches.first {
+            let length = first.end - first.start
+            let done = min(cipherStart, first.end) - first.start
+            guard done > 0 || length == 0 else { break }
+            let owed = length == 0 ? first.plaintext : Int(Int64(first.plaintext) * Int64(done) / Int64(length))
+            totalSent += owed - first.credited
+            if cipherStart >= first.end {
+                stretches.removeFirst()
+            } else {
+                stretches[0].credited = owed
+                break
+            }
+        }
+        if cipherStart == cipher.count {
+            cipher.removeAll(keepingCapacity: true)
+            cipherStart = 0
+        }
     }
 
     private func wakeStreamIfRoom() {
@@ -642,7 +777,8 @@ final class HTTPConnection: @unchecked Sendable {
 
     private func rescheduleTimer() {
         guard let timer else { return }
-        let next = [idleDeadline, requestDeadline, lingerDeadline, graceDeadline, rateDeadline].compactMap { $0 }.min()
+        let next = [idleDeadline, requestDeadline, lingerDeadline, graceDeadline, rateDeadline, handshakeDeadline]
+            .compactMap { $0 }.min()
         timer.schedule(deadline: next.map { DispatchTime(uptimeNanoseconds: $0) } ?? .distantFuture)
     }
 
@@ -655,6 +791,10 @@ final class HTTPConnection: @unchecked Sendable {
         }
         if let lingerDeadline, now >= lingerDeadline {
             close()
+            return
+        }
+        if let handshakeDeadline, now >= handshakeDeadline {
+            close()  // a TLS handshake that did not finish in time: nothing readable can be answered
             return
         }
         if let rateDeadline, now >= rateDeadline {

@@ -206,6 +206,13 @@ public final class HTTPServer: @unchecked Sendable {
     /// into the fresh socket's empty send buffer, then FIN, then whatever the client already sent is read away so
     /// that the close is a FIN and not a reset (a reset can make the client drop the answer unread).
     private func refuseAtOnce(_ socket: Socket, remoteAddress: String) {
+        guard configuration.tls == nil else {
+            // A TLS client could read the 503 only after a handshake, which is the work refusing at once avoids.
+            socket.close()
+            accessLog?(AccessLogEntry(method: "", target: "", status: 503, bytesSent: 0, durationSeconds: 0,
+                                      remoteAddress: remoteAddress))
+            return
+        }
         let bytes = Self.refusal(maxConnections: configuration.maxConnections)
         let sent = bytes.withUnsafeBytes { socket.send($0) }
         socket.shutdownWrite()

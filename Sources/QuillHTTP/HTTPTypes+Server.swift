@@ -96,6 +96,11 @@ public struct HTTPServerConfiguration: Sendable {
     public var gzipMinBytes: Int = 1024
     /// The `Server` header.
     public var serverName: String = "quill"
+    /// TLS: when set, every connection of this server speaks TLS (1.2 or later) with this certificate and key.
+    /// Run a second server on another port for plain HTTP beside it.
+    public var tls: TLSContext? = nil
+    /// Seconds a TLS connection has from its accept to the end of its handshake; then it is closed.
+    public var tlsHandshakeTimeout: Double = 10
 
     public init() {}
 }

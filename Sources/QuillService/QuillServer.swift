@@ -10,6 +10,10 @@ import QuillModel
 
 public final class QuillServer: Sendable {
     public let http: HTTPServer
+    /// The TLS listener beside `http`, made by `start()` when tls_cert and tls_key are set.
+    private let https = Locked<HTTPServer?>(nil)
+    private let handler: HTTPHandler
+    private let accessLog: @Sendable (AccessLogEntry) -> Void
     public let config: ServerConfig
     public let metrics: ServiceMetrics
     private let state: APISlot
@@ -28,10 +32,11 @@ public final class QuillServer: Sendable {
         self.metrics = metrics
         let state = APISlot()
         self.state = state
-        self.http = HTTPServer(configuration: config.http, handler: { request in
+        let handler: HTTPHandler = { request in
             if let api = state.api { return await api.handle(request) }
             return QuillServer.loading(request)
-        }, accessLog: { entry in
+        }
+        let accessLog: @Sendable (AccessLogEntry) -> Void = { entry in
             let path = entry.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? entry.target
             metrics.request(route: path, status: entry.status, seconds: entry.durationSeconds)
             let line = "\(entry.method) \(APIError.clip(entry.target, bytes: 200)) \(entry.status) \(entry.bytesSent)B \(String(format: "%.1f", entry.durationSeconds * 1000))ms \(entry.remoteAddress)"
@@ -40,7 +45,10 @@ public final class QuillServer: Sendable {
             } else {
                 logger?.info("\(line)")
             }
-        })
+        }
+        self.handler = handler
+        self.accessLog = accessLog
+        self.http = HTTPServer(configuration: config.http, handler: handler, accessLog: accessLog)
     }
 
     /// A server that serves `model` from the start.
@@ -135,17 +143,39 @@ public final class QuillServer: Sendable {
     /// The API, once a model is loaded.
     public var api: QuillAPI? { state.api }
 
-    /// Binds and starts serving.
+    /// Binds and starts serving: the plain listener, and the TLS one when tls_cert and tls_key are set (a
+    /// certificate or key that does not load stops the start, naming the file).
     public func start() throws(ServiceError) {
+        var tlsServer: HTTPServer? = nil
+        if let cert = config.tlsCert, let key = config.tlsKey {
+            var h = config.http
+            h.port = config.tlsPort
+            do { h.tls = try TLSContext(certificateChainFile: cert, privateKeyFile: key) } catch {
+                throw .config("tls: \(error.description)")
+            }
+            tlsServer = HTTPServer(configuration: h, handler: handler, accessLog: accessLog)
+        }
         do { try http.start() } catch { throw .config("cannot listen on \(config.host):\(config.port): \(error)") }
+        if let tlsServer {
+            do { try tlsServer.start() } catch {
+                throw .config("cannot listen for TLS on \(config.host):\(config.tlsPort): \(error)")
+            }
+            https.withLock { $0 = tlsServer }
+        }
     }
 
     public var port: Int { http.port }
 
+    /// The TLS listener's port once started; nil without TLS.
+    public var tlsPort: Int? { https.withLock { $0 }?.port }
+
     /// Stops accepting, lets in-flight requests finish for up to drain_seconds, then closes everything.
     public func shutdown() async {
         watcher.withLock { $0?.cancel() }
-        await http.shutdown(gracePeriod: config.drainSeconds)
+        let tlsServer = https.withLock { $0 }
+        async let plain: Void = http.shutdown(gracePeriod: config.drainSeconds)
+        if let tlsServer { await tlsServer.shutdown(gracePeriod: config.drainSeconds) }
+        await plain
     }
 
     /// The answer while the model loads.

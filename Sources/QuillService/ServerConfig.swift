@@ -50,8 +50,19 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     /// Seconds between checks of the checkpoint file for a new version to load (live reload); 0: only on SIGHUP
     /// or POST /admin/reload.
     public var reloadInterval = 2.0
+    /// TLS: a PEM certificate chain and its PEM private key. With both set, a TLS listener on tls_port serves the
+    /// same API beside the plain one on port.
+    public var tlsCert: String? = nil
+    public var tlsKey: String? = nil
+    /// The TLS listener's port (0 picks a free one).
+    public var tlsPort = 8443
+    /// Seconds a TLS client has from its connect to the end of its handshake.
+    public var tlsHandshakeTimeout = 10.0
 
     public init() {}
+
+    /// True when the TLS listener is configured.
+    public var tlsEnabled: Bool { tlsCert != nil && tlsKey != nil }
 
     /// The largest max_tokens_limit a server accepts: 2^24 tokens, far past any context a request can fill.
     public static let maxTokensCeiling = 1 << 24
@@ -65,6 +76,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case drainSeconds = "drain_seconds", logLevel = "log_level", openapi
         case apiKeys = "api_keys", apiKeyFile = "api_key_file", corsOrigins = "cors_origins"
         case chatTemplate = "chat_template", promptCacheMB = "prompt_cache_mb", promptCacheEntries = "prompt_cache_entries", reloadInterval = "reload_interval"
+        case tlsCert = "tls_cert", tlsKey = "tls_key", tlsPort = "tls_port", tlsHandshakeTimeout = "tls_handshake_timeout"
     }
 
     public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
@@ -98,6 +110,10 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         promptCacheMB = try c.decodeIfPresent(Int.self, forKey: .promptCacheMB) ?? d.promptCacheMB
         promptCacheEntries = try c.decodeIfPresent(Int.self, forKey: .promptCacheEntries) ?? d.promptCacheEntries
         reloadInterval = try c.decodeIfPresent(Double.self, forKey: .reloadInterval) ?? d.reloadInterval
+        tlsCert = try c.decodeIfPresent(String.self, forKey: .tlsCert)
+        tlsKey = try c.decodeIfPresent(String.self, forKey: .tlsKey)
+        tlsPort = try c.decodeIfPresent(Int.self, forKey: .tlsPort) ?? d.tlsPort
+        tlsHandshakeTimeout = try c.decodeIfPresent(Double.self, forKey: .tlsHandshakeTimeout) ?? d.tlsHandshakeTimeout
     }
 
     /// Every accepted key: api_key, api_keys and the lines of api_key_file.
@@ -182,6 +198,10 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case "prompt_cache_mb": promptCacheMB = try int()
         case "prompt_cache_entries": promptCacheEntries = try int()
         case "reload_interval": reloadInterval = try double()
+        case "tls_cert": tlsCert = value.isEmpty ? nil : value
+        case "tls_key": tlsKey = value.isEmpty ? nil : value
+        case "tls_port": tlsPort = try int()
+        case "tls_handshake_timeout": tlsHandshakeTimeout = try double()
         default: throw .config("unknown setting \(key)")
         }
     }
@@ -212,6 +232,11 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         try need((0...(1 << 20)).contains(promptCacheMB), "prompt_cache_mb must be between 0 and 1048576")
         try need((0...100_000).contains(promptCacheEntries), "prompt_cache_entries must be between 0 and 100000")
         try need(reloadInterval >= 0 && reloadInterval <= 86400, "reload_interval must be between 0 and 86400 seconds (0: off)")
+        try need((tlsCert == nil) == (tlsKey == nil), "tls_cert and tls_key go together: set both, or neither")
+        try need((0...65535).contains(tlsPort), "tls_port must be between 0 and 65535")
+        try need(!tlsEnabled || tlsPort == 0 || tlsPort != port, "tls_port must differ from port")
+        try need(tlsHandshakeTimeout > 0 && tlsHandshakeTimeout <= 86400,
+                 "tls_handshake_timeout must be > 0 and at most 86400 seconds")
         if let t = chatTemplate, ChatTemplate(rawValue: t) == nil {
             throw .config("chat_template must be one of \(ChatTemplate.names), not \"\(t)\"")
         }
@@ -231,6 +256,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         h.requestTimeout = requestTimeout
         h.idleTimeout = idleTimeout
         h.minSendBytesPerSecond = minSendRate
+        h.tlsHandshakeTimeout = tlsHandshakeTimeout
         return h
     }
 }

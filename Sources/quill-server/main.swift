@@ -66,6 +66,12 @@ struct QuillServerCommand: AsyncParsableCommand {
     var promptCacheMB: Int?
     @Option(name: .customLong("reload-interval"), help: "Seconds between checks of the checkpoint for a new version (0: only SIGHUP or POST /admin/reload).")
     var reloadInterval: Double?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: with --tls-key, serve TLS on --tls-port beside plain HTTP.")
+    var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+    @Option(name: .customLong("tls-port"), help: "Port of the TLS listener (default 8443; 0 picks a free one).")
+    var tlsPort: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
@@ -93,6 +99,9 @@ struct QuillServerCommand: AsyncParsableCommand {
         if let chatTemplate { s.chatTemplate = chatTemplate }
         if let promptCacheMB { s.promptCacheMB = promptCacheMB }
         if let reloadInterval { s.reloadInterval = reloadInterval }
+        if let tlsCert { s.tlsCert = tlsCert }
+        if let tlsKey { s.tlsKey = tlsKey }
+        if let tlsPort { s.tlsPort = tlsPort }
         try s.validate()
         _ = try s.allAPIKeys()  // an unreadable or empty api_key_file stops the start, not the first request
         return s
@@ -121,7 +130,7 @@ struct QuillServerCommand: AsyncParsableCommand {
             fail("\(error.description)\(FileManager.default.fileExists(atPath: s.checkpoint) ? "" : "; train one with `quill-train train` or set --checkpoint")")
         }
         server.load(model)
-        logger.info("serving \(model.name) (\(model.parameterCount) parameters, \(model.precision.rawValue) weights, \(model.tokenizer.kind.rawValue) tokenizer, loaded in \(String(format: "%.2f", Date().timeIntervalSince(started))) s) on http://\(s.host.contains(":") ? "[\(s.host)]" : s.host):\(server.port)")
+        logger.info("serving \(model.name) (\(model.parameterCount) parameters, \(model.precision.rawValue) weights, \(model.tokenizer.kind.rawValue) tokenizer, loaded in \(String(format: "%.2f", Date().timeIntervalSince(started))) s) on http://\(s.host.contains(":") ? "[\(s.host)]" : s.host):\(server.port)\(server.tlsPort.map { " and https://\(s.host.contains(":") ? "[\(s.host)]" : s.host):\($0)" } ?? "")")
 
         // SIGHUP: load the checkpoint again (live reload); the model in use keeps serving if the new one fails.
         signal(SIGHUP, SIG_IGN)

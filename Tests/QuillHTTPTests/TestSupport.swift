@@ -1,5 +1,6 @@
 // Test helpers: a raw-socket HTTP client (blocking Glibc socket with a receive timeout, driven from its own
 // Dispatch queue so the cooperative thread pool never blocks), a test server with a few routes, and gunzip.
+import COpenSSL
 import CZlib
 import Dispatch
 import Glibc
@@ -56,8 +57,57 @@ final class RawClient: @unchecked Sendable {
     private let sendQueue = DispatchQueue(label: "quill.test.client.send")
     private let closed = Locked(false)
     private var buffer: [UInt8] = []
+    /// After `startTLS`, every send and receive goes through this TLS client session.
+    private var ssl: OpaquePointer?
+    private var sslContext: OpaquePointer?
 
     private init(fd: Int32) { self.fd = fd }
+
+    deinit {
+        if let ssl { SSL_free(ssl) }
+        if let sslContext { SSL_CTX_free(sslContext) }
+    }
+
+    /// A TLS handshake on the connected socket (blocking, under the receive timeout), offering versions up to
+    /// `maxVersion` (e.g. TLS1_2_VERSION) and trusting the PEM certificate `caFile` when given (else no
+    /// verification). Throws with OpenSSL's reason when the handshake fails. Returns the version agreed.
+    @discardableResult
+    func startTLS(maxVersion: Int32? = nil, minVersion: Int32? = nil, caFile: String? = nil) async throws -> String {
+        try await run {
+            guard let context = SSL_CTX_new(TLS_client_method()) else { throw ClientError(description: "SSL_CTX_new") }
+            self.sslContext = context
+            if let maxVersion {
+                SSL_CTX_ctrl(context, SSL_CTRL_SET_MAX_PROTO_VERSION, Int(maxVersion), nil)
+            }
+            if let minVersion {
+                SSL_CTX_ctrl(context, SSL_CTRL_SET_MIN_PROTO_VERSION, Int(minVersion), nil)
+                // OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security level, even as a client.
+                SSL_CTX_set_security_level(context, 0)
+                SSL_CTX_set_cipher_list(context, "DEFAULT:@SECLEVEL=0")
+            }
+            if let caFile {
+                guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
+                    throw ClientError(description: "cannot load \(caFile)")
+                }
+                SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+            }
+            guard let ssl = SSL_new(context) else { throw ClientError(description: "SSL_new") }
+            self.ssl = ssl
+            if caFile != nil { SSL_set1_host(ssl, "localhost") }
+            SSL_set_fd(ssl, self.fd)
+            ERR_clear_error()
+            guard SSL_connect(ssl) == 1 else {
+                var reasons: [String] = []
+                while case let code = ERR_get_error(), code != 0 {
+                    var text = [CChar](repeating: 0, count: 256)
+                    ERR_error_string_n(code, &text, text.count)
+                    reasons.append(String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                }
+                throw ClientError(description: "TLS handshake failed: \(reasons.joined(separator: "; "))")
+            }
+            return String(cString: SSL_get_version(ssl))
+        }
+    }
 
     /// Connects to host:port with a receive timeout; `receiveBuffer` shrinks SO_RCVBUF (a slow reader).
     static func connect(port: Int, host: String = "127.0.0.1", timeout: Double = 5,
@@ -147,7 +197,11 @@ final class RawClient: @unchecked Sendable {
     private func sendNow(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[offset...].withUnsafeBytes { raw -> Int in
+                if let ssl { return Int(SSL_write(ssl, raw.baseAddress, Int32(raw.count))) }
+                return Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL))
+            }
+            if ssl != nil && n <= 0 { throw ClientError(description: "TLS write failed") }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ClientError(description: "send: errno \(errno)")
@@ -162,7 +216,15 @@ final class RawClient: @unchecked Sendable {
     private func fill() throws -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = chunk.withUnsafeMutableBytes { raw -> Int in
+                guard let ssl else { return recv(fd, raw.baseAddress, raw.count, 0) }
+                let n = SSL_read(ssl, raw.baseAddress, Int32(raw.count))
+                if n > 0 { return Int(n) }
+                let error = SSL_get_error(ssl, n)
+                // close_notify, or a TCP close with or without it, ends the stream like EOF.
+                if error == SSL_ERROR_ZERO_RETURN || error == SSL_ERROR_SYSCALL && errno == 0 || error == SSL_ERROR_SSL { return 0 }
+                return -1  // errno holds EAGAIN on the receive timeout
+            }
             if n > 0 {
                 buffer.append(contentsOf: chunk[0..<n])
                 return true
