@@ -51,11 +51,11 @@ public final class QuillAPI: Sendable {
 
     /// A generation on this API's model (the one its request started with, whatever a reload does meanwhile).
     func submit(_ request: GenerationRequest) async throws(APIError) -> AsyncStream<GenerationEvent> {
-        try await actor.submit(request, on: model)
+        do { return try await actor.submit(request, on: model) } catch { throw APIError(error) }
     }
 
     func promptLogprobs(tokens: [Int32], top: Int) async throws(APIError) -> [TokenLogprob] {
-        try await actor.promptLogprobs(tokens: tokens, top: top, on: model)
+        do { return try await actor.promptLogprobs(tokens: tokens, top: top, on: model) } catch { throw APIError(error) }
     }
 
     /// Whether `given` equals one of `keys`, in time that depends on the lengths only: every key is compared to
@@ -75,21 +75,6 @@ public final class QuillAPI: Sendable {
     /// Whether a page from `origin` may call this server (cors_origins).
     func corsAllows(_ origin: String) -> Bool {
         config.corsOrigins.contains("*") || config.corsOrigins.contains(origin)
-    }
-
-    /// Routes and the methods they take.
-    static let routes: [String: [HTTPRequest.Method]] = [
-        "/": [.get], "/health": [.get], "/info": [.get], "/metrics": [.get], "/openapi.yaml": [.get],
-        "/v1/models": [.get], "/complete": [.post], "/tokenize": [.post], "/detokenize": [.post],
-        "/attention": [.post], "/v1/completions": [.post], "/v1/chat/completions": [.post], "/apply-template": [.post],
-        "/admin/reload": [.post],
-        "/playground.css": [.get], "/playground.js": [.get], "/favicon.ico": [.get], "/favicon.svg": [.get],
-    ]
-
-    /// Routes that need no API key: the health check, and the playground's page and files (the page asks for the
-    /// key and sends it with its own calls).
-    static func isPublic(_ path: String, _ method: HTTPRequest.Method) -> Bool {
-        method == .get && (path == "/health" || path == "/" || Playground.assets[path] != nil)
     }
 
     public func handle(_ request: HTTPServerRequest) async -> HTTPServerResponse {
@@ -119,65 +104,22 @@ public final class QuillAPI: Sendable {
     private func route(_ request: HTTPServerRequest) async throws(APIError) -> HTTPServerResponse {
         var path = request.path
         if path.count > 1, path.hasSuffix("/") { path.removeLast() }
-        var modelPath: String? = nil
-        if path.hasPrefix("/v1/models/") {
-            modelPath = String(path.dropFirst("/v1/models/".count))
-            path = "/v1/models/{id}"
-        }
-        let methods = path == "/v1/models/{id}" ? [.get] : Self.routes[path]
-        guard let methods else {
+        guard let (pattern, parameter) = Route.match(path) else {
             throw .notFound("no route \(APIError.clip(request.path)); see GET /openapi.yaml for the API")
         }
+        let routes = Route.byPath[pattern] ?? []
         let method = request.method == .head ? .get : request.method
-        guard methods.contains(method) else {
-            throw .methodNotAllowed(request.method.rawValue, path: path, allow: methods.map(\.rawValue))
+        guard let route = routes.first(where: { $0.method == method }) else {
+            throw .methodNotAllowed(request.method.rawValue, path: pattern, allow: routes.map(\.method.rawValue))
         }
-        if let keys = apiKeys, !Self.isPublic(path, method) {
+        if let keys = apiKeys, route.access == .key {
             let auth = Array((request.headerFields[.authorization] ?? "").utf8)
             let prefix = Array("Bearer ".utf8)
             guard auth.starts(with: prefix), Self.matchesKey(Array(auth.dropFirst(prefix.count)), keys) else {
                 throw .unauthorized
             }
         }
-        switch path {
-        case "/": return Self.page(Playground.html(modelName: model.name))
-        case _ where Playground.assets[path] != nil:
-            let asset = Playground.assets[path]!
-            return HTTPServerResponse(status: .ok, headerFields: [.contentType: asset.contentType,
-                                                                  .cacheControl: "no-cache",
-                                                                  HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
-                                      body: .bytes(asset.bytes))
-        case "/health": return Self.json(.object([("status", .string("ok"))]))
-        case "/info": return Self.json(await info())
-        case "/metrics":
-            return HTTPServerResponse(status: .ok,
-                                      headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                                      body: .bytes(metrics.exposition()))
-        case "/openapi.yaml":
-            guard let doc = openAPIDocument else { throw .notFound("the OpenAPI document is not installed (\(config.openapi))") }
-            return HTTPServerResponse(status: .ok, headerFields: [.contentType: "application/yaml; charset=utf-8"],
-                                      body: .bytes(doc))
-        case "/v1/models": return Self.json(OpenAI.models(self))
-        case "/v1/models/{id}":
-            guard modelPath == model.name else { throw OpenAI.unknownModel(modelPath ?? "") }
-            return Self.json(OpenAI.modelObject(self))
-        case "/complete": return try await complete(request)
-        case "/tokenize": return try tokenize(request)
-        case "/detokenize": return try detokenize(request)
-        case "/attention": return try await attention(request)
-        case "/v1/completions": return try await OpenAI.completions(self, request)
-        case "/v1/chat/completions": return try await Chat.completions(self, request)
-        case "/apply-template": return try Chat.applyTemplate(self, request)
-        case "/admin/reload":
-            guard let reload else { throw .notFound("this server cannot reload its model") }
-            let outcome = try await reload()
-            return Self.json(.object([
-                ("reloaded", .bool(outcome.reloaded)), ("checkpoint", .string(outcome.model.path)),
-                ("sha256", .string(outcome.model.fileSHA256)), ("previous_sha256", .string(outcome.previousSHA256)),
-                ("step", .int(outcome.model.training.steps)),
-            ]))
-        default: throw .notFound("no route \(APIError.clip(request.path))")
-        }
+        return try await route.handle(self, request, parameter)
     }
 
     // MARK: - Bodies
@@ -335,10 +277,10 @@ public final class QuillAPI: Sendable {
 
     /// Prompt tokens: the text's, or the start token for "".
     func promptTokens(_ text: String, param: String = "prompt") throws(APIError) -> [Int32] {
-        text.isEmpty ? [model.startToken] : try model.encode(text, param: param)
+        do { return text.isEmpty ? [model.startToken] : try model.encode(text, param: param) } catch { throw APIError(error) }
     }
 
-    private func complete(_ request: HTTPServerRequest) async throws(APIError) -> HTTPServerResponse {
+    func complete(_ request: HTTPServerRequest) async throws(APIError) -> HTTPServerResponse {
         let (params, text) = try body(request, textField: "prompt")
         let o = try completionOptions(params, text: text)
         let tokens: [Int32]
@@ -410,7 +352,7 @@ public final class QuillAPI: Sendable {
     /// Most tokens one /tokenize answer lists (about 0.8 MB of JSON); more is a 400 `too_many_tokens`.
     static let maxTokenizeTokens = 32768
 
-    private func tokenize(_ request: HTTPServerRequest) throws(APIError) -> HTTPServerResponse {
+    func tokenize(_ request: HTTPServerRequest) throws(APIError) -> HTTPServerResponse {
         let (params, text) = try body(request, textField: "text")
         let given: String? = if let text { text } else { try params.string("text") }
         guard let text = given else { throw .missing("text") }
@@ -420,7 +362,7 @@ public final class QuillAPI: Sendable {
         do {
             encoded = try model.tokenizer.encodeWithOffsets(text)
         } catch {
-            _ = try model.encode(text, param: "text")  // throws API.md's unknown_characters error
+            do { _ = try model.encode(text, param: "text") } catch { throw APIError(error) }  // unknown_characters
             throw .invalid("text cannot be tokenized", param: "text")
         }
         if countOnly {
@@ -447,7 +389,7 @@ public final class QuillAPI: Sendable {
         return Self.json(.object(fields))
     }
 
-    private func detokenize(_ request: HTTPServerRequest) throws(APIError) -> HTTPServerResponse {
+    func detokenize(_ request: HTTPServerRequest) throws(APIError) -> HTTPServerResponse {
         let (params, _) = try body(request, textField: nil)
         guard let ids = try params.ints("tokens") else { throw .missing("tokens") }
         let V = model.tokenizer.vocabularySize
@@ -462,7 +404,7 @@ public final class QuillAPI: Sendable {
 
     // MARK: - /attention
 
-    private func attention(_ request: HTTPServerRequest) async throws(APIError) -> HTTPServerResponse {
+    func attention(_ request: HTTPServerRequest) async throws(APIError) -> HTTPServerResponse {
         let (params, text) = try body(request, textField: "text")
         let given: String? = if let text { text } else { try params.string("text") }
         guard let text = given else { throw .missing("text") }
@@ -470,12 +412,14 @@ public final class QuillAPI: Sendable {
         let L = model.config.nLayer, H = model.config.nHead
         let layer = params.has("layer") ? try params.int("layer", default: 0, in: 0...(L - 1)) : nil
         let head = params.has("head") ? try params.int("head", default: 0, in: 0...(H - 1)) : nil
-        let tokens = try model.encode(text, param: "text")
+        let tokens: [Int32]
+        do { tokens = try model.encode(text, param: "text") } catch { throw APIError(error) }
         guard tokens.count <= model.config.blockSize else {
             throw APIError(status: 400, message: "text is \(tokens.count) tokens; the context window is "
                 + "\(model.config.blockSize)", param: "text", code: "context_length_exceeded")
         }
-        let weights = try await actor.attention(tokens: tokens, on: model)
+        let weights: [[[[Float]]]]
+        do { weights = try await actor.attention(tokens: tokens, on: model) } catch { throw APIError(error) }
         let layers = layer.map { [$0] } ?? Array(0..<L)
         let heads = head.map { [$0] } ?? Array(0..<H)
         let att: JSONValue = .array(layers.map { l in
@@ -493,7 +437,7 @@ public final class QuillAPI: Sendable {
 
     // MARK: - /info
 
-    private func info() async -> JSONValue {
+    func info() async -> JSONValue {
         let load = await actor.load
         let cache = await actor.promptCacheUsage
         let promptCache: JSONValue = .object([

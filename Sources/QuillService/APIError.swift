@@ -79,3 +79,42 @@ public struct APIError: Error, Sendable, Equatable {
         return out
     }
 }
+
+/// What the model side (ModelActor, LoadedModel) refuses, in its own terms. The API turns each into a status and
+/// API.md's error body at one edge: `APIError.init(_:)`.
+public enum ModelServiceError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Every place in the batch and the queue is taken.
+    case busy(active: Int, waiting: Int)
+    /// This model cannot run the request as given (a generation, scoring or attention refused it).
+    case invalidRequest(String, param: String? = nil)
+    /// Characters a character-level model does not know, in `param`: how many, and the first few.
+    case unknownCharacters(param: String, count: Int, characters: [String])
+    /// `param` cannot be tokenized, with the tokenizer's reason when it gave one.
+    case untokenizable(param: String, reason: String?)
+
+    public var description: String {
+        switch self {
+        case let .busy(active, waiting):
+            "the server is busy: \(active) generations running and \(waiting) waiting; retry shortly"
+        case let .invalidRequest(message, _): message
+        case let .unknownCharacters(param, count, characters):
+            "\(param) has \(count) character\(count == 1 ? "" : "s") that this character-level model does not know: "
+                + characters.prefix(10).map { APIError.clip($0, bytes: 12) }.joined(separator: ", ")
+        case let .untokenizable(param, reason):
+            "\(param) cannot be tokenized" + (reason.map { ": \(APIError.clip($0))" } ?? "")
+        }
+    }
+}
+
+extension APIError {
+    /// The one place where the model side's refusals become HTTP statuses.
+    public init(_ error: ModelServiceError) {
+        switch error {
+        case .busy: self = .overloaded(error.description, retryAfter: 1)
+        case let .invalidRequest(message, param): self = .invalid(message, param: param)
+        case let .unknownCharacters(param, _, _):
+            self = APIError(status: 400, message: error.description, param: param, code: "unknown_characters")
+        case let .untokenizable(param, _): self = .invalid(error.description, param: param)
+        }
+    }
+}

@@ -83,20 +83,18 @@ public final class LoadedModel: @unchecked Sendable {
         startToken = Int32(tokenizer.startToken)
     }
 
-    /// Prompt text to token ids; a character a char model lacks is API.md's 400 `unknown_characters`.
-    public func encode(_ text: String, param: String = "prompt") throws(APIError) -> [Int32] {
+    /// Prompt text to token ids; a character a char model lacks is `.unknownCharacters` (API.md's 400
+    /// `unknown_characters`).
+    public func encode(_ text: String, param: String = "prompt") throws(ModelServiceError) -> [Int32] {
         do {
             return try tokenizer.encode(text).map(Int32.init)
         } catch let e as TokenizerError {
             if case .unknownCharacters(let chars, let count) = e {
-                let listed = chars.prefix(10).map { APIError.clip($0, bytes: 12) }.joined(separator: ", ")
-                throw APIError(status: 400, message: "\(param) has \(count) character\(count == 1 ? "" : "s") "
-                    + "that this character-level model does not know: \(listed)", param: param,
-                    code: "unknown_characters")
+                throw .unknownCharacters(param: param, count: count, characters: Array(chars.prefix(10)))
             }
-            throw APIError.invalid("\(param) cannot be tokenized: \(APIError.clip(e.description))", param: param)
+            throw .untokenizable(param: param, reason: e.description)
         } catch {
-            throw APIError.invalid("\(param) cannot be tokenized", param: param)
+            throw .untokenizable(param: param, reason: nil)
         }
     }
 

@@ -25,11 +25,9 @@ public final class ServiceMetrics: Sendable {
     private let reloads: Counter
     private let reloadFailures: Counter
 
-    /// Route labels: known routes by name, anything else as "other" (so label cardinality stays bounded).
-    public static let routes = ["/", "/complete", "/tokenize", "/detokenize", "/attention", "/health", "/info",
-                                "/metrics", "/openapi.yaml", "/v1/models", "/v1/completions", "/v1/chat/completions",
-                                "/apply-template", "/admin/reload", "/playground.css",
-                                "/playground.js", "/favicon.ico", "/favicon.svg", "other"]
+    /// Route labels: the route table's paths (`/v1/models/{id}` for every model id), anything else as "other" (so
+    /// label cardinality stays bounded).
+    public static let routes = Route.paths + ["other"]
 
     public init() {
         func name(_ n: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -97,7 +95,7 @@ public final class ServiceMetrics: Sendable {
 
     func reloaded(ok: Bool) { ok ? reloads.increment() : reloadFailures.increment() }
 
-    public static func route(_ path: String) -> String { routes.contains(path) ? path : "other" }
+    public static func route(_ path: String) -> String { Route.match(path)?.pattern ?? "other" }
 
     public func request(route: String, status: Int, seconds: Double) {
         registry.makeCounter(

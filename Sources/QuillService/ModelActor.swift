@@ -151,20 +151,19 @@ public actor ModelActor {
     /// Queues a generation on `on` (default: the current model). The stream yields one `.delta` per step and a
     /// final `.done`, then finishes. Cancelling the stream's consumer (a client that went away) stops the
     /// generation within one step.
-    public func submit(_ request: GenerationRequest, on given: LoadedModel? = nil) throws(APIError)
+    public func submit(_ request: GenerationRequest, on given: LoadedModel? = nil) throws(ModelServiceError)
         -> AsyncStream<GenerationEvent> {
         let model = given ?? self.model
         guard active.count + waiting.count < batchCapacity + queueCapacity else {
             metrics?.rejected()
-            throw .overloaded("the server is busy: \(active.count) generations running and \(waiting.count) "
-                + "waiting; retry shortly", retryAfter: 1)
+            throw .busy(active: active.count, waiting: waiting.count)
         }
         let session: GenerationSession
         do {
             session = try GenerationSession(prompt: request.prompt, config: model.config, options: request.options,
                                             maxTokens: request.maxTokens, stopToken: model.endOfText)
         } catch {
-            throw .invalid(error.description)
+            throw .invalidRequest(error.description)
         }
         _ = engine(for: model)
         nextID &+= 1
@@ -196,12 +195,12 @@ public actor ModelActor {
 
     /// The log-probability of each of tokens[1...] given those before it, with `top` alternatives (scoring: echo +
     /// logprobs, prompt_logprobs). At most block_size tokens.
-    public func promptLogprobs(tokens: [Int32], top: Int, on given: LoadedModel? = nil) throws(APIError)
+    public func promptLogprobs(tokens: [Int32], top: Int, on given: LoadedModel? = nil) throws(ModelServiceError)
         -> [TokenLogprob] {
         let model = given ?? self.model
         let scored: [(logprob: Float, top: [(token: Int32, logprob: Float)])]
         do { scored = try engine(for: model).promptLogprobs(tokens: tokens, top: top) } catch {
-            throw .invalid("cannot score the prompt: \(error.description)", param: "prompt")
+            throw .invalidRequest("cannot score the prompt: \(error.description)", param: "prompt")
         }
         dropIdleEngines()
         return zip(tokens.dropFirst(), scored).map { token, s in
@@ -212,10 +211,10 @@ public actor ModelActor {
     }
 
     /// Attention weights [L][H][T][T] of a text's tokens (at most block_size of them).
-    public func attention(tokens: [Int32], on given: LoadedModel? = nil) throws(APIError) -> [[[[Float]]]] {
+    public func attention(tokens: [Int32], on given: LoadedModel? = nil) throws(ModelServiceError) -> [[[[Float]]]] {
         let model = given ?? self.model
         defer { dropIdleEngines() }
-        do { return try engine(for: model).attention(tokens: tokens) } catch { throw .invalid(error.description) }
+        do { return try engine(for: model).attention(tokens: tokens) } catch { throw .invalidRequest(error.description) }
     }
 
     /// A job joins the batch: with cache_prompt, the longest prefix of its prompt that a finished sequence (the

@@ -139,3 +139,29 @@ struct ErrorTests {
         }
     }
 }
+
+@Suite("Model-side errors")
+struct ModelServiceErrorTests {
+    @Test("the model side throws its own errors, and one edge maps them to API.md's statuses and codes")
+    func mappedAtOneEdge() async throws {
+        let busy = APIError(ModelServiceError.busy(active: 16, waiting: 64))
+        #expect(busy.status == 503)
+        #expect(busy.retryAfter == 1)
+        #expect(busy.message.contains("16 generations running and 64 waiting"))
+
+        // A character the fixture's char model lacks: LoadedModel says so in its own terms.
+        #expect(throws: ModelServiceError.unknownCharacters(param: "prompt", count: 1, characters: ["@"])) {
+            try Fixture.model.encode("RO@", param: "prompt")
+        }
+        let unknown = APIError(ModelServiceError.unknownCharacters(param: "text", count: 2, characters: ["@", "#"]))
+        #expect(unknown.status == 400)
+        #expect(unknown.code == "unknown_characters")
+        #expect(unknown.param == "text")
+        #expect(unknown.message == "text has 2 characters that this character-level model does not know: @, #")
+
+        let invalid = APIError(ModelServiceError.invalidRequest("cannot score the prompt: too long", param: "prompt"))
+        #expect(invalid.status == 400)
+        #expect(invalid.code == "invalid_value")
+        #expect(invalid.param == "prompt")
+    }
+}

@@ -241,3 +241,36 @@ struct RouteTests {
         }
     }
 }
+
+@Suite("The route table")
+struct RouteTableTests {
+    @Test("every path of the table answers a wrong method with 405 and an Allow of the table's methods, and keyed routes need the key")
+    func tableDrivesStatuses() async throws {
+        try await Fixture.withServer({ $0.apiKey = "k" }) { server in
+            for path in QuillAPI.routePaths {
+                let concrete = path.replacingOccurrences(of: "{id}", with: "tiny")
+                let methods = QuillAPI.routeMethods(path)
+                #expect(!methods.isEmpty)
+                let wrong = methods.contains("GET") ? "DELETE" : "GET"
+                let refused = try await RawClient.request(port: server.port, method: wrong, path: concrete,
+                                                          headers: [("Authorization", "Bearer k")])
+                #expect(refused.status == 405, "\(wrong) \(concrete)")
+                #expect(refused.header("Allow") == methods.joined(separator: ", "), "\(concrete)")
+                // Without the key: 401 for a keyed route, never for an open one.
+                let method = methods[0]
+                let anonymous = try await RawClient.request(port: server.port, method: method, path: concrete,
+                                                            body: method == "POST" ? Array("{}".utf8) : [])
+                #expect((anonymous.status == 401) == QuillAPI.routeNeedsKey(path, method: method), "\(method) \(concrete)")
+            }
+            #expect(try await RawClient.request(port: server.port, path: "/no/such/route").status == 404)
+        }
+    }
+
+    @Test("the metric labels are the table's paths, a model id counts as /v1/models/{id}, and anything else as other")
+    func metricLabels() {
+        #expect(ServiceMetrics.routes == QuillAPI.routePaths + ["other"])
+        #expect(ServiceMetrics.route("/v1/models/tiny") == "/v1/models/{id}")
+        #expect(ServiceMetrics.route("/complete") == "/complete")
+        #expect(ServiceMetrics.route("/wp-admin") == "other")
+    }
+}
