@@ -318,25 +318,11 @@ public final class QuillAPI: Sendable {
                 }
             }
         }
-        var out = ""
-        var ids: [Int32] = []
-        var lps: [TokenLogprob] = []
-        var summary: (FinishReason, Int, Int, Bool, GenerationTimings)? = nil
-        // A cancelled handler (the client went away) ends this loop, which cancels the generation.
-        for await event in events {
-            switch event {
-            case .delta(let text, let tokens, let logprobs):
-                out += text
-                ids += tokens
-                lps += logprobs
-            case .done(let r, let p, let c, let t, let timings):
-                summary = (r, p, c, t, timings)
-            }
-        }
-        guard let (reason, promptCount, completionCount, truncated, timings) = summary else {
+        let generation = await CollectedGeneration.collect(events, metrics: metrics)
+        guard let (reason, promptCount, completionCount, truncated, timings) = generation.done else {
             throw .server("the generation ended without a result")
         }
-        metrics.tokens(prompt: promptCount, generated: completionCount)
+        let (out, ids, lps) = (generation.text, generation.tokens, generation.logprobs)
         var fields: [(String, JSONValue)] = [
             ("id", .string(id)), ("model", .string(model.name)), ("text", .string((o.echo ? o.prompt : "") + out)),
             ("finish_reason", .string(reason.rawValue)), ("truncated", .bool(truncated)), ("tokens", Self.ids(ids)),

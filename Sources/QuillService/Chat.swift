@@ -174,23 +174,16 @@ enum Chat {
         var choices: [JSONValue] = []
         var promptTokens = 0, completionTokens = 0, cachedTokens = 0
         for (index, events) in streams.enumerated() {
-            var text = ""
-            var lps: [TokenLogprob] = []
-            var reason = FinishReason.length
-            for await event in events {
-                switch event {
-                case .delta(let t, _, let l):
-                    text += t
-                    lps += l
-                case .done(let r, let pt, let c, _, let timings):
-                    reason = r
-                    if index == 0 {
-                        promptTokens = pt
-                        cachedTokens = timings.cachedTokens
-                    }
-                    completionTokens += c
-                    metrics.tokens(prompt: pt, generated: c)
+            let generation = await CollectedGeneration.collect(events, metrics: metrics)
+            var text = generation.text
+            let lps = generation.logprobs
+            let reason = generation.done?.finishReason ?? .length
+            if let done = generation.done {
+                if index == 0 {
+                    promptTokens = done.promptTokens
+                    cachedTokens = done.timings.cachedTokens
                 }
+                completionTokens += done.completionTokens
             }
             if trimSpace && text.hasPrefix(" ") { text.removeFirst() }
             choices.append(.object([

@@ -80,6 +80,34 @@ public enum GenerationEvent: Sendable {
               timings: GenerationTimings)
 }
 
+/// A whole generation gathered from its events: what the non-streamed answers of /complete, /v1/completions and
+/// /v1/chat/completions are made of. A cancelled handler (the client went away) ends the loop, which cancels the
+/// generation; `done` is nil then.
+struct CollectedGeneration {
+    var text = ""
+    var tokens: [Int32] = []
+    var logprobs: [TokenLogprob] = []
+    var done: (finishReason: FinishReason, promptTokens: Int, completionTokens: Int, truncated: Bool,
+               timings: GenerationTimings)?
+
+    /// Reads `events` to the end; the token counts go to `metrics` once, when the generation is done.
+    static func collect(_ events: AsyncStream<GenerationEvent>, metrics: ServiceMetrics) async -> CollectedGeneration {
+        var c = CollectedGeneration()
+        for await event in events {
+            switch event {
+            case .delta(let text, let tokens, let logprobs):
+                c.text += text
+                c.tokens += tokens
+                c.logprobs += logprobs
+            case .done(let reason, let prompt, let completion, let truncated, let timings):
+                c.done = (reason, prompt, completion, truncated, timings)
+                metrics.tokens(prompt: prompt, generated: completion)
+            }
+        }
+        return c
+    }
+}
+
 public actor ModelActor {
     /// Generations stepped together at most.
     public nonisolated let batchCapacity: Int

@@ -145,24 +145,15 @@ enum OpenAI {
         var promptTokens = 0, completionTokens = 0, cachedTokens = 0
         var countedPrompts = Set<Int>()
         for (choice, events) in zip(choices, streams) {
-            var text = echo ? choice.prompt : ""
-            var lps: [TokenLogprob] = []
-            var reason = FinishReason.length
-            for await event in events {
-                switch event {
-                case .delta(let t, _, let l):
-                    text += t
-                    lps += l
-                case .done(let r, let p, let c, _, let timings):
-                    reason = r
-                    completionTokens += c
-                    let promptIndex = choice.index / n
-                    if !countedPrompts.contains(promptIndex) {
-                        countedPrompts.insert(promptIndex)
-                        promptTokens += p
-                        cachedTokens += timings.cachedTokens
-                    }
-                    metrics.tokens(prompt: p, generated: c)
+            let generation = await CollectedGeneration.collect(events, metrics: metrics)
+            let text = (echo ? choice.prompt : "") + generation.text
+            let lps = generation.logprobs
+            let reason = generation.done?.finishReason ?? .length
+            if let done = generation.done {
+                completionTokens += done.completionTokens
+                if countedPrompts.insert(choice.index / n).inserted {
+                    promptTokens += done.promptTokens
+                    cachedTokens += done.timings.cachedTokens
                 }
             }
             results.append(.object([

@@ -544,8 +544,11 @@ struct HTTPServerLimitTests {
         try await TestServer.with({ $0.requestTimeout = 0.6 }) { server, _ in
             let loris = try RawClient.connect(port: server.port)
             defer { loris.close() }
+            // The first bytes at once, so the request deadline (408) applies however late the trickle starts on a
+            // loaded machine, not the first-byte deadline (a close without an answer).
+            try await loris.send("GET ")
             let trickle = Task {
-                for byte in Array("GET /echo HTTP/1.1\r\nHost: t\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "z"), count: 40) {
+                for byte in Array("/echo HTTP/1.1\r\nHost: t\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "z"), count: 40) {
                     guard (try? await loris.send([byte])) != nil else { return }
                     try? await Task.sleep(for: .milliseconds(50))
                 }
@@ -655,7 +658,9 @@ struct HTTPServerLifecycleTests {
     @Test("Closed connections are released, whatever ended them")
     func connectionsReleased() async throws {
         final class Weak: @unchecked Sendable { weak var connection: HTTPConnection? }
-        try await TestServer.with({ $0.requestTimeout = 0.3 }) { server, probe in
+        // request_timeout is also the first-byte deadline of the idle ones: long enough that all 15 are open at once
+        // even when a loaded machine (or a sanitizer) makes the connects slow.
+        try await TestServer.with({ $0.requestTimeout = 3 }) { server, probe in
             var streaming: [RawClient] = [], idle: [RawClient] = [], partial: [RawClient] = []
             for i in 0..<5 {
                 let s = try RawClient.connect(port: server.port)
