@@ -109,16 +109,12 @@ final class HTTPConnection: @unchecked Sendable {
     private var peerClosed = false
     private var shuttingDown = false
 
-    // Deadlines, in DispatchTime uptime nanoseconds.
-    private var idleDeadline: UInt64?
-    private var requestDeadline: UInt64?
-    private var lingerDeadline: UInt64?
-    private var graceDeadline: UInt64?
-    /// A TLS connection must finish its handshake by then.
-    private var handshakeDeadline: UInt64?
-    /// Send-rate window: when output became pending, and `totalSent` then.
-    private var rateWindowStart: UInt64?
-    private var rateWindowSent = 0
+    /// The deadlines (uptime nanoseconds) and the send-rate window; `handleTimer` acts on what they say.
+    private var timers = ConnectionTimers()
+    private var limits: ConnectionTimers.Limits {
+        .init(requestTimeout: configuration.requestTimeout, minSendBytesPerSecond: configuration.minSendBytesPerSecond,
+              sendRateWindow: configuration.sendRateWindow)
+    }
 
     init(socket: Socket, remoteAddress: String, rejected: Bool, configuration: HTTPServerConfiguration,
          handler: @escaping HTTPHandler, accessLog: (@Sendable (AccessLogEntry) -> Void)?,
@@ -161,14 +157,14 @@ final class HTTPConnection: @unchecked Sendable {
                 close()  // OpenSSL could not make a session (out of memory)
                 return
             }
-            handshakeDeadline = Self.deadline(after: configuration.tlsHandshakeTimeout)
+            timers.handshake = Self.deadline(after: configuration.tlsHandshakeTimeout)
         }
         if rejected {
             respondWithError(.tooManyConnections(configuration.maxConnections))
         } else {
             // Before its first byte a connection gets request_timeout, not idle_timeout: a client that connects
             // and says nothing must not hold a place for long.
-            idleDeadline = Self.deadline(after: min(configuration.idleTimeout, configuration.requestTimeout))
+            timers.idle = Self.deadline(after: min(configuration.idleTimeout, configuration.requestTimeout))
             idleSince.withLock { $0 = DispatchTime.now().uptimeNanoseconds }
             rescheduleTimer()
         }
@@ -190,7 +186,7 @@ final class HTTPConnection: @unchecked Sendable {
         queue.async {
             guard self.phase != .closed else { return }
             self.shuttingDown = true
-            self.graceDeadline = deadline
+            self.timers.grace = deadline
             if (self.phase == .reading && !self.parser.isInsideRequest) || self.phase == .lingering {
                 self.close()
             } else {
@@ -271,8 +267,8 @@ final class HTTPConnection: @unchecked Sendable {
             }
             if tls != nil {
                 // The handshake's answers, and plaintext that waited for the handshake to finish.
-                if handshakeDeadline != nil, tls?.isEstablished == true {
-                    handshakeDeadline = nil
+                if timers.handshake != nil, tls?.isEstablished == true {
+                    timers.handshake = nil
                     rescheduleTimer()
                 }
                 flush()
@@ -370,10 +366,10 @@ final class HTTPConnection: @unchecked Sendable {
         guard phase == .reading else { return }
         if parser.isInsideRequest {
             idleSince.withLock { $0 = nil }
-            idleDeadline = nil
-            if requestDeadline == nil { requestDeadline = Self.deadline(after: configuration.requestTimeout) }
+            timers.idle = nil
+            if timers.request == nil { timers.request = Self.deadline(after: configuration.requestTimeout) }
         } else {
-            requestDeadline = nil
+            timers.request = nil
         }
         rescheduleTimer()
     }
@@ -382,8 +378,8 @@ final class HTTPConnection: @unchecked Sendable {
 
     private func dispatch(_ head: HTTPRequestParser.Head, body: [UInt8]) {
         idleSince.withLock { $0 = nil }
-        requestDeadline = nil
-        idleDeadline = nil
+        timers.request = nil
+        timers.idle = nil
         rescheduleTimer()
         let isHead = head.method == "HEAD"
         guard let method = HTTPRequest.Method(isHead ? "GET" : head.method) else {
@@ -417,8 +413,8 @@ final class HTTPConnection: @unchecked Sendable {
 
     /// Answers an error made by the HTTP layer itself, then closes.
     private func respondWithError(_ error: HTTPLayerError) {
-        requestDeadline = nil
-        idleDeadline = nil
+        timers.request = nil
+        timers.idle = nil
         let line = parser.currentRequestLine
         nextExchangeID += 1
         exchange = Exchange(id: nextExchangeID, method: line?.method ?? "", target: line?.target ?? "",
@@ -586,7 +582,7 @@ final class HTTPConnection: @unchecked Sendable {
         self.exchange = nil
         if exchange.keepAlive && !peerClosed && !shuttingDown {
             phase = .reading
-            idleDeadline = Self.deadline(after: configuration.idleTimeout)
+            timers.idle = Self.deadline(after: configuration.idleTimeout)
             idleSince.withLock { $0 = DispatchTime.now().uptimeNanoseconds }
             resumeReading()
             processInput()
@@ -616,8 +612,8 @@ final class HTTPConnection: @unchecked Sendable {
         socket.shutdownWrite()
         parser = HTTPRequestParser(maxHeaderBytes: 0, maxBodyBytes: 0)
         var deadline = Self.deadline(after: Self.lingerSeconds)
-        if let graceDeadline { deadline = min(deadline, graceDeadline) }
-        lingerDeadline = deadline
+        if let grace = timers.grace { deadline = min(deadline, grace) }
+        timers.linger = deadline
         resumeReading()
         rescheduleTimer()
     }
@@ -665,9 +661,8 @@ final class HTTPConnection: @unchecked Sendable {
                     outputStart = 0
                 }
                 waitForWritable()
-                if rateWindowStart == nil {
-                    rateWindowStart = DispatchTime.now().uptimeNanoseconds
-                    rateWindowSent = totalSent
+                if timers.rateWindowStart == nil {
+                    timers.outputBlocked(now: DispatchTime.now().uptimeNanoseconds, totalSent: totalSent)
                     rescheduleTimer()
                 }
                 wakeStreamIfRoom()
@@ -688,8 +683,8 @@ final class HTTPConnection: @unchecked Sendable {
         }
         output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
         outputStart = 0
-        if rateWindowStart != nil {
-            rateWindowStart = nil
+        if timers.rateWindowStart != nil {
+            timers.rateWindowStart = nil
             rescheduleTimer()
         }
         wakeStreamIfRoom()
@@ -767,62 +762,27 @@ final class HTTPConnection: @unchecked Sendable {
     // MARK: - Timers
 
     static func deadline(after seconds: Double) -> UInt64 {
-        let nanos = max(0, min(seconds, 1e9)) * 1e9
-        return DispatchTime.now().uptimeNanoseconds &+ UInt64(nanos)
-    }
-
-    private var rateDeadline: UInt64? {
-        rateWindowStart.map { $0 &+ UInt64(max(0.001, configuration.sendRateWindow) * 1e9) }
+        ConnectionTimers.deadline(after: seconds, from: DispatchTime.now().uptimeNanoseconds)
     }
 
     private func rescheduleTimer() {
         guard let timer else { return }
-        let next = [idleDeadline, requestDeadline, lingerDeadline, graceDeadline, rateDeadline, handshakeDeadline]
-            .compactMap { $0 }.min()
+        let next = timers.next(limits)
         timer.schedule(deadline: next.map { DispatchTime(uptimeNanoseconds: $0) } ?? .distantFuture)
     }
 
     private func handleTimer() {
         guard phase != .closed else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
-        if let graceDeadline, now >= graceDeadline {
-            close(reason: "cut at the drain deadline")  // shutdown's grace period is over: cut what still runs
-            return
+        let observed = ConnectionTimers.Observation(
+            now: DispatchTime.now().uptimeNanoseconds, reading: phase == .reading,
+            insideRequest: parser.isInsideRequest, unreadBytes: phase == .reading ? socket.unreadByteCount() : 0,
+            pendingOutput: pendingOutput, totalSent: totalSent)
+        switch timers.fire(observed, limits) {
+        case .none: rescheduleTimer()
+        case .cutAtDrain: close(reason: "cut at the drain deadline")  // shutdown's grace period is over
+        case .closeAfterLinger, .closeHandshake, .closeIdle: close()
+        case .cutSlowReader: close(reason: "the client read slower than min_send_rate")  // frees it, cancels its stream
+        case .requestTimeout: respondWithError(.requestTimeout(configuration.requestTimeout))
         }
-        if let lingerDeadline, now >= lingerDeadline {
-            close()
-            return
-        }
-        if let handshakeDeadline, now >= handshakeDeadline {
-            close()  // a TLS handshake that did not finish in time: nothing readable can be answered
-            return
-        }
-        if let rateDeadline, now >= rateDeadline {
-            let sent = totalSent - rateWindowSent
-            let required = Double(configuration.minSendBytesPerSecond) * configuration.sendRateWindow
-            if pendingOutput > 0 && Double(sent) < required {
-                close(reason: "the client read slower than min_send_rate")  // free the connection, cancel its stream
-                return
-            }
-            rateWindowStart = pendingOutput > 0 ? now : nil
-            rateWindowSent = totalSent
-        }
-        if phase == .reading {
-            if let requestDeadline, now >= requestDeadline {
-                respondWithError(.requestTimeout(configuration.requestTimeout))
-                return
-            }
-            if let idleDeadline, now >= idleDeadline, !parser.isInsideRequest {
-                if socket.unreadByteCount() > 0 {
-                    // Bytes have arrived, and their read event waits behind this timer (a loaded machine): not idle.
-                    self.idleDeadline = Self.deadline(after: 1)
-                    rescheduleTimer()
-                    return
-                }
-                close()  // idle keep-alive connection: closed without a response (RFC 9112 §9.5)
-                return
-            }
-        }
-        rescheduleTimer()
     }
 }
