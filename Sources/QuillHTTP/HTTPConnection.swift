@@ -422,7 +422,7 @@ final class HTTPConnection: @unchecked Sendable {
                             completedAt: DispatchTime.now().uptimeNanoseconds)
         phase = .handling
         rescheduleTimer()
-        respond(error.response, exchangeID: nextExchangeID)
+        respond(error.response(configuration), exchangeID: nextExchangeID)
     }
 
     // MARK: - Responding
@@ -446,7 +446,7 @@ final class HTTPConnection: @unchecked Sendable {
             if case let .stream(s) = response.body { Self.cancel(s) }
             let error = HTTPLayerError(status: 500, code: "internal_error",
                                        message: "the handler answered with the interim status \(code)")
-            var response = error.response
+            var response = error.response(configuration)
             response.headerFields[.connection] = "close"
             respond(response, exchangeID: exchangeID)
             return

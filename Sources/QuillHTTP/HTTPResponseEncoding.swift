@@ -1,19 +1,17 @@
 // Bytes of responses: the status line and head (RFC 9112 §4, §6), chunk framing (§7.1), the Date field, and the
-// JSON error responses the HTTP layer makes itself (API.md "Errors"). Deciding what to send is the connection's job.
+// errors the HTTP layer answers itself (their body comes from the service). Deciding what to send is the
+// connection's job.
 import Glibc
 import HTTPTypes
 
-/// An error answered by the HTTP layer itself, before any handler runs (or instead of one).
-struct HTTPLayerError: Sendable, Equatable {
-    var status: Int
-    /// API.md's machine-readable `code`.
-    var code: String
-    var message: String
-
-    /// API.md's `type`: `overloaded_error` for 503, `server_error` for other 5xx, else `invalid_request_error`.
-    var type: String {
-        status == 503 ? "overloaded_error" : status >= 500 ? "server_error" : "invalid_request_error"
-    }
+/// An error answered by the HTTP layer itself, before any handler runs (or instead of one). Its body is the
+/// service's business: `HTTPServerConfiguration.errorResponse` writes it (quill-server gives API.md's JSON error).
+public struct HTTPLayerError: Sendable, Equatable {
+    public var status: Int
+    /// A machine-readable code: `bad_request`, `uri_too_long`, `headers_too_large`, `body_too_large`,
+    /// `not_implemented`, `http_version_not_supported`, `request_timeout`, `too_many_connections`, `internal_error`.
+    public var code: String
+    public var message: String
 
     init(status: Int, code: String, message: String) {
         self.status = status
@@ -52,38 +50,23 @@ struct HTTPLayerError: Sendable, Equatable {
               message: "the server has \(limit) open connections, its limit; retry shortly")
     }
 
-    /// `{"error":{"message":…,"type":…,"param":null,"code":…}}` as `application/json; charset=utf-8`.
-    var response: HTTPServerResponse {
-        let json = "{\"error\":{\"message\":\(jsonString(message)),\"type\":\(jsonString(type)),"
-            + "\"param\":null,\"code\":\(jsonString(code))}}"
-        var fields: HTTPFields = [.contentType: "application/json; charset=utf-8"]
-        if status == 503 { fields[.retryAfter] = "1" }
-        return HTTPServerResponse(status: HTTPResponse.Status(code: status), headerFields: fields,
-                                  body: .bytes(Array(json.utf8)))
+    /// The HTTP layer's own body when the service gives none: `STATUS CODE: MESSAGE` as text, with `Retry-After: 1`
+    /// on a 503.
+    public static func plainResponse(_ error: HTTPLayerError) -> HTTPServerResponse {
+        var fields: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
+        if error.status == 503 { fields[.retryAfter] = "1" }
+        return HTTPServerResponse(status: HTTPResponse.Status(code: error.status), headerFields: fields,
+                                  body: .bytes(Array("\(error.status) \(error.code): \(error.message)\n".utf8)))
+    }
+
+    /// The response for this error, as the configuration writes it.
+    func response(_ configuration: HTTPServerConfiguration) -> HTTPServerResponse {
+        configuration.errorResponse(self)
     }
 }
 
 private func formatSeconds(_ seconds: Double) -> String {
     seconds == seconds.rounded() && abs(seconds) < 1e15 ? String(Int(seconds)) : String(seconds)
-}
-
-/// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped.
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }
 
 // MARK: - Head

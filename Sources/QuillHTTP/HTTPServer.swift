@@ -213,7 +213,7 @@ public final class HTTPServer: @unchecked Sendable {
                                       remoteAddress: remoteAddress))
             return
         }
-        let bytes = Self.refusal(maxConnections: configuration.maxConnections)
+        let bytes = Self.refusal(configuration)
         let sent = bytes.withUnsafeBytes { socket.send($0) }
         socket.shutdownWrite()
         var scratch = [UInt8](repeating: 0, count: 4096)
@@ -228,8 +228,8 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     /// The whole 503 too_many_connections response, head and body, with `Connection: close`.
-    static func refusal(maxConnections: Int) -> [UInt8] {
-        let response = HTTPLayerError.tooManyConnections(maxConnections).response
+    static func refusal(_ configuration: HTTPServerConfiguration) -> [UInt8] {
+        let response = HTTPLayerError.tooManyConnections(configuration.maxConnections).response(configuration)
         guard case .bytes(let body) = response.body else { return [] }
         return ResponseEncoding.head(status: response.status,
                                      framingFields: [("Content-Length", String(body.count)), ("Connection", "close")],

@@ -101,6 +101,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var tls: TLSContext? = nil
     /// Seconds a TLS connection has from its accept to the end of its handshake; then it is closed.
     public var tlsHandshakeTimeout: Double = 10
+    /// Writes the response to an error the HTTP layer answers itself (400, 408, 413, 414, 431, 500, 501, 503, 505):
+    /// the service's error schema. The default is a line of text.
+    public var errorResponse: @Sendable (HTTPLayerError) -> HTTPServerResponse = HTTPLayerError.plainResponse
 
     public init() {}
 }

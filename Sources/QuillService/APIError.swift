@@ -1,5 +1,6 @@
 // The error every route answers with: a status and API.md's body
 // `{"error": {"message", "type", "param", "code"}}`. Messages never echo more than 100 bytes of user input.
+import QuillHTTP
 
 public struct APIError: Error, Sendable, Equatable {
     public var status: Int
@@ -116,5 +117,16 @@ extension APIError {
             self = APIError(status: 400, message: error.description, param: param, code: "unknown_characters")
         case let .untokenizable(param, _): self = .invalid(error.description, param: param)
         }
+    }
+}
+
+extension APIError {
+    /// An error the HTTP layer answered itself (a framing error, a timeout, the connection limit), in API.md's
+    /// schema: `overloaded_error` with `Retry-After: 1` for a 503, `server_error` for another 5xx, else
+    /// `invalid_request_error`.
+    public init(_ error: HTTPLayerError) {
+        let type = error.status == 503 ? "overloaded_error" : error.status >= 500 ? "server_error" : "invalid_request_error"
+        self.init(status: error.status, message: error.message, type: type, code: error.code,
+                  retryAfter: error.status == 503 ? 1 : nil)
     }
 }

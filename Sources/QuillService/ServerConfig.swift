@@ -257,6 +257,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         h.idleTimeout = idleTimeout
         h.minSendBytesPerSecond = minSendRate
         h.tlsHandshakeTimeout = tlsHandshakeTimeout
+        h.errorResponse = { QuillAPI.error(APIError($0)) }  // API.md's error body, for the HTTP layer's own errors
         return h
     }
 }

@@ -314,6 +314,19 @@ struct HTTPServerMalformedTests {
         #expect(response.header("Connection") == "close", sourceLocation: sourceLocation)
     }
 
+    @Test("Without the service's error writer, the HTTP layer answers its errors in a line of text")
+    func plainErrorBody() async throws {
+        try await TestServer.with({ $0.errorResponse = HTTPLayerError.plainResponse }) { server, _ in
+            let client = try RawClient.connect(port: server.port)
+            defer { client.close() }
+            try await client.send("GET /echo HTTP/1.1\r\n\r\n")  // no Host
+            let response = try await client.readResponse()
+            #expect(response.status == 400)
+            #expect(response.header("Content-Type") == "text/plain; charset=utf-8")
+            #expect(response.text.hasPrefix("400 bad_request: "))
+        }
+    }
+
     @Test("Each malformed request is answered with its status, then the connection closes",
           arguments: cases, Mode.allCases)
     func malformed(_ testCase: (String, String, Int, String), mode: Mode) async throws {

@@ -431,8 +431,30 @@ enum TestServer {
         configuration.port = 0
         configuration.requestTimeout = 5
         configuration.idleTimeout = 5
+        configuration.errorResponse = apiError
         adjust(&configuration)
         return configuration
+    }
+
+    /// The service's side of the HTTP layer's errors, as quill-server writes them (API.md's
+    /// `{"error":{"message","type","param","code"}}`), so these tests see what clients of the real server see.
+    static let apiError: @Sendable (HTTPLayerError) -> HTTPServerResponse = { e in
+        func string(_ text: String) -> String {
+            var out = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"", "\\": out += "\\" + String(scalar)
+                case _ where scalar.value < 0x20: out += "\\u00" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        let type = e.status >= 500 ? (e.status == 503 ? "overloaded_error" : "server_error") : "invalid_request_error"
+        let json = "{\"error\":{\"message\":\(string(e.message)),\"type\":\(string(type)),\"param\":null,\"code\":\(string(e.code))}}"
+        var fields: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if e.status == 503 { fields[.retryAfter] = "1" }
+        return HTTPServerResponse(status: .init(code: e.status), headerFields: fields, body: .bytes(Array(json.utf8)))
     }
 
     /// Starts a server, runs `body`, and always shuts the server down.

@@ -165,3 +165,21 @@ struct ModelServiceErrorTests {
         #expect(invalid.param == "prompt")
     }
 }
+
+@Suite("HTTP-layer errors through the service")
+struct HTTPLayerErrorBodyTests {
+    @Test("an error the HTTP layer answers itself carries API.md's JSON error, written by the service")
+    func layerErrorsInAPISchema() async throws {
+        try await Fixture.withServer { server in
+            let port = server.port
+            let reply = try await offPool { () throws -> HTTPReply in
+                let c = try RawClient(port: port)
+                c.send(Array("GET /health HTTP/1.1\r\n\r\n".utf8))  // no Host: the HTTP layer's 400
+                return try RawClient.parse(c.readAll())
+            }
+            #expect(reply.status == 400)
+            #expect(reply.header("Content-Type") == "application/json; charset=utf-8")
+            #expect(reply.text == #"{"error":{"message":"an HTTP/1.1 request needs a Host header","type":"invalid_request_error","param":null,"code":"bad_request"}}"#)
+        }
+    }
+}
