@@ -29,6 +29,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -43,7 +44,8 @@ let package = Package(
 
         // MARK: - Libraries, in dependency order
         .target(name: "QuillTensor", dependencies: ["CBLAS"], swiftSettings: fast),
-        .target(name: "QuillTokenizers", swiftSettings: fast),
+        .target(name: "QuillTokenizers", dependencies: [.product(name: "HeapModule", package: "swift-collections")],
+                swiftSettings: fast),
         .target(name: "QuillModel", dependencies: ["QuillTensor"], swiftSettings: fast),
         .target(name: "QuillCheckpoint", dependencies: ["QuillTensor", "QuillModel", "QuillTokenizers", "COpenSSL"]),
         .target(name: "QuillTraining", dependencies: ["QuillTensor", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "CZlib",
@@ -55,6 +57,7 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "DequeModule", package: "swift-collections"),
         ],
         // The playground's files, compiled into the binary as byte arrays (PackageResources.*): edited as what they
         // are, served without a resource bundle to find at run time.

@@ -1,6 +1,7 @@
 // The model actor: owns the GPT's inference state and steps every in-flight generation together (continuous
 // batching). It runs on its own serial Dispatch queue, so compute never blocks Swift's cooperative threads or the
 // HTTP queues. Requests join after their prefill and leave when done; results flow back as AsyncStreams.
+import DequeModule
 import Dispatch
 import Foundation
 import QuillModel
@@ -122,7 +123,7 @@ public actor ModelActor {
     private var engines: [ObjectIdentifier: InferenceEngine] = [:]
     private let workers: Int
     private var active: [Job] = []
-    private var waiting: [Job] = []
+    private var waiting = Deque<Job>()
     private var running = false
     private var nextID: UInt64 = 0
     private let metrics: ServiceMetrics?

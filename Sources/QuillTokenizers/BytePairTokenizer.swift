@@ -1,6 +1,7 @@
 // Byte-level byte-pair encoding, GPT-2 style: pre-tokenize, map bytes to base tokens, apply merges by rank.
 // Loading files, fitting, explaining and the JSON form are facets in BytePairTokenizer+*.swift.
 import Foundation
+import HeapModule
 
 /// A byte-level BPE tokenizer, exact to GPT-2 / tiktoken's `gpt2` encoding when built from GPT-2's files.
 ///
@@ -409,12 +410,12 @@ extension BytePairTokenizer {
             var ids = (0..<length).map { byteToID[Int(p[$0])] }
             var next = (0..<length).map { $0 + 1 < length ? Int32($0 + 1) : -1 }
             var prev = (0..<length).map { Int32($0 - 1) }
-            var heap = MinHeap()
+            var heap = Heap<UInt64>()  // swift-collections
             for k in 0..<(length - 1) {
                 let rank = merges.rank(ids[k], ids[k + 1])
-                if rank != MergeTable.noRank { heap.push(UInt64(rank) << 32 | UInt64(k)) }
+                if rank != MergeTable.noRank { heap.insert(UInt64(rank) << 32 | UInt64(k)) }
             }
-            while let top = heap.pop() {
+            while let top = heap.popMin() {
                 let rank = UInt32(truncatingIfNeeded: top >> 32)
                 let at = Int(truncatingIfNeeded: top & 0xFFFF_FFFF)
                 let right = Int(next[at])
@@ -428,11 +429,11 @@ extension BytePairTokenizer {
                 if prev[at] >= 0 {
                     let left = Int(prev[at])
                     let r = merges.rank(ids[left], ids[at])
-                    if r != MergeTable.noRank { heap.push(UInt64(r) << 32 | UInt64(left)) }
+                    if r != MergeTable.noRank { heap.insert(UInt64(r) << 32 | UInt64(left)) }
                 }
                 if next[at] >= 0 {
                     let r = merges.rank(ids[at], ids[Int(next[at])])
-                    if r != MergeTable.noRank { heap.push(UInt64(r) << 32 | UInt64(at)) }
+                    if r != MergeTable.noRank { heap.insert(UInt64(r) << 32 | UInt64(at)) }
                 }
             }
             context.reserveScratch(length)
@@ -589,42 +590,5 @@ struct OffsetSink: TokenSink {
             if text[scanned] & 0xC0 != 0x80 { leads += 1 }
             scanned += 1
         }
-    }
-}
-
-// MARK: - Heap
-
-/// A binary min-heap of UInt64 (rank in the high half, position in the low half).
-struct MinHeap {
-    private var items: [UInt64] = []
-
-    mutating func push(_ value: UInt64) {
-        items.append(value)
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            if items[parent] <= items[child] { break }
-            items.swapAt(parent, child)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> UInt64? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1
-                if left >= items.count { break }
-                let right = left + 1
-                let child = right < items.count && items[right] < items[left] ? right : left
-                if items[parent] <= items[child] { break }
-                items.swapAt(parent, child)
-                parent = child
-            }
-        }
-        return top
     }
 }
