@@ -351,9 +351,16 @@ struct HTTPServerMalformedTests {
         }
     }
 
-    @Test("A missing Host on HTTP/1.1 is tolerated")
-    func missingHost() async throws {
+    @Test("An HTTP/1.1 request needs exactly one Host: none or two are 400 and close, one is served")
+    func exactlyOneHost() async throws {
         try await TestServer.with { server, _ in
+            for request in ["GET /echo HTTP/1.1\r\n\r\n", "GET /echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"] {
+                let client = try RawClient.connect(port: server.port)
+                defer { client.close() }
+                try await client.send(request)
+                Self.check(try await client.readResponse(), status: 400, code: "bad_request")
+                #expect(await client.isClosedByServer())
+            }
             let client = try RawClient.connect(port: server.port)
             defer { client.close() }
             try await client.send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
