@@ -35,13 +35,16 @@ export QUILL_DATA
 ## checks of the shipping files (hadolint, kubernetes-validate, openapi-spec-validator), and schemathesis against
 ## docs/openapi.yaml and the server (scripts/schemathesis.sh); Python tools go into
 ## virtual environments under ~/.cache on first use
-## The HTTP server's suites run first, on their own: their timeouts are measured in wall-clock time, and beside the
-## CPU-heavy suites (gradient checks, training) a 2-core machine can hold their clients' continuations for seconds.
+## The HTTP server's suites run first, on their own, then the service's, on their own: their timeouts are measured in
+## wall-clock time, and beside the CPU-heavy suites (gradient checks, training, tokenizing all of Tiny Shakespeare)
+## a 2-core machine can hold the cooperative pool that their servers' handlers need for seconds (seen in CI: 14
+## service tests timed out together after 11 s while those suites ran).
 test: deps
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build --filter QuillHTTPTests
-	QUILL_OPENAI_PYTHON="$$(scripts/openai-venv.sh)" QUILL_GGUF_PYTHON="$$(scripts/gguf-venv.sh)" \
-	  $(SWIFT) test $(TEST_FLAGS) --skip-build --skip QuillHTTPTests
+	QUILL_OPENAI_PYTHON="$$(scripts/openai-venv.sh)" $(SWIFT) test $(TEST_FLAGS) --skip-build --filter QuillServiceTests
+	QUILL_GGUF_PYTHON="$$(scripts/gguf-venv.sh)" \
+	  $(SWIFT) test $(TEST_FLAGS) --skip-build --skip QuillHTTPTests --skip QuillServiceTests
 	scripts/check-deploy.sh
 	scripts/schemathesis.sh "$$($(SWIFT) build $(TEST_FLAGS) --show-bin-path)/quill-server"
 
