@@ -20,7 +20,6 @@ struct ConnectionTimers: Equatable {
 
     /// The limits the decisions need.
     struct Limits: Equatable {
-        var requestTimeout: Double
         /// Bytes per second the peer must read while output waits, over `sendRateWindow` seconds.
         var minSendBytesPerSecond: Int
         var sendRateWindow: Double

@@ -112,8 +112,7 @@ final class HTTPConnection: @unchecked Sendable {
     /// The deadlines (uptime nanoseconds) and the send-rate window; `handleTimer` acts on what they say.
     private var timers = ConnectionTimers()
     private var limits: ConnectionTimers.Limits {
-        .init(requestTimeout: configuration.requestTimeout, minSendBytesPerSecond: configuration.minSendBytesPerSecond,
-              sendRateWindow: configuration.sendRateWindow)
+        .init(minSendBytesPerSecond: configuration.minSendBytesPerSecond, sendRateWindow: configuration.sendRateWindow)
     }
 
     init(socket: Socket, remoteAddress: String, rejected: Bool, configuration: HTTPServerConfiguration,

@@ -6,7 +6,8 @@ import Testing
 @Suite("Connection timeouts on a fake clock")
 struct ConnectionTimersTests {
     static let second: UInt64 = 1_000_000_000
-    static let limits = ConnectionTimers.Limits(requestTimeout: 10, minSendBytesPerSecond: 256, sendRateWindow: 10)
+    static let limits = ConnectionTimers.Limits(minSendBytesPerSecond: 256, sendRateWindow: 10)
+    static let requestTimeout = 10.0
 
     /// What a reading connection with nothing pending sees at `seconds`.
     static func reading(at seconds: Double, inside: Bool = false, unread: Int = 0) -> ConnectionTimers.Observation {
@@ -17,7 +18,7 @@ struct ConnectionTimersTests {
     @Test("the first-byte deadline closes a silent connection when it passes, not a moment before")
     func firstByte() {
         var t = ConnectionTimers()
-        t.idle = ConnectionTimers.deadline(after: min(30, Self.limits.requestTimeout), from: 0)
+        t.idle = ConnectionTimers.deadline(after: min(30, Self.requestTimeout), from: 0)
         #expect(t.next(Self.limits) == 10 * Self.second)
         #expect(t.fire(Self.reading(at: 9.999), Self.limits) == .none)
         #expect(t.fire(Self.reading(at: 10), Self.limits) == .closeIdle)
