@@ -231,12 +231,13 @@ public final class GPT: LanguageModel, @unchecked Sendable {
     /// Pointers into one block (parameters or a gradient block) for each tensor, built once.
     struct Weights {
         struct Layer {
-            var ln1w, ln1b: FloatBuffer?
-            var attnW, attnB: FloatBuffer?
-            var projW, projB: FloatBuffer?
-            var ln2w, ln2b: FloatBuffer?
-            var fcW, fcB: FloatBuffer?
-            var fcProjW, fcProjB: FloatBuffer?
+            // Biases alone are optional (a config may have none); every weight is in every layout.
+            var ln1w: FloatBuffer, ln1b: FloatBuffer?
+            var attnW: FloatBuffer, attnB: FloatBuffer?
+            var projW: FloatBuffer, projB: FloatBuffer?
+            var ln2w: FloatBuffer, ln2b: FloatBuffer?
+            var fcW: FloatBuffer, fcB: FloatBuffer?
+            var fcProjW: FloatBuffer, fcProjB: FloatBuffer?
         }
         let wte: FloatBuffer
         let wpe: FloatBuffer?
@@ -248,18 +249,22 @@ public final class GPT: LanguageModel, @unchecked Sendable {
             func s(_ name: String) -> FloatBuffer? {
                 layout[name] == nil ? nil : layout.slice(name, of: block)
             }
-            wte = s("wte.weight")!
+            func w(_ name: String) -> FloatBuffer {
+                guard let b = s(name) else { preconditionFailure("GPT.Weights: the layout has no \(name)") }
+                return b
+            }
+            wte = w("wte.weight")
             wpe = s("wpe.weight")
             layers = (0..<config.nLayer).map { i in
                 let p = "h.\(i)."
-                return Layer(ln1w: s(p + "ln_1.weight"), ln1b: s(p + "ln_1.bias"),
-                             attnW: s(p + "attn.c_attn.weight"), attnB: s(p + "attn.c_attn.bias"),
-                             projW: s(p + "attn.c_proj.weight"), projB: s(p + "attn.c_proj.bias"),
-                             ln2w: s(p + "ln_2.weight"), ln2b: s(p + "ln_2.bias"),
-                             fcW: s(p + "mlp.c_fc.weight"), fcB: s(p + "mlp.c_fc.bias"),
-                             fcProjW: s(p + "mlp.c_proj.weight"), fcProjB: s(p + "mlp.c_proj.bias"))
+                return Layer(ln1w: w(p + "ln_1.weight"), ln1b: s(p + "ln_1.bias"),
+                             attnW: w(p + "attn.c_attn.weight"), attnB: s(p + "attn.c_attn.bias"),
+                             projW: w(p + "attn.c_proj.weight"), projB: s(p + "attn.c_proj.bias"),
+                             ln2w: w(p + "ln_2.weight"), ln2b: s(p + "ln_2.bias"),
+                             fcW: w(p + "mlp.c_fc.weight"), fcB: s(p + "mlp.c_fc.bias"),
+                             fcProjW: w(p + "mlp.c_proj.weight"), fcProjB: s(p + "mlp.c_proj.bias"))
             }
-            lnfw = s("ln_f.weight")!
+            lnfw = w("ln_f.weight")
             lnfb = s("ln_f.bias")
         }
     }
@@ -326,36 +331,21 @@ final class Worker: @unchecked Sendable {
         self.T = T
         self.attentionThreads = attentionThreads
         let B = samples.count, C = c.nEmbd, N = B * T, V = c.vocabSize, NH = c.nHead
-        var sizes: [Int] = []
-        func take(_ n: Int) -> Int { sizes.append(n); return sizes.count - 1 }
-        let encoded = take(N * C)
-        var layerIdx: [[Int]] = []
-        for _ in 0..<c.nLayer {
-            layerIdx.append([take(N * C), take(N), take(N), take(3 * N * C), take(B * NH * T * T), take(N * C),
-                             take(N * C), take(N * C), take(N), take(N), take(4 * N * C), take(4 * N * C),
-                             take(4 * N * C), take(N * C)])
+        let scratchCount = attentionThreads * attentionScratchCount(T: T, headSize: c.headSize)
+        (acts, block) = carveFloats { a in
+            Activations(
+                encoded: a.take(N * C),
+                layers: (0..<c.nLayer).map { _ in
+                    Activations.Layer(ln1: a.take(N * C), ln1Mean: a.take(N), ln1Rstd: a.take(N), qkv: a.take(3 * N * C),
+                                      att: a.take(B * NH * T * T), atty: a.take(N * C), residual2: a.take(N * C),
+                                      ln2: a.take(N * C), ln2Mean: a.take(N), ln2Rstd: a.take(N),
+                                      fch: a.take(4 * N * C), fchGelu: a.take(4 * N * C),
+                                      fchSigmoid: a.take(4 * N * C), residual3: a.take(N * C))
+                },
+                lnf: a.take(N * C), lnfMean: a.take(N), lnfRstd: a.take(N), logits: a.take(N * V), losses: a.take(N),
+                branch: a.take(N * C), dres: a.take(N * C), dtmp: a.take(N * C), dln: a.take(N * C),
+                dbigA: a.take(4 * N * C), dbigB: a.take(4 * N * C), attnScratch: a.take(scratchCount))
         }
-        let tail = [take(N * C), take(N), take(N), take(N * V), take(N), take(N * C),
-                    take(N * C), take(N * C), take(N * C), take(4 * N * C), take(4 * N * C),
-                    take(attentionThreads * attentionScratchCount(T: T, headSize: c.headSize))]
-        // One allocation; every tensor starts on a 64-byte boundary.
-        var offsets: [Int] = []
-        var total = 0
-        for s in sizes { offsets.append(total); total += (s + 15) & ~15 }
-        block = allocateFloats(total)
-        let blk = block
-        func buf(_ i: Int) -> FloatBuffer { blk.slice(offsets[i], sizes[i]) }
-        acts = Activations(
-            encoded: buf(encoded),
-            layers: layerIdx.map { l in
-                Activations.Layer(ln1: buf(l[0]), ln1Mean: buf(l[1]), ln1Rstd: buf(l[2]), qkv: buf(l[3]),
-                                  att: buf(l[4]), atty: buf(l[5]), residual2: buf(l[6]), ln2: buf(l[7]),
-                                  ln2Mean: buf(l[8]), ln2Rstd: buf(l[9]), fch: buf(l[10]), fchGelu: buf(l[11]),
-                                  fchSigmoid: buf(l[12]), residual3: buf(l[13]))
-            },
-            lnf: buf(tail[0]), lnfMean: buf(tail[1]), lnfRstd: buf(tail[2]), logits: buf(tail[3]),
-            losses: buf(tail[4]), branch: buf(tail[5]), dres: buf(tail[6]), dtmp: buf(tail[7]), dln: buf(tail[8]),
-            dbigA: buf(tail[9]), dbigB: buf(tail[10]), attnScratch: buf(tail[11]))
         if ownGradients {
             let g = allocateFloats(layout.count)
             grads = g
@@ -394,19 +384,19 @@ final class Worker: @unchecked Sendable {
         var residual = acts.encoded
         for l in 0..<c.nLayer {
             let p = w.layers[l], a = acts.layers[l]
-            layerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, residual, p.ln1w!, p.ln1b, rows: N, C: C)
-            matmulForward(a.qkv, a.ln1, p.attnW!, p.attnB, rows: N, inChannels: C, outChannels: 3 * C)
+            layerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, residual, p.ln1w, p.ln1b, rows: N, C: C)
+            matmulForward(a.qkv, a.ln1, p.attnW, p.attnB, rows: N, inChannels: C, outChannels: 3 * C)
             attentionForward(a.atty, a.att, a.qkv, scratch: acts.attnScratch, B: B, T: T, C: C, NH: NH,
                              dropout: mask.map { siteMask($0, layer: l, .attention) },
                              sampleOffset: sampleOffset + samples.lowerBound, segments: seg?.0,
                              threads: attentionThreads)
-            matmulForward(acts.branch, a.atty, p.projW!, p.projB, rows: N, inChannels: C, outChannels: C)
+            matmulForward(acts.branch, a.atty, p.projW, p.projB, rows: N, inChannels: C, outChannels: C)
             if let mask { dropout(acts.branch, siteMask(mask, layer: l, .attnResidual), width: C, backward: false) }
             residualForward(a.residual2, residual, acts.branch, count: N * C)
-            layerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.residual2, p.ln2w!, p.ln2b, rows: N, C: C)
-            matmulForward(a.fch, a.ln2, p.fcW!, p.fcB, rows: N, inChannels: C, outChannels: 4 * C)
+            layerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.residual2, p.ln2w, p.ln2b, rows: N, C: C)
+            matmulForward(a.fch, a.ln2, p.fcW, p.fcB, rows: N, inChannels: C, outChannels: 4 * C)
             geluForward(a.fchGelu, a.fch, count: 4 * N * C, sigmoid: a.fchSigmoid)
-            matmulForward(acts.branch, a.fchGelu, p.fcProjW!, p.fcProjB, rows: N, inChannels: 4 * C, outChannels: C)
+            matmulForward(acts.branch, a.fchGelu, p.fcProjW, p.fcProjB, rows: N, inChannels: 4 * C, outChannels: C)
             if let mask { dropout(acts.branch, siteMask(mask, layer: l, .mlpResidual), width: C, backward: false) }
             residualForward(a.residual3, a.residual2, acts.branch, count: N * C)
             residual = a.residual3
@@ -447,12 +437,12 @@ final class Worker: @unchecked Sendable {
                 dropout(dtmp, siteMask(mask, layer: l, .mlpResidual), width: C, backward: true)
                 dbranch = dtmp
             }
-            matmulBackward(dbigA, gp.fcProjW!, gp.fcProjB, dbranch, a.fchGelu, p.fcProjW!,
+            matmulBackward(dbigA, gp.fcProjW, gp.fcProjB, dbranch, a.fchGelu, p.fcProjW,
                            rows: N, inChannels: 4 * C, outChannels: C, overwriteInput: true)
             geluBackward(dbigB, a.fch, dbigA, count: 4 * N * C, sigmoid: a.fchSigmoid, overwrite: true)
-            matmulBackward(dln, gp.fcW!, gp.fcB, dbigB, a.ln2, p.fcW!, rows: N, inChannels: C, outChannels: 4 * C,
+            matmulBackward(dln, gp.fcW, gp.fcB, dbigB, a.ln2, p.fcW, rows: N, inChannels: C, outChannels: 4 * C,
                            overwriteInput: true)
-            layerNormBackward(dres, gp.ln2w!, gp.ln2b, dln, a.residual2, p.ln2w!, a.ln2Mean, a.ln2Rstd, rows: N, C: C)
+            layerNormBackward(dres, gp.ln2w, gp.ln2b, dln, a.residual2, p.ln2w, a.ln2Mean, a.ln2Rstd, rows: N, C: C)
             // Attention branch: residual2 = residualIn + dropout(c_proj(attention(c_attn(ln_1(residualIn)))))
             dbranch = dres
             if let mask {
@@ -460,7 +450,7 @@ final class Worker: @unchecked Sendable {
                 dropout(dtmp, siteMask(mask, layer: l, .attnResidual), width: C, backward: true)
                 dbranch = dtmp
             }
-            matmulBackward(dln, gp.projW!, gp.projB, dbranch, a.atty, p.projW!, rows: N, inChannels: C, outChannels: C,
+            matmulBackward(dln, gp.projW, gp.projB, dbranch, a.atty, p.projW, rows: N, inChannels: C, outChannels: C,
                            overwriteInput: true)
             let dqkv = dbigA.slice(0, 3 * N * C)
             attentionBackward(dqkv, dln, a.att, a.qkv, scratch: acts.attnScratch, B: B, T: T, C: C, NH: NH,
@@ -468,9 +458,9 @@ final class Worker: @unchecked Sendable {
                               sampleOffset: sampleOffset + samples.lowerBound, overwrite: true,
                               threads: attentionThreads)
             let dln1 = dbigB.slice(0, N * C)
-            matmulBackward(dln1, gp.attnW!, gp.attnB, dqkv, a.ln1, p.attnW!, rows: N, inChannels: C, outChannels: 3 * C,
+            matmulBackward(dln1, gp.attnW, gp.attnB, dqkv, a.ln1, p.attnW, rows: N, inChannels: C, outChannels: 3 * C,
                            overwriteInput: true)
-            layerNormBackward(dres, gp.ln1w!, gp.ln1b, dln1, residualIn, p.ln1w!, a.ln1Mean, a.ln1Rstd, rows: N, C: C)
+            layerNormBackward(dres, gp.ln1w, gp.ln1b, dln1, residualIn, p.ln1w, a.ln1Mean, a.ln1Rstd, rows: N, C: C)
         }
         if let mask { dropout(dres, siteMask(mask, layer: 0, .embedding), width: C, backward: true) }
         let positions = model.segments.map { $0.positions.slice(samples.lowerBound * T, N) }

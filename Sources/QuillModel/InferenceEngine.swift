@@ -135,12 +135,18 @@ public final class InferenceEngine: @unchecked Sendable {
 final class InferenceScratch: @unchecked Sendable {
     private var rows = 0
     private var block: FloatBuffer = allocateFloats(0)
-    private var x, ln, qkv, atty, branch, fch, fchGelu, res2, mean, rstd, last, logits, att: FloatBuffer
+    /// A pass's activations, carved out of `block` in `ensure`: `rows` rows of each, `last` and `logits` for
+    /// `rowsForItems` rows, and one row of attention scores per thread.
+    private struct Buffers {
+        var x, ln, qkv, atty, branch, fch, fchGelu, res2, mean, rstd, last, logits, att: FloatBuffer
+    }
+    private var b: Buffers
     private var tokens: TokenBuffer = TokenBuffer.allocate(capacity: 1)
 
     init() {
-        x = block; ln = block; qkv = block; atty = block; branch = block; fch = block; fchGelu = block
-        res2 = block; mean = block; rstd = block; last = block; logits = block; att = block
+        let e = block
+        b = Buffers(x: e, ln: e, qkv: e, atty: e, branch: e, fch: e, fchGelu: e, res2: e, mean: e, rstd: e, last: e,
+                    logits: e, att: e)
     }
 
     deinit { freeFloats(block); tokens.deallocate() }
@@ -151,14 +157,13 @@ final class InferenceScratch: @unchecked Sendable {
         tokens.deallocate()
         let C = c.nEmbd, V = c.vocabSize, T = c.blockSize
         let n = max(n, rows), m = max(items, rowsForItems), parts = max(parts, attParts)
-        let sizes = [n * C, n * C, 3 * n * C, n * C, n * C, 4 * n * C, 4 * n * C, n * C, n, n, m * C, m * V,
-                     parts * ((T + 7) & ~7)]
-        var offs: [Int] = [], total = 0
-        for s in sizes { offs.append(total); total += (s + 15) & ~15 }
-        block = allocateFloats(total)
-        func b(_ i: Int) -> FloatBuffer { block.slice(offs[i], sizes[i]) }
-        x = b(0); ln = b(1); qkv = b(2); atty = b(3); branch = b(4); fch = b(5); fchGelu = b(6); res2 = b(7)
-        mean = b(8); rstd = b(9); last = b(10); logits = b(11); att = b(12)
+        let scoreRow = (T + 7) & ~7
+        (b, block) = carveFloats { a in
+            Buffers(x: a.take(n * C), ln: a.take(n * C), qkv: a.take(3 * n * C), atty: a.take(n * C),
+                    branch: a.take(n * C), fch: a.take(4 * n * C), fchGelu: a.take(4 * n * C), res2: a.take(n * C),
+                    mean: a.take(n), rstd: a.take(n), last: a.take(m * C), logits: a.take(m * V),
+                    att: a.take(parts * scoreRow))
+        }
         tokens = TokenBuffer.allocate(capacity: n)
         rows = n
         rowsForItems = m
@@ -187,6 +192,7 @@ final class InferenceScratch: @unchecked Sendable {
         let parts = max(1, min(split, NH))
         let headRows = 32
         ensure(rows: N, items: everyRow == nil ? items.count : max(items.count, min(N, headRows)), config: c, parts: parts)
+        let b = self.b
         let attStride = (c.blockSize + 7) & ~7
         // Attention multiply-adds of this pass (scores and weighted values), to decide whether to split it.
         var attentionWork = 0
@@ -204,7 +210,7 @@ final class InferenceScratch: @unchecked Sendable {
                 let p = item.cache.count + i
                 if t == boundary { start = p }
                 rowStart[r] = start
-                let o = x.ptr + r * C, e = w.wte.ptr + Int(t) * C, q = pos.ptr + (p - start) * C
+                let o = b.x.ptr + r * C, e = w.wte.ptr + Int(t) * C, q = pos.ptr + (p - start) * C
                 for j in 0..<C { o[j] = e[j] + q[j] }
                 r += 1
             }
@@ -213,8 +219,8 @@ final class InferenceScratch: @unchecked Sendable {
         let scale = 1 / Float(hs).squareRoot()
         for l in 0..<c.nLayer {
             let p = w.layers[l]
-            layerNormForward(ln, mean, rstd, x, p.ln1w, p.ln1b, rows: N, C: C)
-            p.attn.forward(qkv, ln, p.attnB, rows: N, workers: split)
+            layerNormForward(b.ln, b.mean, b.rstd, b.x, p.ln1w, p.ln1b, rows: N, C: C)
+            p.attn.forward(b.qkv, b.ln, p.attnB, rows: N, workers: split)
             // Write this step's keys and values into the caches, then attend over positions 0...p.
             r = 0
             for item in items {
@@ -222,18 +228,17 @@ final class InferenceScratch: @unchecked Sendable {
                 let cap = item.cache.stride
                 for i in 0..<item.tokens.count {
                     let p = item.cache.count + i
-                    let k = qkv.ptr + r * 3 * C + C
+                    let k = b.qkv.ptr + r * 3 * C + C
                     for ch in 0..<C { kc[ch * cap + p] = k[ch] }
-                    let v = qkv.ptr + r * 3 * C + 2 * C
+                    let v = b.qkv.ptr + r * 3 * C + 2 * C
                     for h in 0..<NH { (vc + (h * cap + p) * hs).update(from: v + h * hs, count: hs) }
                     r += 1
                 }
             }
             // Each thread takes a range of heads, with its own row of scores.
-            let (atty, att, qkv) = (atty, att, qkv)
             Parallel.forEach(attentionParts) { part in
                 let heads = Parallel.range(part, of: attentionParts, total: NH)
-                let scores = att.ptr + part * attStride
+                let scores = b.att.ptr + part * attStride
                 var r = 0
                 for item in items {
                     let kc = item.cache.keys(l), vc = item.cache.values(l)
@@ -241,11 +246,10 @@ final class InferenceScratch: @unchecked Sendable {
                         let s0 = starts[r]
                         let n = item.cache.count + i + 1 - s0
                         for h in heads {
-                            let inv = attendRow(out: atty.ptr + r * C + h * hs, att: scores,
-                                                q: qkv.ptr + r * 3 * C + h * hs,
-                                                keysT: kc + h * hs * item.cache.stride + s0, keyStride: item.cache.stride,
-                                                values: vc + (h * item.cache.stride + s0) * hs, stride: hs, n: n,
-                                                hs: hs, scale: scale)
+                            let inv = decodeAttentionRow(
+                                out: b.atty.ptr + r * C + h * hs, att: scores, q: b.qkv.ptr + r * 3 * C + h * hs,
+                                keysT: kc + h * hs * item.cache.stride + s0, keyStride: item.cache.stride,
+                                values: vc + (h * item.cache.stride + s0) * hs, stride: hs, n: n, hs: hs, scale: scale)
                             if let capture {
                                 let T = item.tokens.count
                                 let row = capture.ptr + ((l * NH + h) * T + i) * T
@@ -257,13 +261,13 @@ final class InferenceScratch: @unchecked Sendable {
                     }
                 }
             }
-            p.proj.forward(branch, atty, p.projB, rows: N, workers: split)
-            residualForward(res2, x, branch, count: N * C)
-            layerNormForward(ln, mean, rstd, res2, p.ln2w, p.ln2b, rows: N, C: C)
-            p.fc.forward(fch, ln, p.fcB, rows: N, workers: split)
-            geluForward(fchGelu, fch, count: 4 * N * C)
-            p.fcProj.forward(branch, fchGelu, p.fcProjB, rows: N, workers: split)
-            residualForward(x, res2, branch, count: N * C)
+            p.proj.forward(b.branch, b.atty, p.projB, rows: N, workers: split)
+            residualForward(b.res2, b.x, b.branch, count: N * C)
+            layerNormForward(b.ln, b.mean, b.rstd, b.res2, p.ln2w, p.ln2b, rows: N, C: C)
+            p.fc.forward(b.fch, b.ln, p.fcB, rows: N, workers: split)
+            geluForward(b.fchGelu, b.fch, count: 4 * N * C)
+            p.fcProj.forward(b.branch, b.fchGelu, p.fcProjB, rows: N, workers: split)
+            residualForward(b.x, b.res2, b.branch, count: N * C)
         }
         r = 0
         for item in items {
@@ -275,9 +279,9 @@ final class InferenceScratch: @unchecked Sendable {
             var r0 = 0
             while r0 < N {
                 let M = min(headRows, N - r0)
-                layerNormForward(ln, mean, rstd, x.slice(r0 * C, M * C), w.lnfw, w.lnfb, rows: M, C: C)
+                layerNormForward(b.ln, b.mean, b.rstd, b.x.slice(r0 * C, M * C), w.lnfw, w.lnfb, rows: M, C: C)
                 head(w, rows: M, C: C, V: V, split: split)
-                for i in 0..<M { everyRow(r0 + i, UnsafeBufferPointer(start: logits.ptr + i * V, count: V)) }
+                for i in 0..<M { everyRow(r0 + i, UnsafeBufferPointer(start: b.logits.ptr + i * V, count: V)) }
                 r0 += M
             }
             return []
@@ -286,116 +290,21 @@ final class InferenceScratch: @unchecked Sendable {
         r = 0
         for (j, item) in items.enumerated() {
             r += item.tokens.count
-            (last.ptr + j * C).update(from: x.ptr + (r - 1) * C, count: C)
+            (b.last.ptr + j * C).update(from: b.x.ptr + (r - 1) * C, count: C)
             item.cache.count += item.tokens.count
         }
         let M = items.count
-        layerNormForward(ln, mean, rstd, last, w.lnfw, w.lnfb, rows: M, C: C)
+        layerNormForward(b.ln, b.mean, b.rstd, b.last, w.lnfw, w.lnfb, rows: M, C: C)
         head(w, rows: M, C: C, V: V, split: split)
-        return (0..<M).map { Array(UnsafeBufferPointer(start: logits.ptr + $0 * V, count: V)) }
+        return (0..<M).map { Array(UnsafeBufferPointer(start: b.logits.ptr + $0 * V, count: V)) }
     }
 
     /// logits (M, V) = ln (M, C) · wteᵀ: the q8 head's panels, or wte itself in f32.
     private func head(_ w: InferenceWeights, rows M: Int, C: Int, V: Int, split: Int) {
         if let head = w.head {
-            q8MatmulForward(logits, ln, head, nil, rows: M, workers: split)
+            q8MatmulForward(b.logits, b.ln, head, nil, rows: M, workers: split)
         } else {
-            lmHeadForward(logits, ln, w.wte, rows: M, C: C, V: V, workers: split)
+            lmHeadForward(b.logits, b.ln, w.wte, rows: M, C: C, V: V, workers: split)
         }
     }
-}
-
-/// out (hs) = Σ_j softmax(scale · q·k_j)_j v_j over j in 0..<n. Keys transposed: k_j[d] = keysT[d·keyStride + j];
-/// value rows `stride` apart. att: scratch for n scores rounded up to 8. Key rows must be readable up to n rounded up
-/// to 8 (KVCache.stride): the last block of scores is computed whole and its extra lanes ignored. Both products keep
-/// their sums in registers: scores 32 positions at a time, values four positions at a time (independent FMA chains).
-/// On return att[0..<n] holds the softmax numerators; the returned value is 1 / their sum.
-@inline(__always) @discardableResult
-func attendRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>,
-               keysT: UnsafeMutablePointer<Float>, keyStride: Int, values: UnsafeMutablePointer<Float>, stride: Int,
-               n: Int, hs: Int, scale: Float) -> Float {
-    // Scores s[j] = scale · Σ_d q[d]·kᵀ[d][j].
-    var j = 0
-    while j + 32 <= n {
-        var a0 = Float8(), a1 = Float8(), a2 = Float8(), a3 = Float8()
-        var row = keysT + j
-        for d in 0..<hs {
-            let qd = Float8(repeating: q[d])
-            a0 = a0.addingProduct(qd, load8(row)); a1 = a1.addingProduct(qd, load8(row + 8))
-            a2 = a2.addingProduct(qd, load8(row + 16)); a3 = a3.addingProduct(qd, load8(row + 24))
-            row += keyStride
-        }
-        let s8 = Float8(repeating: scale)
-        store8(a0 * s8, att + j); store8(a1 * s8, att + j + 8); store8(a2 * s8, att + j + 16); store8(a3 * s8, att + j + 24)
-        j += 32
-    }
-    while j < n {  // the last block may run past n into the padding
-        var a0 = Float8(), a1 = Float8()
-        var row = keysT + j, d = 0
-        while d + 2 <= hs {
-            a0 = a0.addingProduct(Float8(repeating: q[d]), load8(row))
-            a1 = a1.addingProduct(Float8(repeating: q[d + 1]), load8(row + keyStride))
-            row += 2 * keyStride; d += 2
-        }
-        if d < hs { a0 = a0.addingProduct(Float8(repeating: q[d]), load8(row)) }
-        store8((a0 + a1) * Float8(repeating: scale), att + j)
-        j += 8
-    }
-    // Softmax numerators; the division by their sum comes last.
-    let mx = rowMax(att, n)
-    let mx8 = Float8(repeating: mx)
-    var s8 = Float8()
-    j = 0
-    while j + 8 <= n { let e = fastExp(load8(att + j) - mx8); store8(e, att + j); s8 += e; j += 8 }
-    var sum = s8.sum()
-    while j < n { let e = fastExp(att[j] - mx); att[j] = e; sum += e; j += 1 }
-    let inv = 1 / sum
-    // out = Σ_j p_j v_j, 16 channels at a time (each value row read once when hs is 16), positions in fours.
-    var i = 0
-    while i + 16 <= hs {
-        var c0 = Float8(), c1 = Float8(), c2 = Float8(), c3 = Float8()
-        var d0 = Float8(), d1 = Float8(), d2 = Float8(), d3 = Float8()
-        var vp = values + i
-        j = 0
-        while j + 4 <= n {
-            let p0 = Float8(repeating: att[j]), p1 = Float8(repeating: att[j + 1])
-            let p2 = Float8(repeating: att[j + 2]), p3 = Float8(repeating: att[j + 3])
-            c0 = c0.addingProduct(p0, load8(vp)); d0 = d0.addingProduct(p0, load8(vp + 8))
-            c1 = c1.addingProduct(p1, load8(vp + stride)); d1 = d1.addingProduct(p1, load8(vp + stride + 8))
-            c2 = c2.addingProduct(p2, load8(vp + 2 * stride)); d2 = d2.addingProduct(p2, load8(vp + 2 * stride + 8))
-            c3 = c3.addingProduct(p3, load8(vp + 3 * stride)); d3 = d3.addingProduct(p3, load8(vp + 3 * stride + 8))
-            vp += 4 * stride; j += 4
-        }
-        while j < n {
-            let p0 = Float8(repeating: att[j])
-            c0 = c0.addingProduct(p0, load8(vp)); d0 = d0.addingProduct(p0, load8(vp + 8))
-            vp += stride; j += 1
-        }
-        let inv8 = Float8(repeating: inv)
-        store8(((c0 + c1) + (c2 + c3)) * inv8, out + i)
-        store8(((d0 + d1) + (d2 + d3)) * inv8, out + i + 8)
-        i += 16
-    }
-    while i + 8 <= hs {
-        var c0 = Float8(), c1 = Float8(), c2 = Float8(), c3 = Float8()
-        var vp = values + i
-        j = 0
-        while j + 4 <= n {
-            c0 = c0.addingProduct(Float8(repeating: att[j]), load8(vp))
-            c1 = c1.addingProduct(Float8(repeating: att[j + 1]), load8(vp + stride))
-            c2 = c2.addingProduct(Float8(repeating: att[j + 2]), load8(vp + 2 * stride))
-            c3 = c3.addingProduct(Float8(repeating: att[j + 3]), load8(vp + 3 * stride))
-            vp += 4 * stride; j += 4
-        }
-        while j < n { c0 = c0.addingProduct(Float8(repeating: att[j]), load8(vp)); vp += stride; j += 1 }
-        store8(((c0 + c1) + (c2 + c3)) * Float8(repeating: inv), out + i)
-        i += 8
-    }
-    while i < hs {
-        var acc: Float = 0
-        for j in 0..<n { acc += att[j] * values[j * stride + i] }
-        out[i] = acc * inv
-        i += 1
-    }
-    return inv
 }

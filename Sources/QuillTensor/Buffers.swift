@@ -29,6 +29,38 @@ public func freeFloats(_ b: FloatBuffer) {
     UnsafeMutableRawPointer(b.baseAddress!).deallocate()
 }
 
+/// Hands out named slices of one allocation, each on a 64-byte boundary. `carveFloats` runs a layout twice, once to
+/// count and once to slice, so every buffer is named where its size is written:
+///
+///     let (acts, block) = carveFloats { a in Acts(x: a.take(N * C), mean: a.take(N)) }
+public struct FloatCarver {
+    private let block: FloatBuffer?
+    /// Floats handed out so far, each slice rounded up to 16.
+    public private(set) var total = 0
+
+    fileprivate init(block: FloatBuffer?) { self.block = block }
+
+    /// The next `count` floats (an empty placeholder in the counting pass).
+    public mutating func take(_ count: Int) -> FloatBuffer {
+        precondition(count >= 0, "FloatCarver.take: negative count")
+        defer { total += (count + 15) & ~15 }
+        guard let block else { return FloatBuffer(start: nil, count: 0) }
+        return block.slice(total, count)
+    }
+}
+
+/// Runs `layout` to size one zero-filled allocation (free it with freeFloats), then again to carve it; returns what
+/// the second run built and the block. `layout` must ask for the same sizes in the same order both times.
+public func carveFloats<T>(_ layout: (inout FloatCarver) -> T) -> (T, block: FloatBuffer) {
+    var counting = FloatCarver(block: nil)
+    _ = layout(&counting)
+    let block = allocateFloats(counting.total)
+    var carving = FloatCarver(block: block)
+    let result = layout(&carving)
+    precondition(carving.total == counting.total, "carveFloats: the layout asked for other sizes the second time")
+    return (result, block)
+}
+
 /// Sets every element to zero.
 @inline(__always)
 public func zero(_ b: FloatBuffer) {

@@ -182,6 +182,32 @@ public enum Reference {
         }
     }
 
+    // MARK: - Decode attention (one query row against a cache)
+
+    /// Twin of decodeAttentionRow: keys as rows (keys[j·hs + d]), values as rows, the scores in Double and libm's
+    /// exp. Returns the attention probabilities p[0..<n]; out (hs) = Σ_j p_j v_j.
+    @discardableResult
+    public static func decodeAttentionRow(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
+                                          keys: UnsafePointer<Float>, values: UnsafePointer<Float>, n: Int, hs: Int,
+                                          scale: Float) -> [Float] {
+        var s = [Double](repeating: 0, count: n)
+        for j in 0..<n {
+            var dot = 0.0
+            for d in 0..<hs { dot += Double(q[d]) * Double(keys[j * hs + d]) }
+            s[j] = dot * Double(scale)
+        }
+        let mx = s.max() ?? 0
+        let e = s.map { exp($0 - mx) }
+        let sum = e.reduce(0, +)
+        let p = e.map { $0 / sum }
+        for d in 0..<hs {
+            var acc = 0.0
+            for j in 0..<n { acc += p[j] * Double(values[j * hs + d]) }
+            out[d] = Float(acc)
+        }
+        return p.map(Float.init)
+    }
+
     // MARK: - Softmax cross-entropy
 
     public static func softmaxCrossEntropyForward(_ losses: FloatBuffer, _ logits: FloatBuffer,
