@@ -43,17 +43,18 @@ let package = Package(
         .target(name: "CQuillMPI", linkerSettings: [.linkedLibrary("dl")]),
 
         // MARK: - Libraries, in dependency order
+        .target(name: "QuillSettings"),
         .target(name: "QuillTensor", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "QuillTokenizers", dependencies: [.product(name: "HeapModule", package: "swift-collections")],
                 swiftSettings: fast),
         .target(name: "QuillModel", dependencies: ["QuillTensor"], swiftSettings: fast),
         .target(name: "QuillCheckpoint", dependencies: ["QuillTensor", "QuillModel", "QuillTokenizers", "COpenSSL"]),
         .target(name: "QuillTraining", dependencies: ["QuillTensor", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "CZlib",
-                                                     "CQuillMPI"],
+                                                     "CQuillMPI", "QuillSettings"],
                 swiftSettings: fast),
         .target(name: "QuillHTTP", dependencies: ["CZlib", "COpenSSL", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .target(name: "QuillService", dependencies: [
-            "QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers",
+            "QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "QuillSettings",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -80,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "quill-train",
             dependencies: [
-                "QuillTensor", "QuillModel", "QuillTokenizers", "QuillCheckpoint", "QuillTraining",
+                "QuillTensor", "QuillModel", "QuillTokenizers", "QuillCheckpoint", "QuillTraining", "QuillSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fast),
@@ -88,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "quill-server",
             dependencies: [
-                "QuillHTTP", "QuillService", "QuillModel", "QuillCheckpoint", "QuillTensor",
+                "QuillHTTP", "QuillService", "QuillModel", "QuillCheckpoint", "QuillTensor", "QuillSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -102,6 +103,7 @@ let package = Package(
             ]),
 
         // MARK: - Tests
+        .testTarget(name: "QuillSettingsTests", dependencies: ["QuillSettings"]),
         .testTarget(name: "QuillTensorTests", dependencies: ["QuillTensor"], swiftSettings: fast),
         .testTarget(name: "QuillTokenizersTests", dependencies: ["QuillTokenizers"]),
         .testTarget(name: "QuillModelTests", dependencies: ["QuillModel", "QuillTensor"], swiftSettings: fast),

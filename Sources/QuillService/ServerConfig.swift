@@ -1,9 +1,10 @@
 // quill-server's settings. Precedence: defaults < Config/server.json (or --config FILE) < QUILL_* environment
-// variables < command-line flags. Every key of the file has an environment variable: QUILL_ and the key in
-// capitals (`max_tokens_limit` → QUILL_MAX_TOKENS_LIMIT).
+// variables < command-line flags. Each is declared once, in `table`: its file key gives the variable (QUILL_ and
+// the key in capitals, `max_tokens_limit` → QUILL_MAX_TOKENS_LIMIT) and the flag (`--max-tokens-limit`).
 import Foundation
 import QuillHTTP
 import QuillModel
+import QuillSettings
 
 public struct ServerConfig: Codable, Sendable, Equatable {
     public var host = "127.0.0.1"
@@ -67,54 +68,60 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     /// The largest max_tokens_limit a server accepts: 2^24 tokens, far past any context a request can fill.
     public static let maxTokensCeiling = 1 << 24
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case host, port, checkpoint
-        case modelName = "model_name", apiKey = "api_key", maxTokensLimit = "max_tokens_limit"
-        case batchCapacity = "batch_capacity", queueCapacity = "queue_capacity", threads, weights
-        case maxConnections = "max_connections", maxHeaderBytes = "max_header_bytes", maxBodyBytes = "max_body_bytes"
-        case requestTimeout = "request_timeout", idleTimeout = "idle_timeout", minSendRate = "min_send_rate"
-        case drainSeconds = "drain_seconds", logLevel = "log_level", openapi
-        case apiKeys = "api_keys", apiKeyFile = "api_key_file", corsOrigins = "cors_origins"
-        case chatTemplate = "chat_template", promptCacheMB = "prompt_cache_mb", promptCacheEntries = "prompt_cache_entries", reloadInterval = "reload_interval"
-        case tlsCert = "tls_cert", tlsKey = "tls_key", tlsPort = "tls_port", tlsHandshakeTimeout = "tls_handshake_timeout"
-    }
+    /// Every setting, once: its file key (and from it the QUILL_ variable and the flag), its property and its
+    /// help. The README's table is `quill-server --settings-table` (a test holds them equal).
+    public static let table = SettingsTable(ServerConfig(), environmentPrefix: "QUILL_", [
+        Setting("host", \.host, "Address to bind; `0.0.0.0` or `::` for all interfaces."),
+        Setting("port", \.port, "Port; 0 picks a free one."),
+        Setting("checkpoint", \.checkpoint, "The model to serve: a Quill checkpoint or a Hugging Face GPT-2 folder."),
+        Setting("model_name", \.modelName, "Name in responses and `/v1/models` (none: the checkpoint's file name)."),
+        Setting("api_key", \.apiKey,
+                "Require `Authorization: Bearer KEY` on every route but `GET /health`, `GET /` and the playground's files."),
+        Setting("api_keys", \.apiKeys, "More keys, each accepted like `api_key` (comma-separated in a variable or flag)."),
+        Setting("api_key_file", \.apiKeyFile, "A file of keys, one per line (`#` comments), read at start."),
+        Setting("cors_origins", \.corsOrigins,
+                "Origins a browser page may call from (`https://app.example`, or `*`), with preflight."),
+        Setting("max_tokens_limit", \.maxTokensLimit, "Largest `max_tokens` a request may ask for."),
+        Setting("batch_capacity", \.batchCapacity, "Generations stepped together in one forward pass."),
+        Setting("queue_capacity", \.queueCapacity,
+                "Generations waiting for the batch; beyond this, 503 with `Retry-After`."),
+        Setting("threads", \.threads, "Model worker threads (0: one per core)."),
+        Setting("weights", \.weights,
+                "`f32`, or `q8`: 8-bit weights (blocks of 32 with an f16 scale), quantized at load, about 4× fewer bytes per token."),
+        Setting("max_connections", \.maxConnections, "Open connections at most; beyond this, 503 and close."),
+        Setting("max_header_bytes", \.maxHeaderBytes, "Request line (414) and header section (431), in bytes."),
+        Setting("max_body_bytes", \.maxBodyBytes, "Request body (413), in bytes."),
+        Setting("request_timeout", \.requestTimeout, "Seconds to receive a whole request (408)."),
+        Setting("idle_timeout", \.idleTimeout, "Seconds a keep-alive connection may idle."),
+        Setting("min_send_rate", \.minSendRate,
+                "Bytes/s a client must read while a response is pending (over 10 s), or it is cut off and its generation cancelled."),
+        Setting("drain_seconds", \.drainSeconds, "On SIGTERM/SIGINT, how long in-flight requests may finish."),
+        Setting("log_level", \.logLevel,
+                "trace, debug, info, notice, warning, error or critical; one line per request at `info`."),
+        Setting("openapi", \.openapi, "The document served at `/openapi.yaml`."),
+        Setting("chat_template", \.chatTemplate,
+                "Chat template of `/v1/chat/completions`: plain, chatml or alpaca (none: the checkpoint's, else plain)."),
+        Setting("prompt_cache_mb", \.promptCacheMB,
+                "Megabytes of finished sequences' KV caches kept for prompts that begin the same way (0: no prompt cache)."),
+        Setting("prompt_cache_entries", \.promptCacheEntries, "Most finished sequences the prompt cache holds."),
+        Setting("reload_interval", \.reloadInterval,
+                "Seconds between checks of the checkpoint for a new version (0: only SIGHUP or `POST /admin/reload`)."),
+        Setting("tls_cert", \.tlsCert,
+                "PEM certificate chain: with `tls_key`, serve TLS 1.2+ on `tls_port` beside plain HTTP (docs/API.md, TLS)."),
+        Setting("tls_key", \.tlsKey, "PEM private key of `tls_cert`."),
+        Setting("tls_port", \.tlsPort, "The TLS listener's port (0 picks a free one)."),
+        Setting("tls_handshake_timeout", \.tlsHandshakeTimeout,
+                "Seconds a TLS client has from its connect to the end of its handshake."),
+    ])
 
-    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+    public static var keys: [String] { table.keys }
 
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = ServerConfig()
-        host = try c.decodeIfPresent(String.self, forKey: .host) ?? d.host
-        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? d.port
-        checkpoint = try c.decodeIfPresent(String.self, forKey: .checkpoint) ?? d.checkpoint
-        modelName = try c.decodeIfPresent(String.self, forKey: .modelName)
-        apiKey = try c.decodeIfPresent(String.self, forKey: .apiKey)
-        maxTokensLimit = try c.decodeIfPresent(Int.self, forKey: .maxTokensLimit) ?? d.maxTokensLimit
-        batchCapacity = try c.decodeIfPresent(Int.self, forKey: .batchCapacity) ?? d.batchCapacity
-        queueCapacity = try c.decodeIfPresent(Int.self, forKey: .queueCapacity) ?? d.queueCapacity
-        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
-        weights = try c.decodeIfPresent(String.self, forKey: .weights) ?? d.weights
-        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
-        maxHeaderBytes = try c.decodeIfPresent(Int.self, forKey: .maxHeaderBytes) ?? d.maxHeaderBytes
-        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? d.maxBodyBytes
-        requestTimeout = try c.decodeIfPresent(Double.self, forKey: .requestTimeout) ?? d.requestTimeout
-        idleTimeout = try c.decodeIfPresent(Double.self, forKey: .idleTimeout) ?? d.idleTimeout
-        minSendRate = try c.decodeIfPresent(Int.self, forKey: .minSendRate) ?? d.minSendRate
-        drainSeconds = try c.decodeIfPresent(Double.self, forKey: .drainSeconds) ?? d.drainSeconds
-        logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
-        openapi = try c.decodeIfPresent(String.self, forKey: .openapi) ?? d.openapi
-        apiKeys = try c.decodeIfPresent([String].self, forKey: .apiKeys) ?? d.apiKeys
-        apiKeyFile = try c.decodeIfPresent(String.self, forKey: .apiKeyFile)
-        corsOrigins = try c.decodeIfPresent([String].self, forKey: .corsOrigins) ?? d.corsOrigins
-        chatTemplate = try c.decodeIfPresent(String.self, forKey: .chatTemplate)
-        promptCacheMB = try c.decodeIfPresent(Int.self, forKey: .promptCacheMB) ?? d.promptCacheMB
-        promptCacheEntries = try c.decodeIfPresent(Int.self, forKey: .promptCacheEntries) ?? d.promptCacheEntries
-        reloadInterval = try c.decodeIfPresent(Double.self, forKey: .reloadInterval) ?? d.reloadInterval
-        tlsCert = try c.decodeIfPresent(String.self, forKey: .tlsCert)
-        tlsKey = try c.decodeIfPresent(String.self, forKey: .tlsKey)
-        tlsPort = try c.decodeIfPresent(Int.self, forKey: .tlsPort) ?? d.tlsPort
-        tlsHandshakeTimeout = try c.decodeIfPresent(Double.self, forKey: .tlsHandshakeTimeout) ?? d.tlsHandshakeTimeout
+        self.init()
+        try Self.table.decode(&self, from: decoder)
     }
+
+    public func encode(to encoder: any Encoder) throws { try Self.table.encode(self, to: encoder) }
 
     /// Every accepted key: api_key, api_keys and the lines of api_key_file.
     /// - Throws: when api_key_file cannot be read or holds no key.
@@ -137,73 +144,24 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .config("cannot read the config file \(path)")
         }
-        guard let json = try? JSONValue.parse(Array(data)), case .object(let pairs) = json else {
-            throw .config("\(path) is not a JSON object")
-        }
-        for (key, _) in pairs where !keys.contains(key) {
-            throw .config("\(path): unknown key \"\(key)\"; known keys: \(keys.joined(separator: ", "))")
-        }
-        do {
-            return try JSONDecoder().decode(ServerConfig.self, from: data)
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw .config("\(path): \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
-        } catch {
-            throw .config("\(path): \(error)")
-        }
+        do { return try table.load(ServerConfig.self, json: data) } catch { throw .config("\(path): \(error)") }
     }
 
     /// Applies `QUILL_*` variables; a value that does not parse is an error naming the variable.
     public mutating func apply(environment env: [String: String]) throws(ServiceError) {
-        for key in Self.keys {
-            let name = "QUILL_" + key.uppercased()
-            guard let value = env[name] else { continue }
-            try set(key, value, source: name)
+        do { try Self.table.apply(environment: env, to: &self) } catch { throw .config(error.description) }
+    }
+
+    /// Applies command-line settings (`--key value`, `--key=value`; dashes or underscores), each named in its error.
+    public mutating func apply(flags args: [String]) throws(ServiceError) {
+        do { try Self.table.apply(flags: try Self.table.parseFlags(args), to: &self) } catch {
+            throw .config(error.description)
         }
     }
 
-    /// Sets one key from text (environment and flags share this).
+    /// Sets one key from text, as a variable or a flag would.
     public mutating func set(_ key: String, _ value: String, source: String) throws(ServiceError) {
-        func int() throws(ServiceError) -> Int {
-            guard let v = Int(value.trimmingSpaces) else { throw .config("\(source) must be an integer, not \"\(value)\"") }
-            return v
-        }
-        func double() throws(ServiceError) -> Double {
-            guard let v = Double(value.trimmingSpaces) else { throw .config("\(source) must be a number, not \"\(value)\"") }
-            return v
-        }
-        switch key {
-        case "host": host = value
-        case "port": port = try int()
-        case "checkpoint": checkpoint = value
-        case "model_name": modelName = value.isEmpty ? nil : value
-        case "api_key": apiKey = value.isEmpty ? nil : value
-        case "max_tokens_limit": maxTokensLimit = try int()
-        case "batch_capacity": batchCapacity = try int()
-        case "queue_capacity": queueCapacity = try int()
-        case "threads": threads = try int()
-        case "weights": weights = value
-        case "max_connections": maxConnections = try int()
-        case "max_header_bytes": maxHeaderBytes = try int()
-        case "max_body_bytes": maxBodyBytes = try int()
-        case "request_timeout": requestTimeout = try double()
-        case "idle_timeout": idleTimeout = try double()
-        case "min_send_rate": minSendRate = try int()
-        case "drain_seconds": drainSeconds = try double()
-        case "log_level": logLevel = value
-        case "openapi": openapi = value
-        case "api_keys": apiKeys = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        case "api_key_file": apiKeyFile = value.isEmpty ? nil : value
-        case "cors_origins": corsOrigins = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        case "chat_template": chatTemplate = value.isEmpty ? nil : value
-        case "prompt_cache_mb": promptCacheMB = try int()
-        case "prompt_cache_entries": promptCacheEntries = try int()
-        case "reload_interval": reloadInterval = try double()
-        case "tls_cert": tlsCert = value.isEmpty ? nil : value
-        case "tls_key": tlsKey = value.isEmpty ? nil : value
-        case "tls_port": tlsPort = try int()
-        case "tls_handshake_timeout": tlsHandshakeTimeout = try double()
-        default: throw .config("unknown setting \(key)")
-        }
+        do { try Self.table.set(&self, key, value, source: source) } catch { throw .config(error.description) }
     }
 
     /// Checks ranges; the message names the setting and what it allows.

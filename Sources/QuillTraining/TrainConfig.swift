@@ -1,12 +1,18 @@
 // The training configuration: a JSON preset (Config/train/NAME.json) with any key overridable from the command
-// line. Unknown keys and values of the wrong type are errors, not silently ignored.
+// line. Each key is declared once, in `TrainConfig.table` (QuillSettings), which gives the file key, the flag, the
+// help and the README's table. Unknown keys and values of the wrong type are errors, not silently ignored.
 import Foundation
 import QuillModel
+import QuillSettings
+
+extension PositionalEncoding: SettingValue {}
 
 /// How the tokenizer is chosen: fit a character vocabulary or a byte-level BPE on the corpus, or load GPT-2's.
 public struct TokenizerSpec: Codable, Sendable, Equatable {
-    /// "char", "bpe" (fit on the corpus to vocab_size) or "gpt2" (load vocab.json + merges.txt from path).
+    /// "char", "bpe" (fit on the corpus to vocab_size) or "gpt2" (load vocab.json + merges.txt from path): a `Kind`.
     public var kind: String
+    /// The kinds `kind` may name.
+    public enum Kind: String, CaseIterable, Sendable { case char, bpe, gpt2 }
     public var vocabSize: Int?
     public var path: String?
 
@@ -20,8 +26,10 @@ public struct TokenizerSpec: Codable, Sendable, Equatable {
 }
 
 public struct TrainConfig: Codable, Sendable, Equatable {
-    /// "gpt" or "bigram".
+    /// "gpt" or "bigram": a `ModelKind`.
     public var model = "gpt"
+    /// The models `model` may name.
+    public enum ModelKind: String, CaseIterable, Sendable { case gpt, bigram }
     public var blockSize = 256
     public var nLayer = 6
     public var nHead = 6
@@ -68,76 +76,73 @@ public struct TrainConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, blockSize = "block_size", nLayer = "n_layer", nHead = "n_head", nEmbd = "n_embd", dropout
-        case positional, bias, tokenizer, batchSize = "batch_size", maxSteps = "max_steps", maxMinutes = "max_minutes"
-        case learningRate = "learning_rate", minLR = "min_lr", warmupSteps = "warmup_steps"
-        case lrDecaySteps = "lr_decay_steps", weightDecay = "weight_decay", beta1, beta2, gradClip = "grad_clip"
-        case evalInterval = "eval_interval", evalIters = "eval_iters", logInterval = "log_interval"
-        case valFraction = "val_fraction", seed, sampleTokens = "sample_tokens"
-        case gradAccumSteps = "grad_accum_steps", initFrom = "init_from"
-        case documentMask = "document_mask", saveInterval = "save_interval", chatTemplate = "chat_template"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = TrainConfig.defaults
-        func get<T: Decodable>(_ k: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: k) ?? fallback }
-        model = try get(.model, d.model)
-        blockSize = try get(.blockSize, d.blockSize)
-        nLayer = try get(.nLayer, d.nLayer)
-        nHead = try get(.nHead, d.nHead)
-        nEmbd = try get(.nEmbd, d.nEmbd)
-        dropout = try get(.dropout, d.dropout)
-        positional = try get(.positional, d.positional)
-        bias = try get(.bias, d.bias)
-        tokenizer = try get(.tokenizer, d.tokenizer)
-        batchSize = try get(.batchSize, d.batchSize)
-        maxSteps = try get(.maxSteps, d.maxSteps)
-        maxMinutes = try get(.maxMinutes, d.maxMinutes)
-        learningRate = try get(.learningRate, d.learningRate)
-        minLR = try get(.minLR, d.minLR)
-        warmupSteps = try get(.warmupSteps, d.warmupSteps)
-        lrDecaySteps = try get(.lrDecaySteps, d.lrDecaySteps)
-        weightDecay = try get(.weightDecay, d.weightDecay)
-        beta1 = try get(.beta1, d.beta1)
-        beta2 = try get(.beta2, d.beta2)
-        gradClip = try get(.gradClip, d.gradClip)
-        evalInterval = try get(.evalInterval, d.evalInterval)
-        evalIters = try get(.evalIters, d.evalIters)
-        logInterval = try get(.logInterval, d.logInterval)
-        valFraction = try get(.valFraction, d.valFraction)
-        seed = try get(.seed, d.seed)
-        sampleTokens = try get(.sampleTokens, d.sampleTokens)
-        gradAccumSteps = try get(.gradAccumSteps, d.gradAccumSteps)
-        initFrom = try get(.initFrom, d.initFrom)
-        documentMask = try get(.documentMask, d.documentMask)
-        saveInterval = try get(.saveInterval, d.saveInterval)
-        chatTemplate = try get(.chatTemplate, d.chatTemplate)
-    }
-
-    static let defaults = TrainConfig()
+    /// Every key, once: file key (and from it the flag), property, help. `quill-train train --help` and the README's
+    /// table (`quill-train train --settings-table`) come from it.
+    public static let table = SettingsTable(TrainConfig(), environmentPrefix: nil, [
+        Setting("model", \.model, "gpt, or bigram (the notebooks' baseline)."),
+        Setting("block_size", \.blockSize, "Context length in tokens."),
+        Setting("n_layer", \.nLayer, "Transformer blocks."),
+        Setting("n_head", \.nHead, "Attention heads per block (n_embd must be divisible by it)."),
+        Setting("n_embd", \.nEmbd, "Width of the residual stream."),
+        Setting("dropout", \.dropout, "Dropout probability in training."),
+        Setting("positional", \.positional, "Position embeddings: learned, or sinusoidal."),
+        Setting("bias", \.bias, "Biases in the linear layers and layer norms."),
+        Setting("tokenizer.kind", \.tokenizer.kind,
+                "char, bpe (fit on the corpus to tokenizer.vocab_size), or gpt2 (GPT-2's, from tokenizer.path)."),
+        Setting("tokenizer.vocab_size", \.tokenizer.vocabSize, "Vocabulary of a fitted bpe tokenizer (at least 257)."),
+        Setting("tokenizer.path", \.tokenizer.path, "For gpt2: a folder with vocab.json and merges.txt."),
+        Setting("batch_size", \.batchSize, "Sequences in a micro-batch (over MPI: the global batch, shared by the ranks)."),
+        Setting("max_steps", \.maxSteps, "Optimizer steps to train for."),
+        Setting("max_minutes", \.maxMinutes, "Stop after this many minutes even before max_steps (0: no limit)."),
+        Setting("learning_rate", \.learningRate, "Peak learning rate, after warmup."),
+        Setting("min_lr", \.minLR, "Learning rate at the end of the cosine decay."),
+        Setting("warmup_steps", \.warmupSteps, "Steps of linear warmup."),
+        Setting("lr_decay_steps", \.lrDecaySteps, "Steps of cosine decay (0: max_steps)."),
+        Setting("weight_decay", \.weightDecay, "AdamW weight decay (matrices only)."),
+        Setting("beta1", \.beta1, "AdamW's first-moment decay."),
+        Setting("beta2", \.beta2, "AdamW's second-moment decay."),
+        Setting("grad_clip", \.gradClip, "Clip the gradient's global norm to this (0: no clipping)."),
+        Setting("eval_interval", \.evalInterval, "Steps between evaluations (and best-checkpoint saves)."),
+        Setting("eval_iters", \.evalIters, "Batches per split in each evaluation."),
+        Setting("log_interval", \.logInterval, "Steps between progress lines."),
+        Setting("val_fraction", \.valFraction, "Fraction of the data held out for validation."),
+        Setting("seed", \.seed, "Seed of initialisation, batches and dropout."),
+        Setting("sample_tokens", \.sampleTokens, "Tokens in the sample printed at each evaluation (0: none)."),
+        Setting("grad_accum_steps", \.gradAccumSteps,
+                "Micro-batches summed into one optimizer step (batch_size × this, in one micro-batch's memory)."),
+        Setting("init_from", \.initFrom,
+                "Fine-tune from a Quill checkpoint or a Hugging Face GPT-2 folder (\"\": a fresh model)."),
+        Setting("document_mask", \.documentMask,
+                "Keep documents apart in lines, jsonl and their shards: attention and positions restart at each."),
+        Setting("save_interval", \.saveInterval, "Steps between saves of NAME.last and NAME.state (0: at every evaluation)."),
+        Setting("chat_template", \.chatTemplate,
+                "Chat template recorded in the checkpoint: plain, chatml or alpaca (\"\": none, or init_from's)."),
+    ])
 
     /// Every key a config file or a flag may set (nested tokenizer keys as tokenizer.kind, …).
-    public static let keys: [String] = CodingKeys.allCases.map(\.rawValue).filter { $0 != "tokenizer" }
-        + ["tokenizer.kind", "tokenizer.vocab_size", "tokenizer.path"]
+    public static var keys: [String] { table.keys }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        try Self.table.decode(&self, from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws { try Self.table.encode(self, to: encoder) }
 
     // MARK: - Loading with overrides
 
     /// Reads a JSON config file (nil: defaults), applies `--key value` overrides, validates.
     public static func load(file: String?, overrides: [(key: String, value: String)]) throws(TrainingError) -> TrainConfig {
-        var object: [String: Any] = [:]
+        var config = TrainConfig()
         if let file {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw .config("\(file): cannot read the config file")
             }
-            guard let parsed = try? JSONSerialization.jsonObject(with: data), let dict = parsed as? [String: Any] else {
-                throw .config("\(file): not a JSON object")
-            }
-            object = dict
-            try checkKeys(object, file: file)
+            do { config = try table.load(TrainConfig.self, json: data) } catch { throw .config("\(file): \(error)") }
         }
-        return try build(object, overrides: overrides)
+        do { try table.apply(flags: overrides, to: &config) } catch { throw .config(error.description) }
+        try config.validate()
+        return config
     }
 
     /// Keys a resumed run may change: when to stop, how often to evaluate and log. The rest shapes the model,
@@ -147,88 +152,23 @@ public struct TrainConfig: Codable, Sendable, Equatable {
 
     /// This config with `--key value` overrides applied (only `resumableKeys`), validated.
     public func resumed(with overrides: [(key: String, value: String)]) throws(TrainingError) -> TrainConfig {
-        for (key, _) in overrides where !TrainConfig.resumableKeys.contains(key) {
+        for (key, _) in overrides where !TrainConfig.resumableKeys.contains(Self.table.setting(named: key)?.key ?? key) {
             throw .config("--\(key) cannot change on --resume (allowed: \(TrainConfig.resumableKeys.sorted().joined(separator: ", ")))")
         }
-        let data = (try? JSONEncoder().encode(self)) ?? Data()
-        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        return try TrainConfig.build(object, overrides: overrides)
-    }
-
-    private static func build(_ start: [String: Any], overrides: [(key: String, value: String)]) throws(TrainingError)
-        -> TrainConfig {
-        var object = start
-        for (key, value) in overrides {
-            guard keys.contains(key) else {
-                throw .config("unknown key --\(key) (known: \(keys.sorted().joined(separator: ", ")))")
-            }
-            let parsed = parseValue(value, for: key)
-            if key.hasPrefix("tokenizer.") {
-                var t = object["tokenizer"] as? [String: Any] ?? ["kind": "char"]
-                t[String(key.dropFirst("tokenizer.".count))] = parsed
-                object["tokenizer"] = t
-            } else {
-                object[key] = parsed
-            }
-        }
-        let config: TrainConfig
-        do {
-            let data = try JSONSerialization.data(withJSONObject: object)
-            config = try JSONDecoder().decode(TrainConfig.self, from: data)
-        } catch let DecodingError.typeMismatch(type, ctx) {
-            throw .config("\(keyPath(ctx)) must be of type \(typeName(type))")
-        } catch let DecodingError.dataCorrupted(ctx) {
-            throw .config("\(keyPath(ctx)): \(ctx.debugDescription)")
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw .config("missing key \(key.stringValue)")
-        } catch {
-            throw .config("\(error)")
-        }
+        var config = self
+        do { try Self.table.apply(flags: overrides, to: &config) } catch { throw .config(error.description) }
         try config.validate()
         return config
-    }
-
-    private static func checkKeys(_ object: [String: Any], file: String) throws(TrainingError) {
-        for key in object.keys.sorted() {
-            if key == "tokenizer" {
-                guard let t = object[key] as? [String: Any] else { throw .config("\(file): tokenizer must be an object") }
-                for k in t.keys.sorted() where !keys.contains("tokenizer." + k) {
-                    throw .config("\(file): unknown key tokenizer.\(k)")
-                }
-            } else if !keys.contains(key) {
-                throw .config("\(file): unknown key \(key)")
-            }
-        }
-    }
-
-    /// A flag's text as JSON would type it: integers, then numbers, then booleans, else a string.
-    private static func parseValue(_ text: String, for key: String) -> Any {
-        if let i = Int(text) { return i }
-        if let d = Double(text) { return d }
-        if text == "true" { return true }
-        if text == "false" { return false }
-        return text
-    }
-
-    private static func keyPath(_ ctx: DecodingError.Context) -> String {
-        ctx.codingPath.map(\.stringValue).joined(separator: ".")
-    }
-
-    private static func typeName(_ t: Any.Type) -> String {
-        switch t {
-        case is Int.Type, is UInt64.Type: return "integer"
-        case is Float.Type, is Double.Type: return "number"
-        case is Bool.Type: return "boolean"
-        default: return "string"
-        }
     }
 
     // MARK: - Validation
 
     public func validate() throws(TrainingError) {
-        guard ["gpt", "bigram"].contains(model) else { throw .config("model must be \"gpt\" or \"bigram\", got \"\(model)\"") }
-        guard ["char", "bpe", "gpt2"].contains(tokenizer.kind) else {
-            throw .config("tokenizer.kind must be \"char\", \"bpe\" or \"gpt2\", got \"\(tokenizer.kind)\"")
+        guard ModelKind(rawValue: model) != nil else {
+            throw .config("model must be one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(model)\"")
+        }
+        guard TokenizerSpec.Kind(rawValue: tokenizer.kind) != nil else {
+            throw .config("tokenizer.kind must be one of \(TokenizerSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(tokenizer.kind)\"")
         }
         if tokenizer.kind == "bpe" {
             guard let v = tokenizer.vocabSize, v >= 257 else { throw .config("tokenizer.vocab_size must be >= 257 for bpe") }

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import QuillModel
 import QuillService
+import QuillSettings
 import QuillTensor
 
 /// glibc's mallopt (malloc.h, which the Glibc module does not export).
@@ -31,49 +32,16 @@ struct QuillServerCommand: AsyncParsableCommand {
         discussion: """
             Settings come from defaults, then the config file, then QUILL_* environment variables (QUILL_PORT, \
             QUILL_CHECKPOINT, QUILL_API_KEY, … one per config key), then these flags.
-            """,
+
+            """ + ServerConfig.table.helpText,
         version: QuillAPI.version)
 
     @Option(help: "JSON settings file (default: Config/server.json when it exists).")
     var config: String?
-    @Option(help: "Address to bind: 127.0.0.1, 0.0.0.0, :: (IPv6 and IPv4), or a host name.")
-    var host: String?
-    @Option(help: "Port (0 picks a free one).")
-    var port: Int?
-    @Option(help: "Checkpoint to serve (.safetensors written by quill-train).")
-    var checkpoint: String?
-    @Option(name: .customLong("model-name"), help: "Model name in responses (default: the checkpoint's file name).")
-    var modelName: String?
-    @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' (prefer QUILL_API_KEY).")
-    var apiKey: String?
-    @Option(name: .customLong("max-tokens-limit"), help: "Largest max_tokens a request may ask for.")
-    var maxTokensLimit: Int?
-    @Option(name: .customLong("batch-capacity"), help: "Generations stepped together.")
-    var batchCapacity: Int?
-    @Option(name: .customLong("queue-capacity"), help: "Generations that may wait before new ones get 503.")
-    var queueCapacity: Int?
-    @Option(help: "Model worker threads (0: one per core).")
-    var threads: Int?
-    @Option(help: "Weights in memory: f32, or q8 (8-bit blocks of 32 values with an f16 scale, quantized at load).")
-    var weights: String?
-    @Option(name: .customLong("max-connections"), help: "Open connections at most.")
-    var maxConnections: Int?
-    @Option(name: .customLong("drain-seconds"), help: "Grace period for in-flight requests on SIGTERM/SIGINT.")
-    var drainSeconds: Double?
-    @Option(name: .customLong("chat-template"), help: "Chat template for /v1/chat/completions: plain, chatml or alpaca (default: the checkpoint's, else plain).")
-    var chatTemplate: String?
-    @Option(name: .customLong("prompt-cache-mb"), help: "Megabytes of finished sequences' KV caches kept for prompts that begin the same way (0: off).")
-    var promptCacheMB: Int?
-    @Option(name: .customLong("reload-interval"), help: "Seconds between checks of the checkpoint for a new version (0: only SIGHUP or POST /admin/reload).")
-    var reloadInterval: Double?
-    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: with --tls-key, serve TLS on --tls-port beside plain HTTP.")
-    var tlsCert: String?
-    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
-    var tlsKey: String?
-    @Option(name: .customLong("tls-port"), help: "Port of the TLS listener (default 8443; 0 picks a free one).")
-    var tlsPort: Int?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String?
+    @Flag(name: .customLong("settings-table"), help: "Print the settings as the README's Markdown table, and exit.")
+    var settingsTable = false
+    @Argument(parsing: .allUnrecognized, help: "Settings: --key value (any setting below).")
+    var settingFlags: [String] = []
 
     func settings() throws(ServiceError) -> ServerConfig {
         var s = ServerConfig()
@@ -83,31 +51,17 @@ struct QuillServerCommand: AsyncParsableCommand {
             s = try ServerConfig.load(file: "Config/server.json")
         }
         try s.apply(environment: ProcessInfo.processInfo.environment)
-        if let host { s.host = host }
-        if let port { s.port = port }
-        if let checkpoint { s.checkpoint = checkpoint }
-        if let modelName { s.modelName = modelName }
-        if let apiKey { s.apiKey = apiKey }
-        if let maxTokensLimit { s.maxTokensLimit = maxTokensLimit }
-        if let batchCapacity { s.batchCapacity = batchCapacity }
-        if let queueCapacity { s.queueCapacity = queueCapacity }
-        if let threads { s.threads = threads }
-        if let weights { s.weights = weights }
-        if let maxConnections { s.maxConnections = maxConnections }
-        if let drainSeconds { s.drainSeconds = drainSeconds }
-        if let logLevel { s.logLevel = logLevel }
-        if let chatTemplate { s.chatTemplate = chatTemplate }
-        if let promptCacheMB { s.promptCacheMB = promptCacheMB }
-        if let reloadInterval { s.reloadInterval = reloadInterval }
-        if let tlsCert { s.tlsCert = tlsCert }
-        if let tlsKey { s.tlsKey = tlsKey }
-        if let tlsPort { s.tlsPort = tlsPort }
+        try s.apply(flags: settingFlags)
         try s.validate()
         _ = try s.allAPIKeys()  // an unreadable or empty api_key_file stops the start, not the first request
         return s
     }
 
     func run() async throws {
+        if settingsTable {
+            print(ServerConfig.table.markdownTable)
+            return
+        }
         let s: ServerConfig
         do { s = try settings() } catch { fail(error.description) }
         LoggingSystem.bootstrap { label in

@@ -4,12 +4,13 @@ import Dispatch
 import Foundation
 import QuillModel
 import QuillTensor
+import QuillSettings
 import QuillTraining
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model; any config key can be overridden: --max_steps 2000 --dropout 0.1 …",
-        discussion: "Keys: " + TrainConfig.keys.sorted().joined(separator: ", "))
+        abstract: "Train a model; any config key can be overridden: --max-steps 2000 --dropout 0.1 …",
+        discussion: TrainConfig.table.helpText)
 
     @Option(help: "Training preset (JSON), e.g. Config/train/shakespeare-char.json.") var config: String?
     @Option(help: "Training text (plain UTF-8, or .gz), or a shard folder from quill-train prepare.") var data: String?
@@ -18,16 +19,20 @@ struct Train: ParsableCommand {
     var format: String = "text"
     @Option(help: "Continue the run whose checkpoint this is (reads NAME.last and NAME.state beside it).") var resume: String?
     @Option(help: "Worker threads (default: all cores, or QUILL_THREADS).") var threads: Int?
-    @Option(name: .customLong("init-from"),
-            help: "Fine-tune from a Quill checkpoint or a Hugging Face GPT-2 folder (keeps its shape and tokenizer).")
-    var initFrom: String?
     @Flag(help: "Start over even if a run is already at --out (its checkpoint, .last and .state are replaced).")
     var force = false
-    @Argument(parsing: .allUnrecognized, help: "Config overrides: --key value.") var overrides: [String] = []
+    @Flag(name: .customLong("settings-table"), help: "Print the settings as the README's Markdown table, and exit.")
+    var settingsTable = false
+    @Argument(parsing: .allUnrecognized, help: "Config overrides: --key value (any setting below; --init-from DIR fine-tunes).")
+    var overrides: [String] = []
 
     func run() throws {
-        var pairs = parseOverrides(overrides)
-        if let initFrom { pairs.append(("init_from", initFrom)) }
+        if settingsTable {
+            print(TrainConfig.table.markdownTable)
+            return
+        }
+        let pairs: [(key: String, value: String)]
+        do { pairs = try TrainConfig.table.parseFlags(overrides) } catch { exitWithError(error.description) }
         let workers = threads ?? Parallel.defaultWorkers
         let command = CommandLine.arguments.joined(separator: " ")
         // Started by mpirun as one of several ranks: data-parallel over them (Open MPI, loaded now).
@@ -87,26 +92,6 @@ struct Train: ParsableCommand {
             progress.finish()
             fail(error.description)
         }
-    }
-
-    /// --key value and --key=value pairs; a flag without a value is an error naming it.
-    func parseOverrides(_ args: [String]) -> [(key: String, value: String)] {
-        var out: [(String, String)] = []
-        var i = 0
-        while i < args.count {
-            let a = args[i]
-            guard a.hasPrefix("--") else { fail("unexpected argument \(a): overrides are --key value") }
-            let body = String(a.dropFirst(2))
-            if let eq = body.firstIndex(of: "=") {
-                out.append((String(body[..<eq]), String(body[body.index(after: eq)...])))
-                i += 1
-            } else {
-                guard i + 1 < args.count else { fail("--\(body) needs a value") }
-                out.append((body, args[i + 1]))
-                i += 2
-            }
-        }
-        return out
     }
 }
 

@@ -1,6 +1,7 @@
 // quill-server's settings: file < QUILL_* environment < flags, with errors that name the setting.
 import Foundation
 import QuillService
+import QuillSettings
 import Testing
 
 @Suite("Server configuration")
@@ -9,6 +10,34 @@ struct ConfigTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("quill-config-\(UUID().uuidString).json").path
         _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         return path
+    }
+
+    @Test("the README's settings table is the one ServerConfig.table prints (scripts/update-settings-tables.sh)")
+    func readmeTable() throws {
+        #expect(try readmeSettingsTable("quill-server") == ServerConfig.table.markdownTable)
+        #expect(ServerConfig.table.keys.count == 30)
+    }
+
+    @Test("docs/API.md has a row for every setting, with the variable and the flag the table gives it")
+    func apiDocRows() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let doc = try String(contentsOf: root.appendingPathComponent("docs/API.md"), encoding: .utf8)
+        for s in ServerConfig.table.settings {
+            #expect(doc.contains("| `\(s.key)` | `\(s.variable(prefix: "QUILL_"))` | `\(s.flag)` |"), "\(s.key)")
+        }
+    }
+
+    @Test("every setting gets a flag: each key set through its flag reaches the same field as through the file")
+    func everySettingHasAFlag() throws {
+        for s in ServerConfig.table.settings {
+            var viaFlag = ServerConfig(), viaEnv = ServerConfig()
+            let value = s.typeName == "integer" ? "7" : s.typeName == "number" ? "7.5" : "x7"
+            try viaFlag.apply(flags: [s.flag, value])
+            try viaEnv.apply(environment: [s.variable(prefix: "QUILL_"): value])
+            #expect(viaFlag != ServerConfig(), "\(s.flag) changed nothing")
+            #expect(viaFlag == viaEnv, "\(s.key)")
+        }
     }
 
     @Test("the shipped Config/server.json loads and holds the defaults")
@@ -89,4 +118,15 @@ struct ConfigTests {
     func badCheckpoints() {
         #expect(throws: ServiceError.self) { try LoadedModel(path: "/nonexistent.safetensors") }
     }
+}
+
+/// The README's settings table for `command`, between its markers.
+func readmeSettingsTable(_ command: String) throws -> String {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    let text = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+    let start = "<!-- settings: \(command) --settings-table (scripts/update-settings-tables.sh) -->\n"
+    guard let a = text.range(of: start), let b = text.range(of: "\n<!-- end settings -->", range: a.upperBound..<text.endIndex)
+    else { return "" }
+    return String(text[a.upperBound..<b.lowerBound])
 }

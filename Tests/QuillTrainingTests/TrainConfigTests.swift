@@ -14,6 +14,21 @@ struct TrainConfigTests {
         #expect(c.maxSteps > 0)
     }
 
+    @Test("the README's training settings table is the one TrainConfig.table prints")
+    func readmeTable() throws {
+        #expect(try readmeSettingsTable("quill-train train") == TrainConfig.table.markdownTable)
+    }
+
+    @Test("a config written into a checkpoint decodes back to itself, and flags with dashes equal flags with underscores")
+    func roundTrip() throws {
+        var c = try TrainConfig.load(file: nil, overrides: [("max-steps", "9"), ("tokenizer.vocab-size", "300"),
+                                                            ("tokenizer.kind", "bpe"), ("init_from", "x")])
+        #expect(c.maxSteps == 9 && c.tokenizer == TokenizerSpec(kind: "bpe", vocabSize: 300) && c.initFrom == "x")
+        c.initFrom = ""
+        #expect(try JSONDecoder().decode(TrainConfig.self, from: Data(c.jsonText.utf8)) == c)
+        #expect(c.jsonText.contains(#""tokenizer":{"kind":"bpe","vocab_size":300}"#))
+    }
+
     @Test("flags override keys, nested tokenizer keys included")
     func overrides() throws {
         let c = try TrainConfig.load(file: Self.presets.appendingPathComponent("gpt-nano.json").path,
@@ -40,4 +55,15 @@ struct TrainConfigTests {
         try! "{\"n_layer\": 2, \"colour\": 1}".write(toFile: bad, atomically: true, encoding: .utf8)
         #expect(message { try TrainConfig.load(file: bad, overrides: []) }.contains("unknown key colour"))
     }
+}
+
+/// The README's settings table for `command`, between its markers.
+func readmeSettingsTable(_ command: String) throws -> String {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    let text = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+    let start = "<!-- settings: \(command) --settings-table (scripts/update-settings-tables.sh) -->\n"
+    guard let a = text.range(of: start), let b = text.range(of: "\n<!-- end settings -->", range: a.upperBound..<text.endIndex)
+    else { return "" }
+    return String(text[a.upperBound..<b.lowerBound])
 }
