@@ -450,61 +450,31 @@ final class HTTPConnection: @unchecked Sendable {
             respond(response, exchangeID: exchangeID)
             return
         }
-        let fields = response.headerFields
-        let handlerCloses = fields[values: .connection].flatMap(HTTPRequestParser.listElements)
-            .contains { $0.trimmingWhiteSpace.lowercased() == "close" }
-        var keepAlive = exchange.requestKeepAlive && !shuttingDown && !peerClosed && !handlerCloses
-
-        var framing: [(String, String)] = []
-        if !fields.contains(.date) { framing.append(("Date", ResponseEncoding.httpDate())) }
-        if !fields.contains(.server) { framing.append(("Server", configuration.serverName)) }
-        var extra = HTTPFields()
-        var bodyBytes: [UInt8] = []
-        var stream: AsyncStream<[UInt8]>?
-
+        // The framing is decided in one pure step (ResponseFraming, tested on its own); this writes it.
+        let body: ResponseFraming.Body
         switch response.body {
-        case let .bytes(bytes):
-            if !ResponseEncoding.forbidsBody(code) {
-                bodyBytes = bytes
-                if bytes.count >= configuration.gzipMinBytes && !fields.contains(.contentEncoding) {
-                    extra[.vary] = "Accept-Encoding"
-                    if exchange.acceptsGzip, let compressed = Gzip.compress(bytes), compressed.count < bytes.count {
-                        bodyBytes = compressed
-                        extra[.contentEncoding] = "gzip"
-                    }
-                }
-                framing.append(("Content-Length", String(bodyBytes.count)))
-            }
-            if exchange.isHead { bodyBytes = [] }
-        case let .stream(s):
-            if ResponseEncoding.forbidsBody(code) || exchange.isHead {
-                Self.cancel(s)
-                if !ResponseEncoding.forbidsBody(code) && exchange.version == .http11 {
-                    framing.append(("Transfer-Encoding", "chunked"))
-                }
-            } else if exchange.version == .http11 {
-                framing.append(("Transfer-Encoding", "chunked"))
-                exchange.chunked = true
-                stream = s
-            } else {
-                // HTTP/1.0 has no chunked coding: the body ends when the connection does (RFC 9112 §6.3).
-                keepAlive = false
-                stream = s
-            }
+        case let .bytes(b): body = .bytes(b)
+        case .stream: body = .stream
         }
-        if !keepAlive {
-            framing.append(("Connection", "close"))
-        } else if exchange.version == .http10 {
-            framing.append(("Connection", "keep-alive"))
+        let f = ResponseFraming.decide(
+            status: code, fields: response.headerFields, body: body,
+            request: .init(version: exchange.version, isHead: exchange.isHead, keepAlive: exchange.requestKeepAlive,
+                           acceptsGzip: exchange.acceptsGzip),
+            closing: shuttingDown || peerClosed, gzipMinBytes: configuration.gzipMinBytes,
+            serverName: configuration.serverName, date: ResponseEncoding.httpDate())
+        var stream: AsyncStream<[UInt8]>?
+        if case let .stream(s) = response.body {
+            if f.writesStream { stream = s } else { Self.cancel(s) }
         }
-        var allFields = fields
-        allFields.append(contentsOf: extra)
+        var allFields = response.headerFields
+        allFields.append(contentsOf: f.extraFields)
 
-        enqueue(ResponseEncoding.head(status: response.status, framingFields: framing, fields: allFields))
+        enqueue(ResponseEncoding.head(status: response.status, framingFields: f.framingFields, fields: allFields))
         exchange.status = code
-        exchange.keepAlive = keepAlive
+        exchange.keepAlive = f.keepAlive
+        exchange.chunked = f.chunked
         exchange.bodyStart = totalSent + unsentPlaintext
-        enqueue(bodyBytes)
+        enqueue(f.bodyBytes)
         exchange.bodyComplete = stream == nil
         self.exchange = exchange
         phase = .responding
