@@ -44,17 +44,18 @@ let package = Package(
 
         // MARK: - Libraries, in dependency order
         .target(name: "QuillSettings"),
+        .target(name: "QuillJSON"),
         .target(name: "QuillTensor", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "QuillTokenizers", dependencies: [.product(name: "HeapModule", package: "swift-collections")],
                 swiftSettings: fast),
         .target(name: "QuillModel", dependencies: ["QuillTensor"], swiftSettings: fast),
-        .target(name: "QuillCheckpoint", dependencies: ["QuillTensor", "QuillModel", "QuillTokenizers", "COpenSSL"]),
+        .target(name: "QuillCheckpoint", dependencies: ["QuillTensor", "QuillModel", "QuillTokenizers", "COpenSSL", "QuillJSON"]),
         .target(name: "QuillTraining", dependencies: ["QuillTensor", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "CZlib",
                                                      "CQuillMPI", "QuillSettings"],
                 swiftSettings: fast),
         .target(name: "QuillHTTP", dependencies: ["CZlib", "COpenSSL", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .target(name: "QuillService", dependencies: [
-            "QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "QuillSettings",
+            "QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "QuillSettings", "QuillJSON",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -98,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "quill-fuzz",
             dependencies: [
-                "QuillHTTP", "QuillService", "QuillModel", "QuillCheckpoint", "QuillTokenizers",
+                "QuillHTTP", "QuillService", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "QuillJSON",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
 
@@ -115,7 +116,7 @@ let package = Package(
         .testTarget(name: "QuillHTTPTests",
                     dependencies: ["QuillHTTP", "COpenSSL", .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "QuillServiceTests",
-                    dependencies: ["QuillService", "QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers",
+                    dependencies: ["QuillService", "QuillHTTP", "QuillModel", "QuillCheckpoint", "QuillTokenizers", "QuillJSON",
                                    "QuillTensor", .product(name: "HTTPTypes", package: "swift-http-types"),
                                    .product(name: "Logging", package: "swift-log")]),
     ],

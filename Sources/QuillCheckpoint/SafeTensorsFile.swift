@@ -6,6 +6,7 @@
 // Header: {"__metadata__": {string: string}, "NAME": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}, ..}
 // with offsets relative to the data section. This file knows nothing of models; callers interpret the tensors.
 import Foundation
+import QuillJSON
 
 #if _endian(big)
 #error("QuillCheckpoint writes tensors in host byte order, and safetensors is little-endian: add byte swapping")
@@ -107,24 +108,8 @@ enum SafeTensorsFile {
         return bytes
     }
 
-    /// A JSON string literal: quotes, backslashes and control characters escaped, everything else as UTF-8.
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (QuillJSON's escaper, shared with the service).
+    static func jsonString(_ s: String) -> String { JSONValue.quoted(s) }
 
     // MARK: - Reading
 

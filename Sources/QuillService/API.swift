@@ -5,6 +5,7 @@ import HTTPTypes
 import QuillHTTP
 import QuillModel
 import QuillTokenizers
+import QuillJSON
 
 public final class QuillAPI: Sendable {
     public let model: LoadedModel

@@ -1,6 +1,7 @@
 // The error every route answers with: a status and API.md's body
 // `{"error": {"message", "type", "param", "code"}}`. Messages never echo more than 100 bytes of user input.
 import QuillHTTP
+import QuillJSON
 
 public struct APIError: Error, Sendable, Equatable {
     public var status: Int

@@ -4,6 +4,7 @@
 import Foundation
 import QuillHTTP
 import QuillModel
+import QuillJSON
 
 enum Chat {
     /// Most messages one request may send.

@@ -3,6 +3,7 @@
 import Foundation
 import QuillHTTP
 import QuillModel
+import QuillJSON
 
 enum OpenAI {
     static func modelObject(_ api: QuillAPI) -> JSONValue {

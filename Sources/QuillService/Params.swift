@@ -2,6 +2,8 @@
 // text and is converted to the field's type). A field of the wrong type or outside its range is a 400 that
 // names it and its allowed range.
 
+import QuillJSON
+
 /// The fields of one request.
 public struct Params: Sendable {
     /// The JSON object, or the query items as strings.

@@ -5,6 +5,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import QuillHTTP
+import QuillJSON
 
 final class SSEWriter: @unchecked Sendable {  // `started`, `pending` and `overflowed` are guarded by `lock`
     let continuation: AsyncStream<[UInt8]>.Continuation

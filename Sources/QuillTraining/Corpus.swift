@@ -53,8 +53,7 @@ public struct Corpus: Sendable {
             for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let l = line.trimmingCharacters(in: .whitespacesAndNewlines)
                 if l.isEmpty { continue }
-                guard let obj = try? JSONSerialization.jsonObject(with: Data(l.utf8)) as? [String: Any],
-                      let t = obj["text"] as? String else {
+                guard let t = jsonlText(l) else {
                     throw .data(path: path, reason: "line \(n + 1): expected a JSON object with a string field \"text\"")
                 }
                 docs.append(t)
@@ -150,4 +149,12 @@ func firstInvalidUTF8(_ bytes: [UInt8]) -> Int {
         }
     }
     return valid
+}
+
+/// One line of a jsonl corpus: an object whose string field "text" is the document (other fields are ignored).
+private struct JSONLDocument: Decodable { let text: String }
+
+/// The document of one jsonl line, or nil when the line is not an object with a string "text".
+func jsonlText(_ line: String) -> String? {
+    try? JSONDecoder().decode(JSONLDocument.self, from: Data(line.utf8)).text
 }

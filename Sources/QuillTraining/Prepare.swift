@@ -198,8 +198,7 @@ func documentsOf(_ text: String, format: DataFormat, path: String) throws(Traini
         for line in text.split(separator: "\n") {
             let l = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if l.isEmpty { continue }
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(l.utf8)) as? [String: Any],
-                  let t = obj["text"] as? String else {
+            guard let t = jsonlText(l) else {
                 throw .data(path: path, reason: "expected a JSON object with a string field \"text\" on every line (first bad line starts: \(l.prefix(40)))")
             }
             docs.append(t[...])

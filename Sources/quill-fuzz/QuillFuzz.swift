@@ -17,6 +17,7 @@ import QuillHTTP
 import QuillModel
 import QuillService
 import QuillTokenizers
+import QuillJSON
 
 enum Harness {
     static func http(_ bytes: [UInt8]) {

@@ -4,6 +4,7 @@ import Foundation
 import QuillModel
 import QuillService
 import Testing
+import QuillJSON
 
 @Suite("Chat", .serialized)
 struct ChatTests {

@@ -3,6 +3,7 @@ import Foundation
 import QuillService
 import QuillSettings
 import Testing
+import QuillJSON
 
 @Suite("Server configuration")
 struct ConfigTests {

@@ -3,6 +3,7 @@
 import Foundation
 import QuillService
 import Testing
+import QuillJSON
 
 @Suite("JSON fuzz regressions", .serialized)
 struct FuzzRegressionServiceTests {

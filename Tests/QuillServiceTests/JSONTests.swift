@@ -1,6 +1,7 @@
 // The service's JSON parser and writer, and the request field checks built on them.
 import QuillService
 import Testing
+import QuillJSON
 
 @Suite("JSON and request fields")
 struct JSONTests {

@@ -2,6 +2,7 @@
 import Foundation
 import QuillService
 import Testing
+import QuillJSON
 
 @Suite("Latency metrics and streamed usage", .serialized)
 struct LatencyMetricsTests {

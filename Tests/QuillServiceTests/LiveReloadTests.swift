@@ -6,6 +6,7 @@ import QuillModel
 import QuillService
 import QuillTokenizers
 import Testing
+import QuillJSON
 
 @Suite("Live reload", .serialized)
 struct LiveReloadTests {

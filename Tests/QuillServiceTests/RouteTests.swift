@@ -3,6 +3,7 @@ import Foundation
 import QuillModel
 import QuillService
 import Testing
+import QuillJSON
 
 @Suite("Routes", .serialized)
 struct RouteTests {

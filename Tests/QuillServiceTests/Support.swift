@@ -5,6 +5,7 @@ import QuillCheckpoint
 import QuillModel
 import QuillService
 import QuillTokenizers
+import QuillJSON
 
 enum Fixture {
     static let corpus = """

@@ -1,6 +1,7 @@
-// A small JSON value with a strict parser and a writer. The service parses request bodies itself so that a field
-// of the wrong type can be named in the error, integers (a uint64 seed) stay exact, and numbers in responses are
-// written the way API.md asks (at most 5 significant digits for attention weights).
+// A small JSON value with a strict parser and a writer, and Quill's one JSON string escaper (`JSONValue.quoted`,
+// which the safetensors header writer uses too). The service parses request bodies itself so that a field of the
+// wrong type can be named in the error, integers (a uint64 seed) stay exact, and numbers in responses are written
+// the way API.md asks (at most 5 significant digits for attention weights).
 
 /// A JSON value. Objects keep their keys in order (the writer writes them in that order).
 public enum JSONValue: Sendable, Equatable {
@@ -130,7 +131,16 @@ extension JSONValue {
         }
     }
 
-    static func writeString(_ s: String, into out: inout [UInt8]) {
+    /// A JSON string literal: quotes, backslashes and control characters escaped, everything else as UTF-8.
+    public static func quoted(_ s: String) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count + 2)
+        writeString(s, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `s` as a JSON string literal (the escaper every JSON writer in Quill uses).
+    public static func writeString(_ s: String, into out: inout [UInt8]) {
         let hex = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
         for b in s.utf8 {
