@@ -105,6 +105,7 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "QuillSettingsTests", dependencies: ["QuillSettings"]),
+        .testTarget(name: "QuillJSONTests", dependencies: ["QuillJSON"]),
         .testTarget(name: "QuillTensorTests", dependencies: ["QuillTensor"], swiftSettings: fast),
         .testTarget(name: "QuillTokenizersTests", dependencies: ["QuillTokenizers"]),
         .testTarget(name: "QuillModelTests", dependencies: ["QuillModel", "QuillTensor"], swiftSettings: fast),

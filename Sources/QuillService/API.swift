@@ -487,6 +487,11 @@ public final class QuillAPI: Sendable {
 
     // MARK: - Helpers
 
+    /// A response body of an Encodable type (Responses.swift), written by JSONValueEncoder.
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> HTTPServerResponse {
+        json(JSONValue(encoding: value), status: status)
+    }
+
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> HTTPServerResponse {
         HTTPServerResponse(status: status, headerFields: [.contentType: "application/json; charset=utf-8"],
                            body: .bytes(value.serialized()))
@@ -512,10 +517,7 @@ public final class QuillAPI: Sendable {
 
     /// OpenAI's usage object; with `cached`, its prompt_tokens_details.cached_tokens (prompt cache hits).
     static func usage(_ prompt: Int, _ completion: Int, cached: Int? = nil) -> JSONValue {
-        var fields: [(String, JSONValue)] = [("prompt_tokens", .int(prompt)), ("completion_tokens", .int(completion)),
-                                             ("total_tokens", .int(prompt + completion))]
-        if let cached { fields.append(("prompt_tokens_details", .object([("cached_tokens", .int(cached))]))) }
-        return .object(fields)
+        JSONValue(encoding: Usage(prompt, completion, cached: cached))
     }
 
     static func timingsJSON(_ t: GenerationTimings) -> JSONValue {

@@ -129,9 +129,8 @@ enum Chat {
                     for (index, events) in streams.enumerated() {
                         group.addTask {
                             var started = false
-                            writer.send(chunk(id, created, name, index, .object([
-                                ("role", .string("assistant")), ("content", .string("")),
-                            ]), nil, nil))
+                            writer.send(chunk(id, created, name, index, .init(role: "assistant", content: ""),
+                                              nil, nil))
                             for await event in events {
                                 switch event {
                                 case .delta(var text, _, let lps):
@@ -139,17 +138,17 @@ enum Chat {
                                         if text.hasPrefix(" ") { text.removeFirst() }
                                         started = true
                                     }
-                                    let lp = wantLogprobs ? logprobsObject(lps) : nil
+                                    let lp = wantLogprobs ? ChatLogprobs(lps) : nil
                                     if !text.isEmpty || lp != nil {
                                         // A client too far behind: leaving the loop cancels this generation.
-                                        if !writer.send(chunk(id, created, name, index,
-                                                              .object([("content", .string(text))]), lp, nil)) { return }
+                                        if !writer.send(chunk(id, created, name, index, .init(content: text), lp,
+                                                              nil)) { return }
                                     }
                                 case .done(let reason, let promptTokens, let completionTokens, _, let timings):
                                     metrics.tokens(prompt: promptTokens, generated: completionTokens)
                                     usage.add(prompt: promptTokens, completion: completionTokens,
                                               cached: timings.cachedTokens, countPrompt: index == 0)
-                                    writer.send(chunk(id, created, name, index, .object([]), nil,
+                                    writer.send(chunk(id, created, name, index, .init(), nil,
                                                       OpenAI.finishReason(reason)))
                                 }
                             }
@@ -161,18 +160,15 @@ enum Chat {
                 } else if !Task.isCancelled {
                     if includeUsage {
                         let (p, c, cached) = usage.totals
-                        writer.send(.object([
-                            ("id", .string(id)), ("object", .string("chat.completion.chunk")),
-                            ("created", .int(created)), ("model", .string(name)), ("choices", .array([])),
-                            ("usage", QuillAPI.usage(p, c, cached: cached)),
-                        ]))
+                        writer.send(ChatCompletion(id: id, object: ChatCompletion.chunk, created: created, model: name,
+                                                   choices: [], usage: Usage(p, c, cached: cached)))
                     }
                     writer.done()
                 }
             }
         }
 
-        var choices: [JSONValue] = []
+        var choices: [ChatCompletion.Choice] = []
         var promptTokens = 0, completionTokens = 0, cachedTokens = 0
         for (index, events) in streams.enumerated() {
             let generation = await CollectedGeneration.collect(events, metrics: metrics)
@@ -187,42 +183,19 @@ enum Chat {
                 completionTokens += done.completionTokens
             }
             if trimSpace && text.hasPrefix(" ") { text.removeFirst() }
-            choices.append(.object([
-                ("index", .int(index)),
-                ("message", .object([("role", .string("assistant")), ("content", .string(text))])),
-                ("logprobs", wantLogprobs ? logprobsObject(lps) : .null),
-                ("finish_reason", .string(OpenAI.finishReason(reason))),
-            ]))
+            choices.append(.init(index: index, message: .init(content: text),
+                                 logprobs: Nullable(wantLogprobs ? ChatLogprobs(lps) : nil),
+                                 finishReason: Nullable(OpenAI.finishReason(reason))))
         }
-        return QuillAPI.json(.object([
-            ("id", .string(id)), ("object", .string("chat.completion")), ("created", .int(created)),
-            ("model", .string(name)), ("choices", .array(choices)),
-            ("usage", QuillAPI.usage(promptTokens, completionTokens, cached: cachedTokens)),
-        ]))
+        return QuillAPI.json(ChatCompletion(id: id, object: ChatCompletion.answer, created: created, model: name,
+                                            choices: choices,
+                                            usage: Usage(promptTokens, completionTokens, cached: cachedTokens)))
     }
 
-    static func chunk(_ id: String, _ created: Int, _ model: String, _ index: Int, _ delta: JSONValue,
-                      _ logprobs: JSONValue?, _ finish: String?) -> JSONValue {
-        .object([
-            ("id", .string(id)), ("object", .string("chat.completion.chunk")), ("created", .int(created)),
-            ("model", .string(model)),
-            ("choices", .array([.object([
-                ("index", .int(index)), ("delta", delta), ("logprobs", logprobs ?? .null),
-                ("finish_reason", finish.map { .string($0) } ?? .null),
-            ])])),
-        ])
-    }
-
-    /// The chat schema's logprobs: {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}.
-    static func logprobsObject(_ lps: [TokenLogprob]) -> JSONValue {
-        func bytes(_ s: String) -> JSONValue { .array(s.utf8.map { .int(Int($0)) }) }
-        return .object([("content", .array(lps.map { lp in
-            .object([
-                ("token", .string(lp.text)), ("logprob", .float(lp.logprob)), ("bytes", bytes(lp.text)),
-                ("top_logprobs", .array(lp.top.map {
-                    .object([("token", .string($0.text)), ("logprob", .float($0.logprob)), ("bytes", bytes($0.text))])
-                })),
-            ])
-        }))])
+    static func chunk(_ id: String, _ created: Int, _ model: String, _ index: Int, _ delta: ChatCompletion.Delta,
+                      _ logprobs: ChatLogprobs?, _ finish: String?) -> ChatCompletion {
+        ChatCompletion(id: id, object: ChatCompletion.chunk, created: created, model: model,
+                       choices: [.init(index: index, delta: delta, logprobs: Nullable(logprobs),
+                                       finishReason: Nullable(finish))])
     }
 }

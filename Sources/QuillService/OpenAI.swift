@@ -53,25 +53,20 @@ enum OpenAI {
             for prompt in prompts { promptScores.append(try await api.promptLogprobs(tokens: prompt.tokens, top: k)) }
         }
         if maxTokens == 0 {
-            var results: [JSONValue] = []
+            var results: [TextCompletion.Choice] = []
             var promptTokens = 0
             for (pi, prompt) in prompts.enumerated() {
                 promptTokens += prompt.tokens.count
                 for i in 0..<n {
-                    let lp: JSONValue = logprobs == nil ? .null
+                    let lp = logprobs == nil ? nil
                         : logprobsObject([], textOffset: 0, prompt: (prompt.tokens, promptScores[pi], api.model))
-                    results.append(.object([
-                        ("text", .string(prompt.text)), ("index", .int(pi * n + i)), ("logprobs", lp),
-                        ("finish_reason", .string("length")),
-                    ]))
+                    results.append(.init(text: prompt.text, index: pi * n + i, logprobs: Nullable(lp),
+                                         finishReason: Nullable("length")))
                 }
             }
             api.metrics.tokens(prompt: promptTokens, generated: 0)
-            return QuillAPI.json(.object([
-                ("id", .string(QuillAPI.newID("cmpl"))), ("object", .string("text_completion")),
-                ("created", .int(Int(Date().timeIntervalSince1970))), ("model", .string(api.model.name)),
-                ("choices", .array(results)), ("usage", QuillAPI.usage(promptTokens, 0)),
-            ]))
+            return QuillAPI.json(TextCompletion(id: QuillAPI.newID("cmpl"), created: Int(Date().timeIntervalSince1970),
+                                                model: api.model.name, choices: results, usage: Usage(promptTokens, 0)))
         }
         var choices: [Choice] = []
         for (pi, promptItem) in prompts.enumerated() {
@@ -131,18 +126,15 @@ enum OpenAI {
                 } else if !Task.isCancelled {
                     if includeUsage {
                         let (p, c, cached) = usage.totals
-                        writer.send(.object([
-                            ("id", .string(id)), ("object", .string("text_completion")), ("created", .int(created)),
-                            ("model", .string(name)), ("choices", .array([])),
-                            ("usage", QuillAPI.usage(p, c, cached: cached)),
-                        ]))
+                        writer.send(TextCompletion(id: id, created: created, model: name, choices: [],
+                                                   usage: Usage(p, c, cached: cached)))
                     }
                     writer.done()
                 }
             }
         }
 
-        var results: [JSONValue] = []
+        var results: [TextCompletion.Choice] = []
         var promptTokens = 0, completionTokens = 0, cachedTokens = 0
         var countedPrompts = Set<Int>()
         for (choice, events) in zip(choices, streams) {
@@ -157,19 +149,14 @@ enum OpenAI {
                     cachedTokens += done.timings.cachedTokens
                 }
             }
-            results.append(.object([
-                ("text", .string(text)), ("index", .int(choice.index)),
-                ("logprobs", wantLogprobs ? logprobsObject(lps, textOffset: echo ? choice.prompt.utf8.count : 0,
-                                                           prompt: choice.promptScores.map { (choice.tokens, $0, api.model) })
-                                          : .null),
-                ("finish_reason", .string(finishReason(reason))),
-            ]))
+            let lp = wantLogprobs ? logprobsObject(lps, textOffset: echo ? choice.prompt.utf8.count : 0,
+                                                   prompt: choice.promptScores.map { (choice.tokens, $0, api.model) })
+                : nil
+            results.append(.init(text: text, index: choice.index, logprobs: Nullable(lp),
+                                 finishReason: Nullable(finishReason(reason))))
         }
-        return QuillAPI.json(.object([
-            ("id", .string(id)), ("object", .string("text_completion")), ("created", .int(created)),
-            ("model", .string(name)), ("choices", .array(results)),
-            ("usage", QuillAPI.usage(promptTokens, completionTokens, cached: cachedTokens)),
-        ]))
+        return QuillAPI.json(TextCompletion(id: id, created: created, model: name, choices: results,
+                                            usage: Usage(promptTokens, completionTokens, cached: cachedTokens)))
     }
 
     /// The sampling fields of /v1/completions and /v1/chat/completions, with OpenAI's defaults (temperature 1,
@@ -234,51 +221,34 @@ enum OpenAI {
     static func finishReason(_ r: FinishReason) -> String { r == .length ? "length" : "stop" }
 
     static func chunk(_ id: String, _ created: Int, _ model: String, _ index: Int, _ text: String,
-                      _ logprobs: JSONValue?, _ finish: String?) -> JSONValue {
-        .object([
-            ("id", .string(id)), ("object", .string("text_completion")), ("created", .int(created)),
-            ("model", .string(model)),
-            ("choices", .array([.object([
-                ("text", .string(text)), ("index", .int(index)), ("logprobs", logprobs ?? .null),
-                ("finish_reason", finish.map { .string($0) } ?? .null),
-            ])])),
-        ])
+                      _ logprobs: LegacyLogprobs?, _ finish: String?) -> TextCompletion {
+        TextCompletion(id: id, created: created, model: model,
+                       choices: [.init(text: text, index: index, logprobs: Nullable(logprobs),
+                                       finishReason: Nullable(finish))])
     }
 
     /// OpenAI's logprobs object: tokens, token_logprobs, top_logprobs (piece → logprob), text_offset. With `prompt`
     /// (echo + logprobs), the prompt's tokens come first, from offset 0: the first with null log-probabilities.
     static func logprobsObject(_ lps: [TokenLogprob], textOffset: Int,
-                               prompt: (tokens: [Int32], scores: [TokenLogprob], model: LoadedModel)? = nil) -> JSONValue {
-        var tokens: [JSONValue] = [], values: [JSONValue] = [], tops: [JSONValue] = [], offsets: [JSONValue] = []
+                               prompt: (tokens: [Int32], scores: [TokenLogprob], model: LoadedModel)? = nil) -> LegacyLogprobs {
+        var out = LegacyLogprobs()
         var offset = textOffset
+        func add(_ text: String, _ logprob: Float?, _ top: [TokenLogprob.Alternative]?) {
+            out.tokens.append(text)
+            out.tokenLogprobs.append(logprob)
+            out.topLogprobs.append(top.map { OrderedFields($0.map { ($0.text, $0.logprob) }) })
+            out.textOffset.append(offset)
+            offset += text.utf8.count
+        }
         if let prompt {
             offset = 0
             for (i, t) in prompt.tokens.enumerated() {
-                let text = prompt.model.tokenText(t)
-                tokens.append(.string(text))
-                offsets.append(.int(offset))
-                offset += text.utf8.count
-                if i == 0 {
-                    values.append(.null)
-                    tops.append(.null)
-                } else {
-                    let s = prompt.scores[i - 1]
-                    values.append(.float(s.logprob))
-                    tops.append(.object(s.top.map { ($0.text, .float($0.logprob)) }))
-                }
+                let s = i == 0 ? nil : prompt.scores[i - 1]
+                add(prompt.model.tokenText(t), s?.logprob, s?.top)
             }
         }
-        for lp in lps {
-            tokens.append(.string(lp.text))
-            values.append(.float(lp.logprob))
-            tops.append(.object(lp.top.map { ($0.text, .float($0.logprob)) }))
-            offsets.append(.int(offset))
-            offset += lp.text.utf8.count
-        }
-        return .object([
-            ("tokens", .array(tokens)), ("token_logprobs", .array(values)), ("top_logprobs", .array(tops)),
-            ("text_offset", .array(offsets)),
-        ])
+        for lp in lps { add(lp.text, lp.logprob, lp.top) }
+        return out
     }
 
     /// The prompts: a string, an array of strings, an array of token ids, or an array of arrays of token ids (as

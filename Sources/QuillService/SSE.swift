@@ -20,6 +20,10 @@ final class SSEWriter: @unchecked Sendable {  // `started`, `pending` and `overf
 
     init(_ continuation: AsyncStream<[UInt8]>.Continuation) { self.continuation = continuation }
 
+    /// Sends an event of an Encodable type (Responses.swift).
+    @discardableResult
+    func send<T: Encodable>(_ value: T) -> Bool { send(JSONValue(encoding: value)) }
+
     /// Queues one event; false once the client has fallen `maxPendingBytes` behind (the event is not queued then).
     @discardableResult
     func send(_ value: JSONValue) -> Bool {
