@@ -74,69 +74,74 @@ struct AnyKey: CodingKey {
     init?(intValue: Int) { stringValue = String(intValue) }
 }
 
-/// "finishReason" → "finish_reason"; "topLogprobs" → "top_logprobs"; a name in snake case stays as it is.
+/// "finishReason" → "finish_reason"; "topLogprobs" → "top_logprobs"; a name in snake case stays as it is (and
+/// costs one pass over its bytes: every key of every streamed event comes through here).
 func snakeCase(_ name: String) -> String {
-    var out = ""
-    out.reserveCapacity(name.count + 4)
-    for ch in name {
-        if ch.isUppercase {
-            if !out.isEmpty { out.append("_") }
-            out.append(contentsOf: ch.lowercased())
+    guard name.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) else { return name }
+    var out: [UInt8] = []
+    out.reserveCapacity(name.utf8.count + 4)
+    for b in name.utf8 {
+        if b >= 65 && b <= 90 {
+            if !out.isEmpty { out.append(UInt8(ascii: "_")) }
+            out.append(b + 32)
         } else {
-            out.append(ch)
+            out.append(b)
         }
     }
-    return out
+    return String(decoding: out, as: UTF8.self)
 }
 
-/// A value under construction: set once, or an object or array that grows in order.
+/// Dictionaries with string keys: their keys are data, written as given, in sorted order (a dictionary has none
+/// of its own; OrderedFields keeps one).
+protocol StringKeyedDictionary {
+    var sortedPairs: [(String, any Encodable)] { get }
+}
+
+extension Dictionary: StringKeyedDictionary where Key == String, Value: Encodable {
+    var sortedPairs: [(String, any Encodable)] { keys.sorted().map { ($0, self[$0]!) } }
+}
+
+/// A value under construction: set once, or an object or array that grows in order. Children live in the node's
+/// own arrays, so appending never copies them.
 final class Node {
-    private enum Kind {
-        case unset
-        case value(JSONValue)
-        case object([(String, Node)])
-        case array([Node])
-    }
+    private enum Kind { case unset, value, object, array }
     private var kind = Kind.unset
+    private var value = JSONValue.null
+    private var keys: [String] = []
+    private var children: [Node] = []
 
-    func set(_ v: JSONValue) { kind = .value(v) }
+    func set(_ v: JSONValue) {
+        kind = .value
+        value = v
+    }
 
+    /// A new member of this object (synthesized encoders write each key once).
     func child(_ key: String) -> Node {
-        var pairs: [(String, Node)] = []
-        if case .object(let p) = kind { pairs = p }
-        if let existing = pairs.first(where: { $0.0 == key }) { return existing.1 }
+        makeObject()
         let n = Node()
-        pairs.append((key, n))
-        kind = .object(pairs)
+        keys.append(key)
+        children.append(n)
         return n
     }
 
-    func makeObject() { if case .object = kind { return }; kind = .object([]) }
-    func makeArray() { if case .array = kind { return }; kind = .array([]) }
+    func makeObject() { if kind != .object { kind = .object; keys = []; children = [] } }
+    func makeArray() { if kind != .array { kind = .array; keys = []; children = [] } }
 
     func append() -> Node {
-        var items: [Node] = []
-        if case .array(let a) = kind { items = a }
+        makeArray()
         let n = Node()
-        items.append(n)
-        kind = .array(items)
+        children.append(n)
         return n
     }
 
-    var count: Int {
-        switch kind {
-        case .array(let a): a.count
-        case .object(let o): o.count
-        default: 0
-        }
-    }
+    var count: Int { children.count }
 
     var json: JSONValue {
         switch kind {
         case .unset: .null
-        case .value(let v): v
-        case .object(let pairs): .object(pairs.map { ($0.0, $0.1.json) })
-        case .array(let items): .array(items.map(\.json))
+        case .value: value
+        case .object: .object(zip(keys, children).map { ($0, $1.json) })
+        case .array: .array(children.map(\.json))
         }
     }
 }
@@ -170,10 +175,18 @@ final class ValueEncoder: Encoder {
         case let v as String: node.set(.string(v))
         case let v as Bool: node.set(.bool(v))
         case let v as Int: node.set(.int(v))
+        // Arrays of scalars at once (token ids, pieces, offsets: /tokenize lists up to 32768 of each).
+        case let a as [Int]: node.set(.array(a.map { .int($0) }))
+        case let a as [Int32]: node.set(.array(a.map { .int($0) }))
+        case let a as [String]: node.set(.array(a.map { .string($0) }))
+        case let a as [Float]: node.set(.array(a.map { .float($0) }))
         // Every other integer type: their own encode(to:) would call back into the single-value container.
         case let v as any BinaryInteger: node.set(.number(JSONNumber(text: "\(v)")))
         case let v as Float: node.set(.float(v))
         case let v as Double: node.set(.double(v))
+        case let d as any StringKeyedDictionary:
+            node.makeObject()
+            for (k, v) in d.sortedPairs { try nested(AnyKey(k), node.child(k)).encodeValue(v) }
         default: try value.encode(to: self)
         }
     }
@@ -185,10 +198,8 @@ final class ValueEncoder: Encoder {
     struct Keyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
         let encoder: ValueEncoder
         var codingPath: [any CodingKey] { encoder.codingPath }
-        /// Property names in snake case; the keys of an `OrderedFields` or a dictionary are data and stay as given.
-        func name(_ key: Key) -> String {
-            key is AnyKey || String(describing: Key.self).contains("Dictionary") ? key.stringValue : snakeCase(key.stringValue)
-        }
+        /// Property names in snake case; the keys of an `OrderedFields` or a dictionary (AnyKey) stay as given.
+        func name(_ key: Key) -> String { key is AnyKey ? key.stringValue : snakeCase(key.stringValue) }
 
         mutating func encodeNil(forKey key: Key) throws { encoder.node.child(name(key)).set(.null) }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {

@@ -287,35 +287,30 @@ public final class QuillAPI: Sendable {
         let tokens: [Int32]
         if let ids = o.promptIDs { tokens = ids } else { tokens = try promptTokens(o.prompt) }
         // prompt_logprobs: every prompt token's log-probability given those before it (the first has none).
-        var scores: JSONValue? = nil
+        var scores: [LogprobEntry]? = nil
         if let k = o.promptLogprobs {
             let scored = try await promptLogprobs(tokens: tokens, top: k)
-            var entries: [JSONValue] = [.object([
-                ("token", .int(Int(tokens[0]))), ("piece", .string(model.piece(tokens[0]))),
-                ("text", .string(model.tokenText(tokens[0]))), ("logprob", .null), ("top", .array([])),
-            ])]
-            if case .array(let rest) = Self.logprobsJSON(scored) { entries += rest }
-            scores = .array(entries)
+            scores = [LogprobEntry(unscored: tokens[0], piece: model.piece(tokens[0]), text: model.tokenText(tokens[0]))]
+                + scored.map(LogprobEntry.init)
         }
         let promptScores = scores
         let events = try await submit(GenerationRequest(prompt: tokens, maxTokens: o.maxTokens,
                                                               options: o.options, stop: o.stop, streaming: o.stream,
                                                               cachePrompt: o.cachePrompt))
         let id = Self.newID("cmpl")
+        let name = model.name
         if o.stream {
             return SSE.response(events: events, echo: o.echo ? o.prompt : nil) { [metrics] event in
                 switch event {
                 case .delta(let text, let tokens, let logprobs):
-                    var fields: [(String, JSONValue)] = [("text", .string(text)), ("tokens", Self.ids(tokens))]
-                    if o.logprobs > 0 { fields.append(("logprobs", Self.logprobsJSON(logprobs))) }
-                    return .object(fields)
+                    return JSONValue(encoding: CompleteDelta(text: text, tokens: tokens,
+                                                             logprobs: o.logprobs > 0 ? logprobs.map(LogprobEntry.init) : nil))
                 case .done(let reason, let promptTokens, let completionTokens, let truncated, let timings):
                     metrics.tokens(prompt: promptTokens, generated: completionTokens)
-                    return .object([
-                        ("id", .string(id)), ("text", .string("")), ("tokens", .array([])),
-                        ("finish_reason", .string(reason.rawValue)), ("truncated", .bool(truncated)),
-                        ("usage", Self.usage(promptTokens, completionTokens)), ("timings", Self.timingsJSON(timings)),
-                    ] + (promptScores.map { [("prompt_logprobs", $0)] } ?? []))
+                    return JSONValue(encoding: CompleteResult(
+                        id: id, model: name, text: "", tokens: [], finishReason: reason.rawValue, truncated: truncated,
+                        usage: Usage(promptTokens, completionTokens), timings: Timings(timings),
+                        promptLogprobs: promptScores))
                 }
             }
         }
@@ -323,15 +318,11 @@ public final class QuillAPI: Sendable {
         guard let (reason, promptCount, completionCount, truncated, timings) = generation.done else {
             throw .server("the generation ended without a result")
         }
-        let (out, ids, lps) = (generation.text, generation.tokens, generation.logprobs)
-        var fields: [(String, JSONValue)] = [
-            ("id", .string(id)), ("model", .string(model.name)), ("text", .string((o.echo ? o.prompt : "") + out)),
-            ("finish_reason", .string(reason.rawValue)), ("truncated", .bool(truncated)), ("tokens", Self.ids(ids)),
-            ("usage", Self.usage(promptCount, completionCount)), ("timings", Self.timingsJSON(timings)),
-        ]
-        if o.logprobs > 0 { fields.append(("logprobs", Self.logprobsJSON(lps))) }
-        if let promptScores { fields.append(("prompt_logprobs", promptScores)) }
-        return Self.json(.object(fields))
+        return Self.json(CompleteResult(
+            id: id, model: name, text: (o.echo ? o.prompt : "") + generation.text, tokens: generation.tokens,
+            finishReason: reason.rawValue, truncated: truncated, usage: Usage(promptCount, completionCount),
+            timings: Timings(timings), logprobs: o.logprobs > 0 ? generation.logprobs.map(LogprobEntry.init) : nil,
+            promptLogprobs: promptScores))
     }
 
     // MARK: - /tokenize, /detokenize
@@ -353,7 +344,7 @@ public final class QuillAPI: Sendable {
             throw .invalid("text cannot be tokenized", param: "text")
         }
         if countOnly {
-            return Self.json(.object([("tokenizer", .string(model.tokenizer.kind.rawValue)), ("count", .int(encoded.ids.count))]))
+            return Self.json(TokenizeAnswer(tokenizer: model.tokenizer.kind.rawValue, count: encoded.ids.count))
         }
         // The answer grows about 25 bytes a token (id, piece, offsets), and building it is what costs: one request
         // must not take seconds of a core and a response of tens of megabytes.
@@ -361,19 +352,13 @@ public final class QuillAPI: Sendable {
             throw .invalid("text is \(encoded.ids.count) tokens; /tokenize lists at most \(Self.maxTokenizeTokens) "
                 + "(send \"count_only\": true for the count alone)", param: "text", code: "too_many_tokens")
         }
-        var fields: [(String, JSONValue)] = [
-            ("tokenizer", .string(model.tokenizer.kind.rawValue)), ("count", .int(encoded.ids.count)),
-            ("tokens", .array(encoded.ids.map { .int($0) })),
-            ("pieces", .array(encoded.ids.map { .string(model.piece(Int32($0))) })),
-            ("offsets", .array(encoded.offsets.map { .array([.int($0.lowerBound), .int($0.upperBound)]) })),
-        ]
+        var answer = TokenizeAnswer(tokenizer: model.tokenizer.kind.rawValue, count: encoded.ids.count,
+                                    tokens: encoded.ids, pieces: encoded.ids.map { model.piece(Int32($0)) },
+                                    offsets: encoded.offsets.map { [$0.lowerBound, $0.upperBound] })
         if explain, let bpe = model.tokenizer as? BytePairTokenizer {
-            fields.append(("explain", .array(bpe.explain(text).map { w in
-                .object([("word", .string(w.word)),
-                         ("steps", .array(w.steps.map { .array($0.map { .string($0) }) }))])
-            })))
+            answer.explain = bpe.explain(text).map { TokenizeAnswer.Word(word: $0.word, steps: $0.steps) }
         }
-        return Self.json(.object(fields))
+        return Self.json(answer)
     }
 
     func detokenize(_ request: HTTPServerRequest) throws(APIError) -> HTTPServerResponse {
@@ -386,7 +371,7 @@ public final class QuillAPI: Sendable {
         }
         let text: String
         do { text = try model.tokenizer.decode(ids) } catch { throw .invalid("tokens cannot be decoded", param: "tokens") }
-        return Self.json(.object([("text", .string(text))]))
+        return Self.json(DetokenizeAnswer(text: text))
     }
 
     // MARK: - /attention
@@ -409,80 +394,46 @@ public final class QuillAPI: Sendable {
         do { weights = try await actor.attention(tokens: tokens, on: model) } catch { throw APIError(error) }
         let layers = layer.map { [$0] } ?? Array(0..<L)
         let heads = head.map { [$0] } ?? Array(0..<H)
-        let att: JSONValue = .array(layers.map { l in
-            .array(heads.map { h in
-                .array(weights[l][h].map { row in .array(row.map { .rounded($0, digits: 5) }) })
-            })
-        })
-        return Self.json(.object([
-            ("tokens", Self.ids(tokens)), ("pieces", .array(tokens.map { .string(model.piece($0)) })),
-            ("n_layer", .int(L)), ("n_head", .int(H)),
-            ("layers", .array(layers.map { .int($0) })), ("heads", .array(heads.map { .int($0) })),
-            ("attention", att),
-        ]))
+        let att = layers.map { l in heads.map { h in weights[l][h].map(RoundedWeights.init) } }
+        return Self.json(AttentionAnswer(tokens: tokens, pieces: tokens.map { model.piece($0) }, nLayer: L, nHead: H,
+                                         layers: layers, heads: heads, attention: att))
     }
 
     // MARK: - /info
 
-    func info() async -> JSONValue {
+    func info() async -> InfoAnswer {
         let load = await actor.load
         let cache = await actor.promptCacheUsage
-        let promptCache: JSONValue = .object([
-            ("capacity_bytes", .int(config.promptCacheMB << 20)), ("capacity_entries", .int(config.promptCacheEntries)),
-            ("entries", .int(cache.entries)),
-            ("bytes", .int(cache.bytes)),
-        ])
-        let loaded: JSONValue = .string(ISO8601DateFormatter().string(from: loadedAt))
         let c = model.config
         let t = model.training
-        let documentToken: JSONValue = c.documentToken.map { .int($0) } ?? .null
-        return .object([
-            ("model", .object([
-                ("name", .string(model.name)), ("checkpoint", .string(model.path)),
-                ("sha256", .string(model.fileSHA256)), ("parameters", .int(model.parameterCount)),
-                ("loaded_at", loaded),
-                ("n_layer", .int(c.nLayer)), ("n_head", .int(c.nHead)), ("n_embd", .int(c.nEmbd)),
-                ("block_size", .int(c.blockSize)), ("vocab_size", .int(c.vocabSize)),
-                ("document_token", documentToken), ("chat_template", .string(chatTemplate.rawValue)),
-                ("tokenizer", .string(model.tokenizer.kind.rawValue)),
-                ("format", .string(model.format.rawValue)), ("weights", .string(model.precision.rawValue)),
-                ("memory", .object([
-                    ("weights_bytes", .int(model.weightBytes)),
-                    ("kv_cache_bytes_per_sequence", .int(model.kvCacheBytesPerSequence)),
-                    ("kv_cache_bytes_max", .int(model.kvCacheBytesPerSequence * actor.batchCapacity)),
-                ])),
-                ("training", .object([
-                    ("steps", .int(t.steps)), ("tokens", .int(t.tokensSeen)),
-                    ("train_loss", t.trainLoss.map { .float($0) } ?? .null),
-                    ("val_loss", t.valLoss.map { .float($0) } ?? .null),
-                    ("best_val_loss", t.bestValLoss.map { .float($0) } ?? .null),
-                    ("duration_seconds", .double(t.durationSeconds)),
-                    ("command", t.command.map { .string($0) } ?? .null),
-                    ("history", history),
-                ])),
-            ])),
-            ("server", .object([
-                ("version", .string(Self.version)),
-                ("uptime_seconds", .double((Date().timeIntervalSince(startedAt) * 10).rounded() / 10)),
-                ("batch_capacity", .int(actor.batchCapacity)), ("queue_capacity", .int(actor.queueCapacity)),
-                ("in_flight", .int(load.active)), ("waiting", .int(load.waiting)),
-                ("limits", .object([
-                    ("max_tokens_limit", .int(config.maxTokensLimit)), ("max_connections", .int(config.maxConnections)),
-                    ("max_header_bytes", .int(config.maxHeaderBytes)), ("max_body_bytes", .int(config.maxBodyBytes)),
-                    ("request_timeout", .double(config.requestTimeout)), ("idle_timeout", .double(config.idleTimeout)),
-                ])),
-                ("auth", .bool(apiKeys != nil)),
-                ("reloads", .int(reloads)),
-                ("prompt_cache", promptCache),
-            ])),
-        ])
+        return InfoAnswer(
+            model: .init(
+                name: model.name, checkpoint: model.path, sha256: model.fileSHA256, parameters: model.parameterCount,
+                loadedAt: ISO8601DateFormatter().string(from: loadedAt),
+                nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, blockSize: c.blockSize, vocabSize: c.vocabSize,
+                documentToken: Nullable(c.documentToken), chatTemplate: chatTemplate.rawValue,
+                tokenizer: model.tokenizer.kind.rawValue, format: model.format.rawValue,
+                weights: model.precision.rawValue,
+                memory: .init(weightsBytes: model.weightBytes, kvCacheBytesPerSequence: model.kvCacheBytesPerSequence,
+                              kvCacheBytesMax: model.kvCacheBytesPerSequence * actor.batchCapacity),
+                training: .init(steps: t.steps, tokens: t.tokensSeen, trainLoss: Nullable(t.trainLoss),
+                                valLoss: Nullable(t.valLoss), bestValLoss: Nullable(t.bestValLoss),
+                                durationSeconds: t.durationSeconds, command: Nullable(t.command), history: history)),
+            server: .init(
+                version: Self.version, uptimeSeconds: (Date().timeIntervalSince(startedAt) * 10).rounded() / 10,
+                batchCapacity: actor.batchCapacity, queueCapacity: actor.queueCapacity,
+                inFlight: load.active, waiting: load.waiting,
+                limits: .init(maxTokensLimit: config.maxTokensLimit, maxConnections: config.maxConnections,
+                              maxHeaderBytes: config.maxHeaderBytes, maxBodyBytes: config.maxBodyBytes,
+                              requestTimeout: config.requestTimeout, idleTimeout: config.idleTimeout),
+                auth: apiKeys != nil, reloads: reloads,
+                promptCache: .init(capacityBytes: config.promptCacheMB << 20, capacityEntries: config.promptCacheEntries,
+                                   entries: cache.entries, bytes: cache.bytes)))
     }
 
     /// The training loss history for the playground's plot.
-    var history: JSONValue {
-        .array(model.training.history.map { e in
-            .object([("step", .int(e.step)), ("train", .float(e.trainLoss)), ("val", .float(e.valLoss))])
-        })
+    var history: [HistoryPoint] {
+        model.training.history.map { HistoryPoint(step: $0.step, train: $0.trainLoss, val: $0.valLoss) }
     }
 
     // MARK: - Helpers
@@ -511,29 +462,6 @@ public final class QuillAPI: Sendable {
         if let allow = e.allow { r.headerFields[HTTPField.Name("Allow")!] = allow.joined(separator: ", ") }
         if e.status == 401 { r.headerFields[.wwwAuthenticate] = "Bearer" }
         return r
-    }
-
-    static func ids(_ tokens: [Int32]) -> JSONValue { .array(tokens.map { .int($0) }) }
-
-    /// OpenAI's usage object; with `cached`, its prompt_tokens_details.cached_tokens (prompt cache hits).
-    static func usage(_ prompt: Int, _ completion: Int, cached: Int? = nil) -> JSONValue {
-        JSONValue(encoding: Usage(prompt, completion, cached: cached))
-    }
-
-    static func timingsJSON(_ t: GenerationTimings) -> JSONValue {
-        func r(_ x: Double) -> JSONValue { .double((x * 100).rounded() / 100) }
-        return .object([("queued_ms", r(t.queuedMs)), ("prompt_ms", r(t.promptMs)),
-                        ("generate_ms", r(t.generateMs)), ("tokens_per_second", r(t.tokensPerSecond)),
-                        ("cached_tokens", .int(t.cachedTokens))])
-    }
-
-    static func logprobsJSON(_ lps: [TokenLogprob]) -> JSONValue {
-        .array(lps.map { lp in
-            .object([("token", .int(lp.token)), ("piece", .string(lp.piece)), ("logprob", .float(lp.logprob)),
-                     ("top", .array(lp.top.map { .object([("token", .int($0.token)), ("piece", .string($0.piece)),
-                                                          ("logprob", .float($0.logprob))]) })),
-                     ("text", .string(lp.text))])
-        })
     }
 
     static func newID(_ prefix: String) -> String {

@@ -61,10 +61,7 @@ public struct APIError: Error, Sendable, Equatable {
     }
 
     public var json: JSONValue {
-        .object([("error", .object([
-            ("message", .string(message)), ("type", .string(type)),
-            ("param", param.map { .string($0) } ?? .null), ("code", .string(code)),
-        ]))])
+        JSONValue(encoding: ErrorBody(error: .init(message: message, type: type, param: Nullable(param), code: code)))
     }
 
     /// At most 100 bytes of user input, cut at a character boundary, with "…" when cut; control characters escaped.

@@ -78,10 +78,8 @@ enum Chat {
         let template = try template(api, p)
         let prompt = template.render(try messages(p))
         let tokens = try api.promptTokens(prompt, param: "messages")
-        return QuillAPI.json(.object([
-            ("prompt", .string(prompt)), ("chat_template", .string(template.rawValue)),
-            ("stop", .array(template.stops.map { .string($0) })), ("tokens", .int(tokens.count)),
-        ]))
+        return QuillAPI.json(AppliedTemplate(prompt: prompt, chatTemplate: template.rawValue, stop: template.stops,
+                                             tokens: tokens.count))
     }
 
     /// POST /v1/chat/completions.

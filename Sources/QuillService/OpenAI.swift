@@ -6,14 +6,11 @@ import QuillModel
 import QuillJSON
 
 enum OpenAI {
-    static func modelObject(_ api: QuillAPI) -> JSONValue {
-        .object([("id", .string(api.model.name)), ("object", .string("model")),
-                 ("created", .int(Int(api.startedAt.timeIntervalSince1970))), ("owned_by", .string("quill"))])
+    static func modelObject(_ api: QuillAPI) -> ModelObject {
+        ModelObject(id: api.model.name, created: Int(api.startedAt.timeIntervalSince1970))
     }
 
-    static func models(_ api: QuillAPI) -> JSONValue {
-        .object([("object", .string("list")), ("data", .array([modelObject(api)]))])
-    }
+    static func models(_ api: QuillAPI) -> ModelList { ModelList(data: [modelObject(api)]) }
 
     static func unknownModel(_ name: String) -> APIError {
         APIError(status: 404, message: "the model \(APIError.clip(name)) does not exist; GET /v1/models lists it",

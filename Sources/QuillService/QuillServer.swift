@@ -181,7 +181,7 @@ public final class QuillServer: Sendable {
     /// The answer while the model loads.
     static func loading(_ request: HTTPServerRequest) -> HTTPServerResponse {
         if request.path == "/health" {
-            return QuillAPI.json(.object([("status", .string("loading"))]), status: .serviceUnavailable)
+            return QuillAPI.json(HealthAnswer(status: "loading"), status: .serviceUnavailable)
         }
         return QuillAPI.error(.overloaded("the model is still loading; retry shortly", retryAfter: 1))
     }

@@ -29,7 +29,7 @@ struct Route: Sendable {
 
     static let table: [Route] = [
         Route(.get, "/", .open) { api, _, _ in QuillAPI.page(Playground.html(modelName: api.model.name)) },
-        Route(.get, "/health", .open) { _, _, _ in QuillAPI.json(.object([("status", .string("ok"))])) },
+        Route(.get, "/health", .open) { _, _, _ in QuillAPI.json(HealthAnswer(status: "ok")) },
         Route(.get, "/info") { api, _, _ in QuillAPI.json(await api.info()) },
         Route(.get, "/metrics") { api, _, _ in
             HTTPServerResponse(status: .ok, headerFields: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -59,11 +59,9 @@ struct Route: Sendable {
         Route(.post, "/admin/reload") { api, _, _ throws(APIError) in
             guard let reload = api.reload else { throw .notFound("this server cannot reload its model") }
             let outcome = try await reload()
-            return QuillAPI.json(.object([
-                ("reloaded", .bool(outcome.reloaded)), ("checkpoint", .string(outcome.model.path)),
-                ("sha256", .string(outcome.model.fileSHA256)), ("previous_sha256", .string(outcome.previousSHA256)),
-                ("step", .int(outcome.model.training.steps)),
-            ]))
+            return QuillAPI.json(ReloadAnswer(reloaded: outcome.reloaded, checkpoint: outcome.model.path,
+                                              sha256: outcome.model.fileSHA256, previousSha256: outcome.previousSHA256,
+                                              step: outcome.model.training.steps))
         },
     ] + Playground.assets.keys.sorted().map { path in
         Route(.get, path, .open) { _, _, _ in

@@ -115,7 +115,7 @@ enum SSE {
     static func response(events: AsyncStream<GenerationEvent>, echo: String?,
                          encode: @escaping @Sendable (GenerationEvent) -> JSONValue) -> HTTPServerResponse {
         stream { writer in
-            if let echo { writer.send(.object([("text", .string(echo)), ("tokens", .array([]))])) }
+            if let echo { writer.send(CompleteDelta(text: echo, tokens: [])) }
             for await event in events {
                 guard writer.send(encode(event)) else { break }   // leaving the loop cancels the generation
             }
@@ -132,9 +132,7 @@ enum SSE {
         let message = "the client read too slowly: \(writer.pendingBytes) bytes were waiting for it "
             + "(at most \(SSEWriter.maxPendingBytes)); the generation was stopped"
         logger.warning("stream cut: \(message)")
-        writer.fail(.object([("error", .object([
-            ("message", .string(message)), ("type", .string("overloaded_error")), ("param", .null),
-            ("code", .string("slow_reader")),
-        ]))]))
+        writer.fail(JSONValue(encoding: ErrorBody(error: .init(message: message, type: "overloaded_error", param: nil,
+                                                              code: "slow_reader"))))
     }
 }

@@ -43,6 +43,6 @@ struct JSONValueEncoderTests {
     func snake() {
         struct S: Encodable { var promptTokensDetails = 1; var already_snake = 2; var x = 3 }
         #expect(JSONValue(encoding: S()).text == #"{"prompt_tokens_details":1,"already_snake":2,"x":3}"#)
-        #expect(JSONValue(encoding: ["camelKey": 1]).text == #"{"camelKey":1}"#)
+        #expect(JSONValue(encoding: ["camelKey": 1, "aKey": 2]).text == #"{"aKey":2,"camelKey":1}"#)
     }
 }
