@@ -169,73 +169,54 @@ public final class QuillAPI: Sendable {
     }
 
     func completionOptions(_ p: Params, text: String?) throws(APIError) -> CompletionOptions {
+        let r = try p.decode(CompleteRequest.self)
+        typealias D = CompleteRequest.Default
         var promptIDs: [Int32]? = nil
-        if text == nil, case .array? = p["prompt"] {
-            let ids = try p.ints("prompt") ?? []
+        if text == nil, case .ids(let ids)? = r.prompt {
             let V = model.config.vocabSize
             guard !ids.isEmpty, ids.allSatisfy({ $0 >= 0 && $0 < V }) else {
                 throw .invalid("a prompt of token ids needs at least one, each in 0..<\(V)", param: "prompt")
             }
             promptIDs = ids.map(Int32.init)
         }
-        let given: String? = if let text { text } else if let promptIDs { model.decode(promptIDs) } else { try p.string("prompt") }
+        var given = text
+        if given == nil, let promptIDs { given = model.decode(promptIDs) }
+        if given == nil, case .text(let s)? = r.prompt { given = s }
         guard let prompt = given else { throw .missing("prompt") }
-        let maxTokens = try p.int("max_tokens", default: 128, in: 1...config.maxTokensLimit)
-        let strategyName = try p.string("strategy") ?? "top_k"
-        guard let strategy = DecodingStrategy(rawValue: strategyName) else {
+        let maxTokens = try Limits.int(r.maxTokens, "max_tokens", default: D.maxTokens, in: 1...config.maxTokensLimit)
+        guard let strategy = DecodingStrategy(rawValue: r.strategy ?? D.strategy) else {
             throw .invalid("strategy must be one of greedy, sample, top_k, top_p", param: "strategy")
         }
-        let temperature = try p.double("temperature", default: 0.8, check: { $0 >= 0 && $0 <= 100 },
-                                       range: "between 0 and 100")
-        let topK = try p.int("top_k", default: 40, in: 1...1_000_000)
-        let topP = try p.double("top_p", default: 0.95, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]")
-        let seed = try p.uint64("seed") ?? UInt64.random(in: 0...UInt64.max)
-        let stop = try stopStrings(p)
-        let logprobs = try p.int("logprobs", default: 0, in: 0...20)
+        let temperature = try Limits.double(r.temperature, "temperature", default: D.temperature,
+                                            check: { $0 >= 0 && $0 <= 100 }, range: "between 0 and 100")
+        let topK = try Limits.int(r.topK, "top_k", default: D.topK, in: 1...1_000_000)
+        let topP = try Limits.double(r.topP, "top_p", default: D.topP, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]")
+        let logprobs = try Limits.int(r.logprobs, "logprobs", default: D.logprobs, in: 0...20)
+        var promptLogprobs: Int? = nil
+        if let k = r.promptLogprobs { promptLogprobs = try Limits.int(k, "prompt_logprobs", default: 0, in: 0...20) }
         let options = DecodingOptions(strategy: strategy, temperature: Float(temperature), topK: topK,
-                                      topP: Float(topP), seed: seed, logprobs: logprobs,
-                                      controls: try samplingControls(p, maxTokens: maxTokens))
-        return CompletionOptions(prompt: prompt, promptIDs: promptIDs,
-                                 promptLogprobs: p.has("prompt_logprobs") ? try p.int("prompt_logprobs", default: 0, in: 0...20) : nil,
-                                 maxTokens: maxTokens, options: options, stop: stop,
-                                 echo: try p.bool("echo", default: false), logprobs: logprobs,
-                                 stream: try p.bool("stream", default: false),
-                                 cachePrompt: try p.bool("cache_prompt", default: true))
+                                      topP: Float(topP), seed: r.seed ?? UInt64.random(in: 0...UInt64.max),
+                                      logprobs: logprobs,
+                                      controls: try samplingControls(p.decode(SamplingRequest.self), maxTokens: maxTokens))
+        return CompletionOptions(prompt: prompt, promptIDs: promptIDs, promptLogprobs: promptLogprobs,
+                                 maxTokens: maxTokens, options: options, stop: try stopStrings(r.stop),
+                                 echo: r.echo ?? D.echo, logprobs: logprobs, stream: r.stream ?? D.stream,
+                                 cachePrompt: r.cachePrompt ?? D.cachePrompt)
     }
 
-    /// The sampling controls of a request (SamplingControls; the same fields on /complete and /v1/completions):
+    /// The sampling controls of a request (SamplingControls; the same fields on /complete and /v1/*):
     /// logit_bias, repeat_penalty (or vLLM's repetition_penalty), repeat_last_n, presence_penalty,
     /// frequency_penalty, min_p, typical_p, min_tokens, ignore_eos, stop_token_ids.
-    func samplingControls(_ p: Params, maxTokens: Int) throws(APIError) -> SamplingControls {
+    func samplingControls(_ r: SamplingRequest, maxTokens: Int) throws(APIError) -> SamplingControls {
+        typealias D = SamplingRequest.Default
         var c = SamplingControls()
         let V = model.config.vocabSize
-        if let bias = p["logit_bias"], bias != .null {
-            // OpenAI's {"id": bias} object, or llama.cpp's [[id, bias], …] pairs.
-            var pairs: [(String, JSONValue)] = []
-            switch bias {
-            case .object(let o): pairs = o
-            case .array(let items):
-                for item in items {
-                    guard case .array(let pair) = item, pair.count == 2, case .number(let id) = pair[0] else {
-                        throw .invalid("logit_bias must be an object {\"token id\": bias} or an array of [id, bias] pairs",
-                                       param: "logit_bias", code: "invalid_type")
-                    }
-                    pairs.append((id.text, pair[1]))
-                }
-            default:
-                throw .wrongType("logit_bias", expected: "an object {\"token id\": bias}", got: bias)
-            }
-            guard pairs.count <= 1024 else { throw .invalid("logit_bias may list at most 1024 tokens", param: "logit_bias") }
-            for (key, value) in pairs {
+        if let bias = r.logitBias?.pairs {
+            guard bias.count <= 1024 else { throw .invalid("logit_bias may list at most 1024 tokens", param: "logit_bias") }
+            for (key, b) in bias {
                 guard let id = Int(key), id >= 0, id < V else {
-                    throw .invalid("logit_bias keys must be token ids in 0..<\(V), got \"\(key)\"", param: "logit_bias")
-                }
-                let b: Double
-                switch value {
-                case .number(let n): b = n.double
-                case .bool(false): b = -100  // llama.cpp's [id, false]: never this token
-                default: throw .invalid("logit_bias values must be numbers between -100 and 100", param: "logit_bias",
-                                        code: "invalid_type")
+                    throw .invalid("logit_bias keys must be token ids in 0..<\(V), got \"\(APIError.clip(key, bytes: 40))\"",
+                                   param: "logit_bias")
                 }
                 guard b.isFinite, b >= -100, b <= 100 else {
                     throw .invalid("logit_bias values must be numbers between -100 and 100", param: "logit_bias")
@@ -243,21 +224,24 @@ public final class QuillAPI: Sendable {
                 c.logitBias[Int32(id)] = Float(b)
             }
         }
-        guard !(p.has("repeat_penalty") && p.has("repetition_penalty")) else {
+        guard r.repeatPenalty == nil || r.repetitionPenalty == nil else {
             throw .invalid("give repeat_penalty or repetition_penalty, not both", param: "repetition_penalty")
         }
-        let penaltyName = p.has("repetition_penalty") ? "repetition_penalty" : "repeat_penalty"
-        c.repeatPenalty = Float(try p.double(penaltyName, default: 1, check: { $0 > 0 && $0 <= 10 }, range: "in (0, 10]"))
-        c.repeatLastN = try p.int("repeat_last_n", default: 64, in: -1...1_048_576)
-        c.presencePenalty = Float(try p.double("presence_penalty", default: 0, check: { abs($0) <= 2 },
-                                               range: "between -2 and 2"))
-        c.frequencyPenalty = Float(try p.double("frequency_penalty", default: 0, check: { abs($0) <= 2 },
-                                                range: "between -2 and 2"))
-        c.minP = Float(try p.double("min_p", default: 0, check: { $0 >= 0 && $0 <= 1 }, range: "between 0 and 1"))
-        c.typicalP = Float(try p.double("typical_p", default: 1, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]"))
-        c.minTokens = try p.int("min_tokens", default: 0, in: 0...maxTokens)
-        c.ignoreEOS = try p.bool("ignore_eos", default: false)
-        if let ids = try p.ints("stop_token_ids") {
+        let (penalty, penaltyName) = r.repetitionPenalty.map { ($0, "repetition_penalty") } ?? (r.repeatPenalty, "repeat_penalty")
+        c.repeatPenalty = Float(try Limits.double(penalty, penaltyName, default: D.repeatPenalty,
+                                                  check: { $0 > 0 && $0 <= 10 }, range: "in (0, 10]"))
+        c.repeatLastN = try Limits.int(r.repeatLastN, "repeat_last_n", default: D.repeatLastN, in: -1...1_048_576)
+        c.presencePenalty = Float(try Limits.double(r.presencePenalty, "presence_penalty", default: D.presencePenalty,
+                                                    check: { abs($0) <= 2 }, range: "between -2 and 2"))
+        c.frequencyPenalty = Float(try Limits.double(r.frequencyPenalty, "frequency_penalty", default: D.frequencyPenalty,
+                                                     check: { abs($0) <= 2 }, range: "between -2 and 2"))
+        c.minP = Float(try Limits.double(r.minP, "min_p", default: D.minP, check: { $0 >= 0 && $0 <= 1 },
+                                         range: "between 0 and 1"))
+        c.typicalP = Float(try Limits.double(r.typicalP, "typical_p", default: D.typicalP, check: { $0 > 0 && $0 <= 1 },
+                                             range: "in (0, 1]"))
+        c.minTokens = try Limits.int(r.minTokens, "min_tokens", default: D.minTokens, in: 0...maxTokens)
+        c.ignoreEOS = r.ignoreEos ?? D.ignoreEOS
+        if let ids = r.stopTokenIds {
             guard ids.count <= 64 else { throw .invalid("stop_token_ids may list at most 64 tokens", param: "stop_token_ids") }
             for id in ids where id < 0 || id >= V {
                 throw .invalid("stop_token_ids must be token ids in 0..<\(V), got \(id)", param: "stop_token_ids")
@@ -267,8 +251,8 @@ public final class QuillAPI: Sendable {
         return c
     }
 
-    func stopStrings(_ p: Params) throws(APIError) -> [String] {
-        let stop = try p.strings("stop") ?? []
+    func stopStrings(_ given: StringOrList?) throws(APIError) -> [String] {
+        let stop = given?.values ?? []
         guard stop.count <= 4 else { throw .invalid("stop must have at most 4 strings", param: "stop") }
         for s in stop where s.utf8.count > 256 {
             throw .invalid("each stop string must be at most 256 bytes", param: "stop")
@@ -331,11 +315,11 @@ public final class QuillAPI: Sendable {
     static let maxTokenizeTokens = 32768
 
     func tokenize(_ request: HTTPServerRequest) throws(APIError) -> HTTPServerResponse {
-        let (params, text) = try body(request, textField: "text")
-        let given: String? = if let text { text } else { try params.string("text") }
-        guard let text = given else { throw .missing("text") }
-        let explain = try params.bool("explain", default: false)
-        let countOnly = try params.bool("count_only", default: false)
+        let (params, bodyText) = try body(request, textField: "text")
+        let r = try params.decode(TokenizeRequest.self)
+        guard let text = bodyText ?? r.text else { throw .missing("text") }
+        let explain = r.explain ?? TokenizeRequest.Default.explain
+        let countOnly = r.countOnly ?? TokenizeRequest.Default.countOnly
         let encoded: EncodedText
         do {
             encoded = try model.tokenizer.encodeWithOffsets(text)
@@ -363,7 +347,7 @@ public final class QuillAPI: Sendable {
 
     func detokenize(_ request: HTTPServerRequest) throws(APIError) -> HTTPServerResponse {
         let (params, _) = try body(request, textField: nil)
-        guard let ids = try params.ints("tokens") else { throw .missing("tokens") }
+        guard let ids = try params.decode(DetokenizeRequest.self).tokens else { throw .missing("tokens") }
         let V = model.tokenizer.vocabularySize
         if let bad = ids.first(where: { $0 < 0 || $0 >= V }) {
             throw .invalid("token \(bad) is outside the vocabulary: ids must be in 0..<\(V)", param: "tokens",
@@ -377,13 +361,14 @@ public final class QuillAPI: Sendable {
     // MARK: - /attention
 
     func attention(_ request: HTTPServerRequest) async throws(APIError) -> HTTPServerResponse {
-        let (params, text) = try body(request, textField: "text")
-        let given: String? = if let text { text } else { try params.string("text") }
-        guard let text = given else { throw .missing("text") }
+        let (params, bodyText) = try body(request, textField: "text")
+        let r = try params.decode(AttentionRequest.self)
+        guard let text = bodyText ?? r.text else { throw .missing("text") }
         guard !text.isEmpty else { throw .invalid("text must not be empty", param: "text") }
         let L = model.config.nLayer, H = model.config.nHead
-        let layer = params.has("layer") ? try params.int("layer", default: 0, in: 0...(L - 1)) : nil
-        let head = params.has("head") ? try params.int("head", default: 0, in: 0...(H - 1)) : nil
+        var layer: Int? = nil, head: Int? = nil
+        if let l = r.layer { layer = try Limits.int(l, "layer", default: 0, in: 0...(L - 1)) }
+        if let h = r.head { head = try Limits.int(h, "head", default: 0, in: 0...(H - 1)) }
         let tokens: [Int32]
         do { tokens = try model.encode(text, param: "text") } catch { throw APIError(error) }
         guard tokens.count <= model.config.blockSize else {

@@ -12,8 +12,8 @@ enum Chat {
 
     /// The request's messages: 1 to 1,024 objects with a role (system, developer, user, assistant) and content (a
     /// string, or an array of text parts).
-    static func messages(_ p: Params) throws(APIError) -> [ChatTemplate.Message] {
-        guard let v = p["messages"], v != .null else { throw .missing("messages") }
+    static func messages(_ given: JSONValue?) throws(APIError) -> [ChatTemplate.Message] {
+        guard let v = given, v != .null else { throw .missing("messages") }
         guard case .array(let items) = v else { throw .wrongType("messages", expected: "an array of messages", got: v) }
         guard !items.isEmpty, items.count <= maxMessages else {
             throw .invalid("messages must hold 1 to \(maxMessages) messages", param: "messages")
@@ -64,8 +64,8 @@ enum Chat {
     }
 
     /// The template for a request: its `chat_template` when given, else the server's.
-    static func template(_ api: QuillAPI, _ p: Params) throws(APIError) -> ChatTemplate {
-        guard let name = try p.string("chat_template") else { return api.chatTemplate }
+    static func template(_ api: QuillAPI, _ r: ChatRequest) throws(APIError) -> ChatTemplate {
+        guard let name = r.chatTemplate else { return api.chatTemplate }
         guard let t = ChatTemplate(rawValue: name) else {
             throw .invalid("chat_template must be one of \(ChatTemplate.names)", param: "chat_template")
         }
@@ -75,8 +75,9 @@ enum Chat {
     /// POST /apply-template: the prompt a chat request would send the model, without generating.
     static func applyTemplate(_ api: QuillAPI, _ request: HTTPServerRequest) throws(APIError) -> HTTPServerResponse {
         let (p, _) = try api.body(request, textField: nil)
-        let template = try template(api, p)
-        let prompt = template.render(try messages(p))
+        let r = try p.decode(ChatRequest.self)
+        let template = try template(api, r)
+        let prompt = template.render(try messages(r.messages))
         let tokens = try api.promptTokens(prompt, param: "messages")
         return QuillAPI.json(AppliedTemplate(prompt: prompt, chatTemplate: template.rawValue, stop: template.stops,
                                              tokens: tokens.count))
@@ -86,28 +87,31 @@ enum Chat {
     static func completions(_ api: QuillAPI, _ request: HTTPServerRequest) async throws(APIError)
         -> HTTPServerResponse {
         let (p, _) = try api.body(request, textField: nil)
-        if let name = try p.string("model"), name != api.model.name { throw OpenAI.unknownModel(name) }
-        let template = try template(api, p)
-        let prompt = template.render(try messages(p))
+        let r = try p.decode(ChatRequest.self)
+        typealias D = ChatRequest.Default
+        if let name = r.model, name != api.model.name { throw OpenAI.unknownModel(name) }
+        let template = try template(api, r)
+        let prompt = template.render(try messages(r.messages))
         let tokens = try api.promptTokens(prompt, param: "messages")
         // max_completion_tokens is OpenAI's current name, max_tokens the older one. Without either: what is left
         // of the context window (at least 16), within max_tokens_limit.
         let limit = api.config.maxTokensLimit
         let fallback = min(limit, max(16, api.model.config.blockSize - tokens.count))
-        let maxTokens = p.has("max_completion_tokens")
-            ? try p.int("max_completion_tokens", default: fallback, in: 1...limit)
-            : try p.int("max_tokens", default: fallback, in: 1...limit)
-        let n = try p.int("n", default: 1, in: 1...8)
-        let stream = try p.bool("stream", default: false)
-        let includeUsage = try OpenAI.includeUsage(p)
-        let wantLogprobs = try p.bool("logprobs", default: false)
-        let top = try p.int("top_logprobs", default: 0, in: 0...20)
-        if p.has("top_logprobs") && !wantLogprobs {
+        let maxTokens = r.maxCompletionTokens != nil
+            ? try Limits.int(r.maxCompletionTokens, "max_completion_tokens", default: fallback, in: 1...limit)
+            : try Limits.int(r.maxTokens, "max_tokens", default: fallback, in: 1...limit)
+        let n = try Limits.int(r.n, "n", default: D.n, in: 1...8)
+        let stream = r.stream ?? D.stream
+        let includeUsage = r.streamOptions?.includeUsage ?? false
+        let wantLogprobs = r.logprobs ?? D.logprobs
+        let top = try Limits.int(r.topLogprobs, "top_logprobs", default: D.topLogprobs, in: 0...20)
+        if r.topLogprobs != nil && !wantLogprobs {
             throw .invalid("top_logprobs needs logprobs: true", param: "top_logprobs")
         }
-        let stop = try api.stopStrings(p) + template.stops
-        let sampling = try OpenAI.sampling(api, p, maxTokens: maxTokens)
-        let cachePrompt = try p.bool("cache_prompt", default: true)
+        let stop = try api.stopStrings(r.stop) + template.stops
+        let sampling = try OpenAI.sampling(api, temperature: r.temperature, topP: r.topP, topK: r.topK, seed: r.seed,
+                                           controls: p.decode(SamplingRequest.self), maxTokens: maxTokens)
+        let cachePrompt = r.cachePrompt ?? D.cachePrompt
         let requests = (0..<n).map { i in
             GenerationRequest(prompt: tokens, maxTokens: maxTokens, options: sampling.options(index: i, logprobs: top),
                               stop: stop, reportLogprobs: wantLogprobs, streaming: stream, cachePrompt: cachePrompt)

@@ -29,21 +29,25 @@ enum OpenAI {
     static func completions(_ api: QuillAPI, _ request: HTTPServerRequest) async throws(APIError)
         -> HTTPServerResponse {
         let (p, _) = try api.body(request, textField: nil)
-        if let name = try p.string("model"), name != api.model.name { throw unknownModel(name) }
-        let prompts = try promptList(api, p)
-        let echo = try p.bool("echo", default: false)
+        let r = try p.decode(OpenAICompletionRequest.self)
+        typealias D = OpenAICompletionRequest.Default
+        if let name = r.model, name != api.model.name { throw unknownModel(name) }
+        let prompts = try promptList(api, r.prompt)
+        let echo = r.echo ?? D.echo
         // max_tokens 0 scores the prompt only (echo with logprobs: what lm-evaluation-harness sends).
-        let maxTokens = try p.int("max_tokens", default: 16, in: 0...api.config.maxTokensLimit)
+        let maxTokens = try Limits.int(r.maxTokens, "max_tokens", default: D.maxTokens, in: 0...api.config.maxTokensLimit)
         if maxTokens == 0 && !echo {
             throw .invalid("max_tokens 0 generates nothing: it is for scoring a prompt, with echo true", param: "max_tokens")
         }
-        let n = try p.int("n", default: 1, in: 1...8)
-        let stream = try p.bool("stream", default: false)
-        let includeUsage = try Self.includeUsage(p)
-        let logprobs = p.has("logprobs") ? try p.int("logprobs", default: 0, in: 0...5) : nil
-        let stop = try api.stopStrings(p)
-        let sampling = try Self.sampling(api, p, maxTokens: maxTokens)
-        let cachePrompt = try p.bool("cache_prompt", default: true)
+        let n = try Limits.int(r.n, "n", default: D.n, in: 1...8)
+        let stream = r.stream ?? D.stream
+        let includeUsage = r.streamOptions?.includeUsage ?? false
+        var logprobs: Int? = nil
+        if let k = r.logprobs { logprobs = try Limits.int(k, "logprobs", default: 0, in: 0...5) }
+        let stop = try api.stopStrings(r.stop)
+        let sampling = try Self.sampling(api, temperature: r.temperature, topP: r.topP, topK: r.topK, seed: r.seed,
+                                         controls: p.decode(SamplingRequest.self), maxTokens: maxTokens)
+        let cachePrompt = r.cachePrompt ?? D.cachePrompt
         // echo with logprobs: the prompt's own log-probabilities first (the first token has none).
         var promptScores: [[TokenLogprob]] = []
         if echo, let k = logprobs {
@@ -173,32 +177,18 @@ enum OpenAI {
         }
     }
 
-    static func sampling(_ api: QuillAPI, _ p: Params, maxTokens: Int) throws(APIError) -> Sampling {
-        let temperature = try p.double("temperature", default: 1, check: { $0 >= 0 && $0 <= 2 },
-                                       range: "between 0 and 2")
-        let topP = try p.double("top_p", default: 1, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]")
-        let topK = p.has("top_k") ? try p.int("top_k", default: 40, in: 1...1_000_000) : nil
-        let seed = try p.uint64("seed") ?? UInt64.random(in: 0...UInt64.max)
+    static func sampling(_ api: QuillAPI, temperature t: Double?, topP p: Double?, topK k: Int?, seed: UInt64?,
+                         controls: SamplingRequest, maxTokens: Int) throws(APIError) -> Sampling {
+        typealias D = OpenAICompletionRequest.Default
+        let temperature = try Limits.double(t, "temperature", default: D.temperature, check: { $0 >= 0 && $0 <= 2 },
+                                            range: "between 0 and 2")
+        let topP = try Limits.double(p, "top_p", default: D.topP, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]")
+        var topK: Int? = nil
+        if let k { topK = try Limits.int(k, "top_k", default: D.topK, in: 1...1_000_000) }
         let strategy: DecodingStrategy = temperature == 0 ? .greedy : topP < 1 ? .topP : topK != nil ? .topK : .sample
-        return Sampling(strategy: strategy, temperature: Float(temperature), topP: Float(topP), topK: topK ?? 40,
-                        seed: seed, controls: try api.samplingControls(p, maxTokens: max(maxTokens, 0)))
-    }
-
-    /// stream_options.include_usage: one more chunk before [DONE], with empty choices and the request's usage.
-    static func includeUsage(_ p: Params) throws(APIError) -> Bool {
-        guard let options = p["stream_options"], options != .null else { return false }
-        guard case .object(let pairs) = options else {
-            throw .invalid("stream_options must be an object", param: "stream_options", code: "invalid_type")
-        }
-        var include = false
-        for (key, value) in pairs where key == "include_usage" {
-            guard case .bool(let b) = value else {
-                throw .invalid("stream_options.include_usage must be a boolean", param: "stream_options",
-                               code: "invalid_type")
-            }
-            include = b
-        }
-        return include
+        return Sampling(strategy: strategy, temperature: Float(temperature), topP: Float(topP), topK: topK ?? D.topK,
+                        seed: seed ?? UInt64.random(in: 0...UInt64.max),
+                        controls: try api.samplingControls(controls, maxTokens: max(maxTokens, 0)))
     }
 
     /// Queues every choice of a request together (so they run in one batch), or none of them.
@@ -250,41 +240,21 @@ enum OpenAI {
 
     /// The prompts: a string, an array of strings, an array of token ids, or an array of arrays of token ids (as
     /// lm-evaluation-harness and vLLM send them); 1 to 16, each with its text and tokens.
-    static func promptList(_ api: QuillAPI, _ p: Params) throws(APIError) -> [(text: String, tokens: [Int32])] {
-        guard let v = p["prompt"], v != .null else { throw .missing("prompt") }
+    static func promptList(_ api: QuillAPI, _ input: PromptsInput?) throws(APIError) -> [(text: String, tokens: [Int32])] {
+        guard case .list(let items)? = input else { throw .missing("prompt") }
         let V = api.model.config.vocabSize
-        func ids(_ items: [JSONValue]) throws(APIError) -> [Int32] {
-            var out: [Int32] = []
-            for item in items {
-                guard case .number(let n) = item, n.isIntegral, let x = Int(exactly: n.double), x >= 0, x < V else {
+        var out: [(text: String, tokens: [Int32])] = []
+        for item in items {
+            switch item {
+            case .text(let s): out.append((s, try api.promptTokens(s)))
+            case .ids(let ids):
+                guard ids.allSatisfy({ $0 >= 0 && $0 < V }) else {
                     throw .invalid("token ids in prompt must be integers in 0..<\(V)", param: "prompt")
                 }
-                out.append(Int32(x))
+                guard !ids.isEmpty else { throw .invalid("a prompt of token ids needs at least one", param: "prompt") }
+                let t = ids.map(Int32.init)
+                out.append((api.model.decode(t), t))
             }
-            guard !out.isEmpty else { throw .invalid("a prompt of token ids needs at least one", param: "prompt") }
-            return out
-        }
-        var out: [(text: String, tokens: [Int32])] = []
-        switch v {
-        case .string(let s):
-            out = [(s, try api.promptTokens(s))]
-        case .array(let items) where items.first.map({ if case .number = $0 { return true } else { return false } }) ?? false:
-            let t = try ids(items)
-            out = [(api.model.decode(t), t)]
-        case .array(let items):
-            for item in items {
-                switch item {
-                case .string(let s): out.append((s, try api.promptTokens(s)))
-                case .array(let inner):
-                    let t = try ids(inner)
-                    out.append((api.model.decode(t), t))
-                default:
-                    throw .invalid("prompt must be a string, an array of strings, or token ids", param: "prompt",
-                                   code: "invalid_type")
-                }
-            }
-        default:
-            throw .wrongType("prompt", expected: "a string, an array of strings, or token ids", got: v)
         }
         guard !out.isEmpty, out.count <= 16 else {
             throw .invalid("prompt must be a string or an array of 1 to 16 prompts", param: "prompt")

@@ -46,3 +46,50 @@ struct JSONValueEncoderTests {
         #expect(JSONValue(encoding: ["camelKey": 1, "aKey": 2]).text == #"{"aKey":2,"camelKey":1}"#)
     }
 }
+
+private struct Req: Decodable, Equatable {
+    struct Opt: Decodable, Equatable { var includeUsage: Bool? }
+    var maxTokens: Int?
+    var seed: UInt64?
+    var temperature: Double?
+    var stream: Bool?
+    var streamOptions: Opt?
+    var stop: [String]?
+    var logitBias: [String: Double]?
+}
+
+@Suite("JSONValueDecoder")
+struct JSONValueDecoderTests {
+    func parse(_ s: String) -> JSONValue { try! JSONValue.parse(Array(s.utf8)) }
+
+    @Test("snake-case keys fill camel-case properties; integers are exact; nulls and absent keys are nil")
+    func fields() throws {
+        let r = try JSONValueDecoder().decode(Req.self, from: parse(
+            #"{"max_tokens": 4e3, "seed": 18446744073709551615, "temperature": null, "stream_options": {"include_usage": true}, "logit_bias": {"50256": -100, "Ab": 1}}"#))
+        #expect(r == Req(maxTokens: 4000, seed: .max, temperature: nil, stream: nil, streamOptions: .init(includeUsage: true),
+                         stop: nil, logitBias: ["50256": -100, "Ab": 1]))
+    }
+
+    @Test("a value of the wrong type names its JSON path, what it needed and what it got")
+    func errors() {
+        func message(_ s: String) -> String {
+            do { _ = try JSONValueDecoder().decode(Req.self, from: parse(s)); return "" } catch { return error.description }
+        }
+        #expect(message(#"{"max_tokens": "ten"}"#) == "max_tokens must be an integer, not a string")
+        #expect(message(#"{"stream_options": {"include_usage": 1}}"#) == "stream_options.include_usage must be a boolean, not a number")
+        #expect(message(#"{"stop": ["a", 3]}"#) == "stop[1] must be a string, not a number")
+        #expect(message(#"{"max_tokens": 9223372036854775808}"#).hasPrefix("max_tokens must be an integer between"))
+        #expect(message(#"{"max_tokens": 2.5}"#).hasPrefix("max_tokens must be an integer between"))
+        #expect(message("[1]") == "the body must be an object, not an array")
+    }
+
+    @Test("in a query string every value is text: numbers and booleans are read from it")
+    func queryText() throws {
+        let q = JSONValue.object([("max_tokens", .string("5")), ("stream", .string("")), ("temperature", .string(" 0.5"))])
+        let r = try JSONValueDecoder(textValues: true).decode(Req.self, from: q)
+        #expect(r.maxTokens == 5 && r.stream == true && r.temperature == 0.5)
+        #expect(throws: JSONFieldError.self) {
+            try JSONValueDecoder().decode(Req.self, from: q)  // the same strings in a JSON body are type errors
+        }
+    }
+}
