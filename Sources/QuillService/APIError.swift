@@ -34,11 +34,6 @@ public struct APIError: Error, Sendable, Equatable {
         APIError(status: 400, message: "\(param) is required", param: param, code: "missing_field")
     }
 
-    public static func wrongType(_ param: String, expected: String, got: JSONValue) -> APIError {
-        APIError(status: 400, message: "\(param) must be \(expected), not \(got.typeName)", param: param,
-                 code: "invalid_type")
-    }
-
     public static func notFound(_ message: String) -> APIError {
         APIError(status: 404, message: message, type: "not_found_error", code: "not_found")
     }

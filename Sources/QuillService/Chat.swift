@@ -11,26 +11,16 @@ enum Chat {
     static let maxMessages = 1024
 
     /// The request's messages: 1 to 1,024 objects with a role (system, developer, user, assistant) and content (a
-    /// string, or an array of text parts).
-    static func messages(_ given: JSONValue?) throws(APIError) -> [ChatTemplate.Message] {
-        guard let v = given, v != .null else { throw .missing("messages") }
-        guard case .array(let items) = v else { throw .wrongType("messages", expected: "an array of messages", got: v) }
+    /// string, or an array of text parts; an assistant's may be absent). Their shapes were checked when the request
+    /// was decoded (ChatMessageInput); here, what they mean.
+    static func messages(_ given: [ChatMessageInput]?) throws(APIError) -> [ChatTemplate.Message] {
+        guard let items = given else { throw .missing("messages") }
         guard !items.isEmpty, items.count <= maxMessages else {
             throw .invalid("messages must hold 1 to \(maxMessages) messages", param: "messages")
         }
         var out: [ChatTemplate.Message] = []
         for (i, item) in items.enumerated() {
-            guard case .object(let fields) = item else {
-                throw .invalid("messages[\(i)] must be an object with role and content", param: "messages",
-                               code: "invalid_type")
-            }
-            var roleName: String? = nil
-            var content: JSONValue? = nil
-            for (key, value) in fields {
-                if key == "role", case .string(let r) = value { roleName = r }
-                if key == "content" { content = value }
-            }
-            guard let roleName else {
+            guard let roleName = item.role else {
                 throw .invalid("messages[\(i)] needs a role (system, user or assistant)", param: "messages")
             }
             // OpenAI's newer "developer" role is the system message of reasoning models.
@@ -38,27 +28,12 @@ enum Chat {
                 throw .invalid("messages[\(i)].role must be system, developer, user or assistant, not "
                     + "\"\(APIError.clip(roleName, bytes: 40))\"", param: "messages")
             }
-            var text = ""
-            switch content {
-            case .string(let s)?: text = s
-            case .null?, nil:
-                guard role == .assistant else {
-                    throw .invalid("messages[\(i)] needs content", param: "messages")
-                }
-            case .array(let parts)?:
-                for part in parts {
-                    guard case .object(let pf) = part,
-                          pf.contains(where: { $0.0 == "type" && $0.1 == .string("text") }),
-                          case .string(let t)? = pf.first(where: { $0.0 == "text" })?.1 else {
-                        throw .invalid("messages[\(i)].content parts must be {\"type\": \"text\", \"text\": …}; "
-                            + "this model reads text only", param: "messages")
-                    }
-                    text += t
-                }
-            case let other?:
-                throw .wrongType("messages", expected: "content as a string or an array of text parts", got: other)
+            guard let content = item.content else {
+                guard role == .assistant else { throw .invalid("messages[\(i)] needs content", param: "messages") }
+                out.append(.init(role: role, content: ""))
+                continue
             }
-            out.append(.init(role: role, content: text))
+            out.append(.init(role: role, content: content.text))
         }
         return out
     }

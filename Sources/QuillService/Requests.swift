@@ -206,11 +206,38 @@ struct OpenAICompletionRequest: Decodable, Sendable {
     var cachePrompt: Bool?
 }
 
+/// One chat message: a role and its content (Chat.messages checks what they mean).
+struct ChatMessageInput: Decodable, Sendable {
+    /// A string, or OpenAI's array of parts, of which this model reads {"type": "text", "text": …} only.
+    struct Content: Decodable, Sendable {
+        var text: String
+        init(from decoder: any Decoder) throws {
+            let path = JSONValueDecoder.path(decoder.codingPath)
+            switch try decoder.singleValueContainer().decode(JSONValue.self) {
+            case .string(let s): text = s
+            case .array(let parts):
+                text = ""
+                for (i, part) in parts.enumerated() {
+                    guard part["type"] == .string("text"), case .string(let t)? = part["text"] else {
+                        throw JSONFieldError(path: path + "[\(i)]",
+                                             expected: "a text part {\"type\": \"text\", \"text\": …} (this model reads text only)",
+                                             got: part["type"].map { "a part of type \($0.text)" } ?? part.typeName)
+                    }
+                    text += t
+                }
+            case let other:
+                throw JSONFieldError(path: path, expected: "a string or an array of text parts", got: other.typeName)
+            }
+        }
+    }
+    var role: String?
+    var content: Content?
+}
+
 /// POST /v1/chat/completions and POST /apply-template.
 struct ChatRequest: Decodable, Sendable {
     enum Default { static let n = 1, stream = false, logprobs = false, topLogprobs = 0, cachePrompt = true }
-    /// Kept as JSON: Chat.messages checks each message and names the one at fault.
-    var messages: JSONValue?
+    var messages: [ChatMessageInput]?
     var model: String?
     var chatTemplate: String?
     /// OpenAI's current name for max_tokens, which is still read.

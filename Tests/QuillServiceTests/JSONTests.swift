@@ -1,5 +1,5 @@
 // The service's JSON parser and writer, and the request field checks built on them.
-import QuillService
+@testable import QuillService
 import Testing
 import QuillJSON
 
@@ -11,8 +11,8 @@ struct JSONTests {
         let v = try JSONValue.parse(Array(text.utf8))
         #expect(v["u"]?.string == "é😀")
         #expect(v.text == #"{"b":1,"a":[true,false,null,"x\"y\\z\n",-2.5e3],"seed":18446744073709551615,"u":"é😀"}"#)
-        let p = try Params(json: v)
-        #expect(try p.uint64("seed") == UInt64.max)
+        struct Seeded: Decodable { var seed: UInt64? }
+        #expect(try Params(json: v).decode(Seeded.self).seed == UInt64.max)
     }
 
     @Test("malformed documents are rejected with the offending offset")
@@ -32,15 +32,19 @@ struct JSONTests {
 
     @Test("query-string values convert to the field's type and bad ones name the field")
     func queryParams() throws {
-        let p = Params(query: "max_tokens=7&echo=true&temperature=0.5&stop=a&stop=%20b&prompt=ROMEO%3A+hi")
-        #expect(try p.int("max_tokens", default: 1, in: 1...10) == 7)
-        #expect(try p.bool("echo", default: false))
-        #expect(try p.double("temperature", default: 1, check: { $0 >= 0 }, range: ">= 0") == 0.5)
-        #expect(try p.strings("stop") == ["a", " b"])
-        #expect(try p.string("prompt") == "ROMEO: hi")
-        #expect(throws: APIError.self) { try Params(query: "max_tokens=7.5").int("max_tokens", default: 1, in: 1...10) }
+        struct Query: Decodable {
+            var maxTokens: Int?, echo: Bool?, temperature: Double?, stop: StringOrList?, prompt: String?, topK: Int?
+        }
+        let q = try Params(query: "max_tokens=7&echo=true&temperature=0.5&stop=a&stop=%20b&prompt=ROMEO%3A+hi")
+            .decode(Query.self)
+        #expect(try Limits.int(q.maxTokens, "max_tokens", default: 1, in: 1...10) == 7)
+        #expect(q.echo == true)
+        #expect(try Limits.double(q.temperature, "temperature", default: 1, check: { $0 >= 0 }, range: ">= 0") == 0.5)
+        #expect(q.stop?.values == ["a", " b"])
+        #expect(q.prompt == "ROMEO: hi")
+        #expect(throws: APIError.self) { try Params(query: "max_tokens=7.5").decode(Query.self) }
         do {
-            _ = try Params(query: "top_k=0").int("top_k", default: 40, in: 1...100)
+            _ = try Limits.int(Params(query: "top_k=0").decode(Query.self).topK, "top_k", default: 40, in: 1...100)
             Issue.record("top_k=0 was accepted")
         } catch {
             #expect(error.param == "top_k")
