@@ -355,3 +355,12 @@ public struct SettingsTable<Root>: @unchecked Sendable {  // immutable
         return lines.joined(separator: "\n")
     }
 }
+
+/// The table between `<!-- settings: COMMAND --settings-table … -->` and `<!-- end settings -->` in a document
+/// (the README), as scripts/update-settings-tables.sh writes it; nil when the markers are missing.
+public func documentedSettingsTable(for command: String, in text: String) -> String? {
+    let start = "<!-- settings: \(command) --settings-table (scripts/update-settings-tables.sh) -->\n"
+    guard let a = text.range(of: start),
+          let b = text.range(of: "\n<!-- end settings -->", range: a.upperBound..<text.endIndex) else { return nil }
+    return String(text[a.upperBound..<b.lowerBound])
+}

@@ -126,12 +126,9 @@ struct ConfigTests {
 }
 
 /// The README's settings table for `command`, between its markers.
-func readmeSettingsTable(_ command: String) throws -> String {
+func readmeSettingsTable(_ command: String) throws -> String? {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     let text = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
-    let start = "<!-- settings: \(command) --settings-table (scripts/update-settings-tables.sh) -->\n"
-    guard let a = text.range(of: start), let b = text.range(of: "\n<!-- end settings -->", range: a.upperBound..<text.endIndex)
-    else { return "" }
-    return String(text[a.upperBound..<b.lowerBound])
+    return documentedSettingsTable(for: command, in: text)
 }

@@ -1,5 +1,6 @@
 // Presets load and validate; flags override any key with JSON's typing; unknown keys and wrong types are errors.
 import Foundation
+import QuillSettings
 import QuillTraining
 import Testing
 
@@ -58,12 +59,9 @@ struct TrainConfigTests {
 }
 
 /// The README's settings table for `command`, between its markers.
-func readmeSettingsTable(_ command: String) throws -> String {
+func readmeSettingsTable(_ command: String) throws -> String? {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     let text = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
-    let start = "<!-- settings: \(command) --settings-table (scripts/update-settings-tables.sh) -->\n"
-    guard let a = text.range(of: start), let b = text.range(of: "\n<!-- end settings -->", range: a.upperBound..<text.endIndex)
-    else { return "" }
-    return String(text[a.upperBound..<b.lowerBound])
+    return documentedSettingsTable(for: command, in: text)
 }
