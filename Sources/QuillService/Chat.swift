@@ -83,10 +83,10 @@ enum Chat {
         if r.topLogprobs != nil && !wantLogprobs {
             throw .invalid("top_logprobs needs logprobs: true", param: "top_logprobs")
         }
-        let stop = try api.stopStrings(r.stop) + template.stops
-        let sampling = try OpenAI.sampling(api, temperature: r.temperature, topP: r.topP, topK: r.topK, seed: r.seed,
-                                           controls: p.decode(SamplingRequest.self), maxTokens: maxTokens)
-        let cachePrompt = r.cachePrompt ?? D.cachePrompt
+        let s = try p.decode(OpenAISamplingRequest.self)
+        let stop = try api.stopStrings(s.stop) + template.stops
+        let sampling = try OpenAI.sampling(api, s, controls: p.decode(SamplingRequest.self), maxTokens: maxTokens)
+        let cachePrompt = s.cachePrompt ?? OpenAISamplingRequest.Default.cachePrompt
         let requests = (0..<n).map { i in
             GenerationRequest(prompt: tokens, maxTokens: maxTokens, options: sampling.options(index: i, logprobs: top),
                               stop: stop, reportLogprobs: wantLogprobs, streaming: stream, cachePrompt: cachePrompt)

@@ -44,10 +44,10 @@ enum OpenAI {
         let includeUsage = r.streamOptions?.includeUsage ?? false
         var logprobs: Int? = nil
         if let k = r.logprobs { logprobs = try Limits.int(k, "logprobs", default: 0, in: 0...5) }
-        let stop = try api.stopStrings(r.stop)
-        let sampling = try Self.sampling(api, temperature: r.temperature, topP: r.topP, topK: r.topK, seed: r.seed,
-                                         controls: p.decode(SamplingRequest.self), maxTokens: maxTokens)
-        let cachePrompt = r.cachePrompt ?? D.cachePrompt
+        let s = try p.decode(OpenAISamplingRequest.self)
+        let stop = try api.stopStrings(s.stop)
+        let sampling = try Self.sampling(api, s, controls: p.decode(SamplingRequest.self), maxTokens: maxTokens)
+        let cachePrompt = s.cachePrompt ?? OpenAISamplingRequest.Default.cachePrompt
         // echo with logprobs: the prompt's own log-probabilities first (the first token has none).
         var promptScores: [[TokenLogprob]] = []
         if echo, let k = logprobs {
@@ -177,17 +177,17 @@ enum OpenAI {
         }
     }
 
-    static func sampling(_ api: QuillAPI, temperature t: Double?, topP p: Double?, topK k: Int?, seed: UInt64?,
-                         controls: SamplingRequest, maxTokens: Int) throws(APIError) -> Sampling {
-        typealias D = OpenAICompletionRequest.Default
-        let temperature = try Limits.double(t, "temperature", default: D.temperature, check: { $0 >= 0 && $0 <= 2 },
+    static func sampling(_ api: QuillAPI, _ r: OpenAISamplingRequest, controls: SamplingRequest, maxTokens: Int)
+        throws(APIError) -> Sampling {
+        typealias D = OpenAISamplingRequest.Default
+        let temperature = try Limits.double(r.temperature, "temperature", default: D.temperature, check: { $0 >= 0 && $0 <= 2 },
                                             range: "between 0 and 2")
-        let topP = try Limits.double(p, "top_p", default: D.topP, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]")
+        let topP = try Limits.double(r.topP, "top_p", default: D.topP, check: { $0 > 0 && $0 <= 1 }, range: "in (0, 1]")
         var topK: Int? = nil
-        if let k { topK = try Limits.int(k, "top_k", default: D.topK, in: 1...1_000_000) }
+        if let k = r.topK { topK = try Limits.int(k, "top_k", default: D.topK, in: 1...1_000_000) }
         let strategy: DecodingStrategy = temperature == 0 ? .greedy : topP < 1 ? .topP : topK != nil ? .topK : .sample
         return Sampling(strategy: strategy, temperature: Float(temperature), topP: Float(topP), topK: topK ?? D.topK,
-                        seed: seed ?? UInt64.random(in: 0...UInt64.max),
+                        seed: r.seed ?? UInt64.random(in: 0...UInt64.max),
                         controls: try api.samplingControls(controls, maxTokens: max(maxTokens, 0)))
     }
 

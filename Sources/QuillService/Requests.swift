@@ -186,8 +186,7 @@ struct StreamOptions: Decodable, Sendable {
 /// POST /v1/completions, with OpenAI's defaults (max_tokens 16, temperature 1, top_p 1; top_k only when given).
 struct OpenAICompletionRequest: Decodable, Sendable {
     enum Default {
-        static let maxTokens = 16, n = 1, temperature = 1.0, topP = 1.0, topK = 40, echo = false, stream = false
-        static let cachePrompt = true
+        static let maxTokens = 16, n = 1, echo = false, stream = false
     }
     var model: String?
     var prompt: PromptsInput?
@@ -198,6 +197,12 @@ struct OpenAICompletionRequest: Decodable, Sendable {
     var streamOptions: StreamOptions?
     /// The number of alternatives to report per token (0 … 5); absent: no logprobs.
     var logprobs: Int?
+}
+
+/// The fields /v1/completions and /v1/chat/completions share, with OpenAI's defaults (temperature 1, top_p 1;
+/// top_k only when given), beside the sampling controls (SamplingRequest).
+struct OpenAISamplingRequest: Decodable, Sendable {
+    enum Default { static let temperature = 1.0, topP = 1.0, topK = 40, cachePrompt = true }
     var stop: StringOrList?
     var temperature: Double?
     var topP: Double?
@@ -236,7 +241,7 @@ struct ChatMessageInput: Decodable, Sendable {
 
 /// POST /v1/chat/completions and POST /apply-template.
 struct ChatRequest: Decodable, Sendable {
-    enum Default { static let n = 1, stream = false, logprobs = false, topLogprobs = 0, cachePrompt = true }
+    enum Default { static let n = 1, stream = false, logprobs = false, topLogprobs = 0 }
     var messages: [ChatMessageInput]?
     var model: String?
     var chatTemplate: String?
@@ -248,12 +253,6 @@ struct ChatRequest: Decodable, Sendable {
     var streamOptions: StreamOptions?
     var logprobs: Bool?
     var topLogprobs: Int?
-    var stop: StringOrList?
-    var temperature: Double?
-    var topP: Double?
-    var topK: Int?
-    var seed: UInt64?
-    var cachePrompt: Bool?
 }
 
 // MARK: - Ranges
