@@ -19,6 +19,9 @@ COPY Package.* ./
 RUN swift package resolve
 COPY Sources ./Sources
 COPY Tests ./Tests
+# The kernels are compiled for AVX2 + FMA (haswell), not for the machine that builds the image: the image runs on
+# any x86-64 server since 2013 (Package.swift; a native build on an AVX-512 machine would not run elsewhere).
+ENV QUILL_TARGET_CPU=haswell
 # The Swift runtime and Foundation are linked statically: the runtime stage needs no Swift toolchain.
 RUN swift build -c release --static-swift-stdlib --product quill-server \
     && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/quill-server" \

@@ -9,7 +9,7 @@ TEST_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-test
 
 BROWSER_PACKAGES := chromium chromium-driver python3-venv
 
-.PHONY: all deps browser-deps build test test-browser test-sanitizers fuzz data bench bench-server serve container-check clean
+.PHONY: all deps browser-deps build test test-avx2-kernels test-browser test-sanitizers fuzz data bench bench-server serve container-check clean
 
 all: build
 
@@ -47,6 +47,17 @@ test: deps
 	  $(SWIFT) test $(TEST_FLAGS) --skip-build --skip QuillHTTPTests --skip QuillServiceTests
 	scripts/check-deploy.sh
 	scripts/schemathesis.sh "$$($(SWIFT) build $(TEST_FLAGS) --show-bin-path)/quill-server"
+	@if grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ -z "$$QUILL_TARGET_CPU" ]; then $(MAKE) --no-print-directory test-avx2-kernels; fi
+
+## test-avx2-kernels: the kernel suites again, built for AVX2 (QUILL_TARGET_CPU=haswell), in .build-avx2. `make test`
+## runs it on AVX-512 machines, where the default build compiles the AVX-512 tiles instead, so that the tiles of the
+## container image and of AVX2 machines stay tested too.
+AVX2_FLAGS := -c release -Xswiftc -enable-testing --scratch-path .build-avx2
+test-avx2-kernels: deps
+	QUILL_TARGET_CPU=haswell $(SWIFT) build $(AVX2_FLAGS) --build-tests
+	QUILL_TARGET_CPU=haswell $(SWIFT) test $(AVX2_FLAGS) --skip-build --filter QuillTensorTests \
+	  --filter QuillModelTests.QuantizedInferenceTests --filter QuillModelTests.SplitDecodeTests \
+	  --filter QuillModelTests.InferenceTests
 
 ## test-browser: the playground in a real headless Chromium (scripts/browser-test.py: Debian's chromium and
 ## chromium-driver, Selenium in a venv under ~/.cache) against quill-server with the bundled model and the tiny GPT-2

@@ -2,16 +2,32 @@
 // Quill: train a small GPT on any text and serve it over HTTP, in Swift on Linux.
 // Module layout and dependency directions follow ../shared/docs/DESIGN.md: each module depends only on the
 // modules listed above it.
+import Foundation
 import PackageDescription
 
-/// Kernels are compiled for AVX2 + FMA (every x86-64 server since 2013), the numeric code depends on it for speed;
-/// or for the CPU that QUILL_TARGET_CPU names (e.g. skylake-avx512, where the kernels' 16-float panel rows become
-/// single zmm registers). On this project's 2-core machines AVX-512 measured no faster (BENCHMARKS.md), so the
-/// default stays haswell, which every build and the container share.
-let targetCPU = Context.environment["QUILL_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? "haswell"
+/// Kernels are compiled for the CPU that QUILL_TARGET_CPU names (e.g. haswell: AVX2 + FMA, every x86-64 server since
+/// 2013; skylake-avx512), or else for the machine that builds: skylake-avx512 where its /proc/cpuinfo lists
+/// AVX-512 (F, BW, DQ, VL), haswell elsewhere, as `-march=native` or llama.cpp's GGML_NATIVE would. On AVX-512 the
+/// kernels' 16-float panel rows are single zmm registers, and QUILL_AVX512 turns on the tiles that need its 32
+/// registers (BENCHMARKS.md, issue 12). A binary built that way runs only on AVX-512 machines: the container image
+/// builds for haswell (Dockerfile), to run anywhere.
+let hostHasAVX512: Bool = {
+    #if os(Linux) && arch(x86_64)
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+    let flags = Set(line.split(separator: " ").map(String.init))
+    return ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains)
+    #else
+    return false
+    #endif
+}()
+let targetCPU = Context.environment["QUILL_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 }
+    ?? (hostHasAVX512 ? "skylake-avx512" : "haswell")
+let avx512CPUs: Set = ["skylake-avx512", "cascadelake", "cooperlake", "icelake-server", "icelake-client", "tigerlake",
+                       "sapphirerapids", "emeraldrapids", "graniterapids", "x86-64-v4", "znver4", "znver5"]
 let fast: [SwiftSetting] = {
     #if arch(x86_64)
-    return [.unsafeFlags(["-target-cpu", targetCPU])]
+    return [.unsafeFlags(["-target-cpu", targetCPU])] + (avx512CPUs.contains(targetCPU) ? [.define("QUILL_AVX512")] : [])
     #else
     return []
     #endif

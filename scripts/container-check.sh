@@ -94,7 +94,8 @@ checkpoint="${QUILL_CHECKPOINT_FILE:-checkpoints/shakespeare-char.safetensors}"
 [ -f "$checkpoint" ] || die "no checkpoint at $checkpoint (set QUILL_CHECKPOINT_FILE to any GPT .safetensors)"
 
 # ---- 1. the release binary, as the build stage makes it -------------------------------------------------------------
-say "swift build -c release --static-swift-stdlib --product quill-server --scratch-path $scratch"
+say "QUILL_TARGET_CPU=haswell swift build -c release --static-swift-stdlib --product quill-server --scratch-path $scratch"
+export QUILL_TARGET_CPU=haswell   # as the Dockerfile's build stage sets it
 build=(swift build -c release --static-swift-stdlib --product quill-server --scratch-path "$scratch")
 "${build[@]}"
 binary="$("${build[@]}" --show-bin-path)/quill-server"

@@ -79,45 +79,91 @@ func packedMatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: PackedWeig
     precondition(out.count >= N * OC && inp.count >= N * IC, "packedMatmulForward: sizes")
     if let bias { precondition(bias.count >= OC) }
     let biasPtr = bias?.baseAddress
-    for p in panels {
-        packedPanelRows(w.data.ptr + p * IC * 16, IC: IC, OC: OC, panel: p, inp, out, rows: N, bias: biasPtr)
+    var p = panels.lowerBound
+    while p < panels.upperBound {
+        let pair = panelPairs && p + 1 < panels.upperBound
+        packedPanelRows(w.data.ptr + p * IC * 16, pair ? w.data.ptr + (p + 1) * IC * 16 : nil, IC: IC, OC: OC,
+                        panel: p, inp, out, rows: N, bias: biasPtr)
+        p += pair ? 2 : 1
     }
 }
 
-/// Every row of inp times one panel (IC × 16 floats) into output columns [16p, 16p + 16) of out (N, OC).
-/// Also runs the 8-bit product over a panel dequantized into floats (Quantized.swift).
+/// Whether products walk the panels two at a time (`packedPanelRows` with a `next` panel): where AVX-512's 32
+/// registers hold an 8-row × 32-column tile, which loads 10 vectors per 16 FMAs where one panel's 8-row tile loads
+/// 9 per 8 (prefill, and batches of 8 or more, are then bound by the FMAs rather than by the loads).
+#if QUILL_AVX512
+let panelPairs = true
+#else
+let panelPairs = false
+#endif
+
+/// Every row of inp times one panel (IC × 16 floats) into output columns [16p, 16p + 16) of out (N, OC), and times
+/// the panel after it (`next`, columns [16p + 16, 16p + 32)) when given. Also runs the 8-bit product over panels
+/// dequantized into floats (Quantized.swift).
 @inline(__always)
-func packedPanelRows(_ panel: UnsafeMutablePointer<Float>, IC: Int, OC: Int, panel p: Int, _ inp: FloatBuffer,
-                     _ out: FloatBuffer, rows N: Int, bias biasPtr: UnsafeMutablePointer<Float>?) {
-    let j0 = 16 * p, cols = min(16, OC - j0)
+func packedPanelRows(_ panel: UnsafeMutablePointer<Float>, _ next: UnsafeMutablePointer<Float>?, IC: Int, OC: Int,
+                     panel p: Int, _ inp: FloatBuffer, _ out: FloatBuffer, rows N: Int,
+                     bias biasPtr: UnsafeMutablePointer<Float>?) {
+    let j0 = 16 * p, cols = min(16, OC - j0), nextCols = min(16, OC - j0 - 16)
+    let a = inp.ptr, c = out.ptr + j0, bias = biasPtr.map { $0 + j0 }
     var r = 0
-    while r + 6 <= N {  // prefill: the widest tile that fits the 16 vector registers
-        panelTile6(panel, IC: IC, inp.ptr + r * IC, out.ptr + r * OC + j0, ldc: OC, cols: cols,
-                   bias: biasPtr.map { $0 + j0 })
+    #if QUILL_AVX512
+    if let next {
+        while r + 8 <= N {
+            panelPairTile8(panel, next, lda: IC, k: IC, a + r * IC, c + r * OC, ldc: OC, cols: nextCols, bias: bias,
+                           bias.map { $0 + 16 })
+            r += 8
+        }
+    }
+    #endif
+    panelRowTiles(panel, lda: IC, k: IC, a, c, ldc: OC, cols: cols, bias: bias, rows: r..<N)
+    if let next {
+        panelRowTiles(next, lda: IC, k: IC, a, c + 16, ldc: OC, cols: nextCols, bias: bias.map { $0 + 16 }, rows: r..<N)
+    }
+}
+
+/// Rows `rows` of a (rows lda apart) times one panel slice of `k` rows, into c (rows ldc apart), in the widest
+/// tiles that fit.
+@inline(__always)
+private func panelRowTiles(_ b: UnsafeMutablePointer<Float>, lda: Int, k kc: Int, _ a: UnsafeMutablePointer<Float>,
+                           _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, bias: UnsafeMutablePointer<Float>?,
+                           rows: Range<Int>) {
+    var r = rows.lowerBound
+    let N = rows.upperBound
+    #if QUILL_AVX512
+    while r + 8 <= N {  // AVX-512's 32 registers hold 8 rows of a panel: one pass for a batch of 8
+        panelTile8(b, lda: lda, k: kc, a + r * lda, c + r * ldc, ldc: ldc, cols: cols, bias: bias)
+        r += 8
+    }
+    #endif
+    // 6-row tiles (prefill: the widest tile that fits AVX2's 16 vector registers), except that 8 rows left (a batch
+    // of 8 sequences) run as two 4-row tiles rather than 6 + 1 + 1: one pass over the panel fewer.
+    while r + 6 <= N && N - r != 8 {
+        panelTile6(b, lda: lda, k: kc, a + r * lda, c + r * ldc, ldc: ldc, cols: cols, bias: bias)
         r += 6
     }
     while r + 4 <= N {
-        panelTile4(panel, IC: IC, inp.ptr + r * IC, out.ptr + r * OC + j0, ldc: OC, cols: cols,
-                   bias: biasPtr.map { $0 + j0 })
+        panelTile4(b, lda: lda, k: kc, a + r * lda, c + r * ldc, ldc: ldc, cols: cols, bias: bias)
         r += 4
     }
     while r < N {
-        panelTile1(panel, IC: IC, inp.ptr + r * IC, out.ptr + r * OC + j0, cols: cols, bias: biasPtr.map { $0 + j0 })
+        panelTile1(b, k: kc, a + r * lda, c + r * ldc, cols: cols, bias: bias)
         r += 1
     }
 }
 
 // The tiles work on whole 16-float panel rows (`Float16x`): two ymm registers each on AVX2, one zmm register where
-// the kernels are compiled for AVX-512 (Package.swift's QUILL_TARGET_CPU).
+// the kernels are compiled for AVX-512 (Package.swift's QUILL_TARGET_CPU). Each runs over `k` input channels: the
+// rows of `a` are `lda` apart, the panel rows 16 floats apart.
 
-/// Four rows of a (IC)-long input times one panel: 4 accumulators, 1 panel row and 4 broadcasts per 4 FMAs.
+/// Four rows of the input times one panel: 4 accumulators, 1 panel row and 4 broadcasts per 4 FMAs.
 @inline(__always)
-private func panelTile4(_ b: UnsafeMutablePointer<Float>, IC: Int, _ a: UnsafeMutablePointer<Float>,
+private func panelTile4(_ b: UnsafeMutablePointer<Float>, lda: Int, k K: Int, _ a: UnsafeMutablePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, bias: UnsafeMutablePointer<Float>?) {
-    let a0 = a, a1 = a + IC, a2 = a + 2 * IC, a3 = a + 3 * IC
+    let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
     var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
     var bp = b
-    for k in 0..<IC {
+    for k in 0..<K {
         let w = load16(bp)
         c0 = c0.addingProduct(Float16x(repeating: a0[k]), w)
         c1 = c1.addingProduct(Float16x(repeating: a1[k]), w)
@@ -134,12 +180,12 @@ private func panelTile4(_ b: UnsafeMutablePointer<Float>, IC: Int, _ a: UnsafeMu
 /// Six rows times one panel: 6 accumulators, 1 panel row and 6 broadcasts per 6 FMAs (on AVX2 the classic 6 × 16
 /// micro-kernel shape: 12 + 2 + 1 of the 16 ymm registers).
 @inline(__always)
-private func panelTile6(_ b: UnsafeMutablePointer<Float>, IC: Int, _ a: UnsafeMutablePointer<Float>,
+private func panelTile6(_ b: UnsafeMutablePointer<Float>, lda: Int, k K: Int, _ a: UnsafeMutablePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, bias: UnsafeMutablePointer<Float>?) {
-    let a0 = a, a1 = a + IC, a2 = a + 2 * IC, a3 = a + 3 * IC, a4 = a + 4 * IC, a5 = a + 5 * IC
+    let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
     var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x(), c4 = Float16x(), c5 = Float16x()
     var bp = b
-    for k in 0..<IC {
+    for k in 0..<K {
         let w = load16(bp)
         c0 = c0.addingProduct(Float16x(repeating: a0[k]), w)
         c1 = c1.addingProduct(Float16x(repeating: a1[k]), w)
@@ -156,6 +202,93 @@ private func panelTile6(_ b: UnsafeMutablePointer<Float>, IC: Int, _ a: UnsafeMu
     storeRow(c4, c + 4 * ldc, cols: cols, bias: bias)
     storeRow(c5, c + 5 * ldc, cols: cols, bias: bias)
 }
+
+#if QUILL_AVX512
+/// Eight rows times one panel, where a panel row is one zmm register: 8 accumulators, 1 panel row and 8 broadcasts
+/// per 8 FMAs (10 of the 32 registers). On AVX2 it would need 18 of 16.
+@inline(__always)
+private func panelTile8(_ b: UnsafeMutablePointer<Float>, lda: Int, k K: Int, _ a: UnsafeMutablePointer<Float>,
+                        _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, bias: UnsafeMutablePointer<Float>?) {
+    let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
+    let a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + 7 * lda
+    var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
+    var c4 = Float16x(), c5 = Float16x(), c6 = Float16x(), c7 = Float16x()
+    var bp = b
+    for k in 0..<K {
+        let w = load16(bp)
+        c0 = c0.addingProduct(Float16x(repeating: a0[k]), w)
+        c1 = c1.addingProduct(Float16x(repeating: a1[k]), w)
+        c2 = c2.addingProduct(Float16x(repeating: a2[k]), w)
+        c3 = c3.addingProduct(Float16x(repeating: a3[k]), w)
+        c4 = c4.addingProduct(Float16x(repeating: a4[k]), w)
+        c5 = c5.addingProduct(Float16x(repeating: a5[k]), w)
+        c6 = c6.addingProduct(Float16x(repeating: a6[k]), w)
+        c7 = c7.addingProduct(Float16x(repeating: a7[k]), w)
+        bp += 16
+    }
+    storeRow(c0, c, cols: cols, bias: bias)
+    storeRow(c1, c + ldc, cols: cols, bias: bias)
+    storeRow(c2, c + 2 * ldc, cols: cols, bias: bias)
+    storeRow(c3, c + 3 * ldc, cols: cols, bias: bias)
+    storeRow(c4, c + 4 * ldc, cols: cols, bias: bias)
+    storeRow(c5, c + 5 * ldc, cols: cols, bias: bias)
+    storeRow(c6, c + 6 * ldc, cols: cols, bias: bias)
+    storeRow(c7, c + 7 * ldc, cols: cols, bias: bias)
+}
+#endif
+
+#if QUILL_AVX512
+/// Eight rows times two adjacent panels (32 output columns, the first panel whole, the second `cols` wide): 16
+/// accumulators, 2 panel rows and 8 broadcasts per 16 FMAs (26 of the 32 registers).
+@inline(__always)
+private func panelPairTile8(_ b: UnsafeMutablePointer<Float>, _ b2: UnsafeMutablePointer<Float>, lda: Int, k K: Int,
+                            _ a: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int,
+                            bias: UnsafeMutablePointer<Float>?, _ bias2: UnsafeMutablePointer<Float>?) {
+    let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
+    let a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + 7 * lda
+    var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
+    var c4 = Float16x(), c5 = Float16x(), c6 = Float16x(), c7 = Float16x()
+    var d0 = Float16x(), d1 = Float16x(), d2 = Float16x(), d3 = Float16x()
+    var d4 = Float16x(), d5 = Float16x(), d6 = Float16x(), d7 = Float16x()
+    var bp = b, bq = b2
+    for k in 0..<K {
+        let w = load16(bp), v = load16(bq)
+        var x = Float16x(repeating: a0[k])
+        c0 = c0.addingProduct(x, w); d0 = d0.addingProduct(x, v)
+        x = Float16x(repeating: a1[k])
+        c1 = c1.addingProduct(x, w); d1 = d1.addingProduct(x, v)
+        x = Float16x(repeating: a2[k])
+        c2 = c2.addingProduct(x, w); d2 = d2.addingProduct(x, v)
+        x = Float16x(repeating: a3[k])
+        c3 = c3.addingProduct(x, w); d3 = d3.addingProduct(x, v)
+        x = Float16x(repeating: a4[k])
+        c4 = c4.addingProduct(x, w); d4 = d4.addingProduct(x, v)
+        x = Float16x(repeating: a5[k])
+        c5 = c5.addingProduct(x, w); d5 = d5.addingProduct(x, v)
+        x = Float16x(repeating: a6[k])
+        c6 = c6.addingProduct(x, w); d6 = d6.addingProduct(x, v)
+        x = Float16x(repeating: a7[k])
+        c7 = c7.addingProduct(x, w); d7 = d7.addingProduct(x, v)
+        bp += 16; bq += 16
+    }
+    storeRow(c0, c + 0 * ldc, cols: 16, bias: bias)
+    storeRow(d0, c + 0 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c1, c + 1 * ldc, cols: 16, bias: bias)
+    storeRow(d1, c + 1 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c2, c + 2 * ldc, cols: 16, bias: bias)
+    storeRow(d2, c + 2 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c3, c + 3 * ldc, cols: 16, bias: bias)
+    storeRow(d3, c + 3 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c4, c + 4 * ldc, cols: 16, bias: bias)
+    storeRow(d4, c + 4 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c5, c + 5 * ldc, cols: 16, bias: bias)
+    storeRow(d5, c + 5 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c6, c + 6 * ldc, cols: 16, bias: bias)
+    storeRow(d6, c + 6 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c7, c + 7 * ldc, cols: 16, bias: bias)
+    storeRow(d7, c + 7 * ldc + 16, cols: cols, bias: bias2)
+}
+#endif
 
 /// One output row of a panel, plus bias: all 16 lanes, or the first `cols` of the last panel of a width that is no
 /// multiple of 16.
@@ -175,7 +308,7 @@ private func storePartial(_ v: Float16x, _ c: UnsafeMutablePointer<Float>, cols:
 
 /// One row times one panel, the k loop split four ways so that the FMA chains overlap.
 @inline(__always)
-private func panelTile1(_ b: UnsafeMutablePointer<Float>, IC: Int, _ a: UnsafeMutablePointer<Float>,
+private func panelTile1(_ b: UnsafeMutablePointer<Float>, k IC: Int, _ a: UnsafeMutablePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, cols: Int, bias: UnsafeMutablePointer<Float>?) {
     var s = Float16x(), t = Float16x(), u = Float16x(), v = Float16x()
     var k = 0, bp = b
@@ -194,3 +327,4 @@ private func panelTile1(_ b: UnsafeMutablePointer<Float>, IC: Int, _ a: UnsafeMu
     }
     storeRow((s + t) + (u + v), c, cols: cols, bias: bias)
 }
+

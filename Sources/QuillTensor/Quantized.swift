@@ -141,29 +141,68 @@ func q8MatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Q8Weights, _ b
         return
     }
     if N < q8DequantizeAllRows {
-        for p in panels {
-            let panel = UnsafeRawPointer(w.data + p * w.blocks * Q8Weights.blockBytes)
-            let j0 = 16 * p, cols = min(16, OC - j0)
+        let panelBytes = w.blocks * Q8Weights.blockBytes
+        var p = panels.lowerBound
+        while p < panels.upperBound {
+            let panel = UnsafeRawPointer(w.data + p * panelBytes)
+            let pair = panelPairs && N >= 8 && p + 1 < panels.upperBound
             var r = 0
-            while r + 4 <= N {
-                q8PanelTile4(panel, IC: IC, blocks: w.blocks, inp.ptr + r * IC, out.ptr + r * OC + j0, ldc: OC,
-                             cols: cols, bias: biasPtr.map { $0 + j0 })
-                r += 4
+            #if QUILL_AVX512
+            if pair {
+                while r + 8 <= N {
+                    q8PanelPairTile8(panel, panel + panelBytes, IC: IC, blocks: w.blocks, inp.ptr + r * IC,
+                                     out.ptr + r * OC + 16 * p, ldc: OC, cols: min(16, OC - 16 * p - 16),
+                                     bias: biasPtr.map { $0 + 16 * p })
+                    r += 8
+                }
             }
-            while r < N {
-                q8PanelRow(panel, IC: IC, blocks: w.blocks, inp.ptr + r * IC, out.ptr + r * OC + j0, cols: cols,
-                           bias: biasPtr.map { $0 + j0 })
-                r += 1
+            #endif
+            for q in pair ? p...(p + 1) : p...p {
+                q8PanelRowTiles(UnsafeRawPointer(w.data + q * panelBytes), IC: IC, OC: OC, blocks: w.blocks, panel: q,
+                                inp, out, rows: r..<N, bias: biasPtr)
             }
+            p += pair ? 2 : 1
         }
         return
     }
-    let scratch = allocateFloats(IC * 16)
+    let scratch = allocateFloats(2 * IC * 16)   // two panels, for the float tiles that walk panels in pairs
     defer { freeFloats(scratch) }
-    for p in panels {
-        let panel = UnsafeRawPointer(w.data + p * w.blocks * Q8Weights.blockBytes)
-        dequantizePanel(panel, IC: IC, blocks: w.blocks, into: scratch.ptr)
-        packedPanelRows(scratch.ptr, IC: IC, OC: OC, panel: p, inp, out, rows: N, bias: biasPtr)
+    var p = panels.lowerBound
+    while p < panels.upperBound {
+        let pair = panelPairs && p + 1 < panels.upperBound
+        for (i, q) in (pair ? p...(p + 1) : p...p).enumerated() {
+            let panel = UnsafeRawPointer(w.data + q * w.blocks * Q8Weights.blockBytes)
+            dequantizePanel(panel, IC: IC, blocks: w.blocks, into: scratch.ptr + i * IC * 16)
+        }
+        packedPanelRows(scratch.ptr, pair ? scratch.ptr + IC * 16 : nil, IC: IC, OC: OC, panel: p, inp, out, rows: N,
+                        bias: biasPtr)
+        p += pair ? 2 : 1
+    }
+}
+
+/// Rows `rows` of inp times panel p of bytes, into its columns of out: 8-row tiles where AVX-512 holds them, then
+/// 4-row tiles, then single rows.
+@inline(__always)
+private func q8PanelRowTiles(_ panel: UnsafeRawPointer, IC: Int, OC: Int, blocks: Int, panel p: Int, _ inp: FloatBuffer,
+                             _ out: FloatBuffer, rows: Range<Int>, bias biasPtr: UnsafeMutablePointer<Float>?) {
+    let j0 = 16 * p, cols = min(16, OC - j0), bias = biasPtr.map { $0 + j0 }
+    var r = rows.lowerBound
+    let N = rows.upperBound
+    #if QUILL_AVX512
+    while r + 8 <= N {
+        q8PanelTile8(panel, IC: IC, blocks: blocks, inp.ptr + r * IC, out.ptr + r * OC + j0, ldc: OC, cols: cols,
+                     bias: bias)
+        r += 8
+    }
+    #endif
+    while r + 4 <= N {
+        q8PanelTile4(panel, IC: IC, blocks: blocks, inp.ptr + r * IC, out.ptr + r * OC + j0, ldc: OC, cols: cols,
+                     bias: bias)
+        r += 4
+    }
+    while r < N {
+        q8PanelRow(panel, IC: IC, blocks: blocks, inp.ptr + r * IC, out.ptr + r * OC + j0, cols: cols, bias: bias)
+        r += 1
     }
 }
 
@@ -270,3 +309,102 @@ private func q8PanelTile4(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, _ a: 
     storeRow(c2, c + 2 * ldc, cols: cols, bias: bias)
     storeRow(c3, c + 3 * ldc, cols: cols, bias: bias)
 }
+
+#if QUILL_AVX512
+/// Eight rows times one panel of bytes, where a panel row is one zmm register: each row of 16 bytes is widened and
+/// scaled once, then used by eight rows (on AVX2 the accumulators alone would fill the 16 registers).
+@inline(__always)
+private func q8PanelTile8(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, _ a: UnsafeMutablePointer<Float>,
+                          _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, bias: UnsafeMutablePointer<Float>?) {
+    let a0 = a, a1 = a + IC, a2 = a + 2 * IC, a3 = a + 3 * IC, a4 = a + 4 * IC, a5 = a + 5 * IC, a6 = a + 6 * IC
+    let a7 = a + 7 * IC
+    var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
+    var c4 = Float16x(), c5 = Float16x(), c6 = Float16x(), c7 = Float16x()
+    for b in 0..<blocks {
+        let block = panel + b * Q8Weights.blockBytes
+        prefetchAhead(block)
+        let scale = scales(block)
+        let q = block + 32
+        let i0 = b * Q8Weights.blockSize
+        for i in 0..<min(Q8Weights.blockSize, IC - i0) {
+            let w = widen(q, i) * scale
+            let k = i0 + i
+            c0 = c0.addingProduct(Float16x(repeating: a0[k]), w)
+            c1 = c1.addingProduct(Float16x(repeating: a1[k]), w)
+            c2 = c2.addingProduct(Float16x(repeating: a2[k]), w)
+            c3 = c3.addingProduct(Float16x(repeating: a3[k]), w)
+            c4 = c4.addingProduct(Float16x(repeating: a4[k]), w)
+            c5 = c5.addingProduct(Float16x(repeating: a5[k]), w)
+            c6 = c6.addingProduct(Float16x(repeating: a6[k]), w)
+            c7 = c7.addingProduct(Float16x(repeating: a7[k]), w)
+        }
+    }
+    storeRow(c0, c, cols: cols, bias: bias)
+    storeRow(c1, c + ldc, cols: cols, bias: bias)
+    storeRow(c2, c + 2 * ldc, cols: cols, bias: bias)
+    storeRow(c3, c + 3 * ldc, cols: cols, bias: bias)
+    storeRow(c4, c + 4 * ldc, cols: cols, bias: bias)
+    storeRow(c5, c + 5 * ldc, cols: cols, bias: bias)
+    storeRow(c6, c + 6 * ldc, cols: cols, bias: bias)
+    storeRow(c7, c + 7 * ldc, cols: cols, bias: bias)
+}
+
+/// Eight rows times two adjacent panels of bytes (32 output columns, the first panel whole, the second `cols` wide):
+/// each panel row is widened and scaled once for eight rows, 16 accumulators.
+@inline(__always)
+private func q8PanelPairTile8(_ panel: UnsafeRawPointer, _ panel2: UnsafeRawPointer, IC: Int, blocks: Int,
+                              _ a: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int,
+                              bias: UnsafeMutablePointer<Float>?) {
+    let a0 = a, a1 = a + IC, a2 = a + 2 * IC, a3 = a + 3 * IC, a4 = a + 4 * IC, a5 = a + 5 * IC, a6 = a + 6 * IC
+    let a7 = a + 7 * IC
+    var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
+    var c4 = Float16x(), c5 = Float16x(), c6 = Float16x(), c7 = Float16x()
+    var d0 = Float16x(), d1 = Float16x(), d2 = Float16x(), d3 = Float16x()
+    var d4 = Float16x(), d5 = Float16x(), d6 = Float16x(), d7 = Float16x()
+    for b in 0..<blocks {
+        let block = panel + b * Q8Weights.blockBytes, block2 = panel2 + b * Q8Weights.blockBytes
+        prefetchAhead(block)
+        prefetchAhead(block2)
+        let scale = scales(block), scale2 = scales(block2)
+        let q = block + 32, q2 = block2 + 32
+        let i0 = b * Q8Weights.blockSize
+        for i in 0..<min(Q8Weights.blockSize, IC - i0) {
+            let w = widen(q, i) * scale, v = widen(q2, i) * scale2
+            let k = i0 + i
+            var x = Float16x(repeating: a0[k])
+            c0 = c0.addingProduct(x, w); d0 = d0.addingProduct(x, v)
+            x = Float16x(repeating: a1[k])
+            c1 = c1.addingProduct(x, w); d1 = d1.addingProduct(x, v)
+            x = Float16x(repeating: a2[k])
+            c2 = c2.addingProduct(x, w); d2 = d2.addingProduct(x, v)
+            x = Float16x(repeating: a3[k])
+            c3 = c3.addingProduct(x, w); d3 = d3.addingProduct(x, v)
+            x = Float16x(repeating: a4[k])
+            c4 = c4.addingProduct(x, w); d4 = d4.addingProduct(x, v)
+            x = Float16x(repeating: a5[k])
+            c5 = c5.addingProduct(x, w); d5 = d5.addingProduct(x, v)
+            x = Float16x(repeating: a6[k])
+            c6 = c6.addingProduct(x, w); d6 = d6.addingProduct(x, v)
+            x = Float16x(repeating: a7[k])
+            c7 = c7.addingProduct(x, w); d7 = d7.addingProduct(x, v)
+        }
+    }
+    let bias2 = bias.map { $0 + 16 }
+    storeRow(c0, c + 0 * ldc, cols: 16, bias: bias)
+    storeRow(d0, c + 0 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c1, c + 1 * ldc, cols: 16, bias: bias)
+    storeRow(d1, c + 1 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c2, c + 2 * ldc, cols: 16, bias: bias)
+    storeRow(d2, c + 2 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c3, c + 3 * ldc, cols: 16, bias: bias)
+    storeRow(d3, c + 3 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c4, c + 4 * ldc, cols: 16, bias: bias)
+    storeRow(d4, c + 4 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c5, c + 5 * ldc, cols: 16, bias: bias)
+    storeRow(d5, c + 5 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c6, c + 6 * ldc, cols: 16, bias: bias)
+    storeRow(d6, c + 6 * ldc + 16, cols: cols, bias: bias2)
+    storeRow(c7, c + 7 * ldc, cols: 16, bias: bias)
+    storeRow(d7, c + 7 * ldc + 16, cols: cols, bias: bias2)
+}
+#endif
