@@ -11,6 +11,14 @@ public enum Parallel {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
 
+    /// The worker threads besides the caller's: one fewer than `defaultWorkers`, none on one core. QUILL_SPIN_US
+    /// sets how long an idle worker spins before it sleeps (microseconds, default 200; 0 sleeps at once).
+    static let pool: WorkerPool? = {
+        guard defaultWorkers > 1 else { return nil }
+        let spin = ProcessInfo.processInfo.environment["QUILL_SPIN_US"].flatMap { Int($0) } ?? 200
+        return WorkerPool(threads: defaultWorkers - 1, spinMicroseconds: spin)
+    }()
+
     /// OpenBLAS runs each sgemm on the calling thread; Quill's workers provide the parallelism.
     /// Called once by everything that owns a model, before the first matrix product.
     public static func configureBLAS() {
@@ -41,6 +49,9 @@ public enum Parallel {
             if count == 1 { body(0) }
             return
         }
+        // Quill's own workers when they are free (WorkerPool.swift: they spin between the many short jobs of a
+        // decode step); Dispatch's pool when they are busy, as when two models run at once or a body calls forEach.
+        if let pool, pool.run(count, body) { return }
         // The callers write disjoint ranges of their buffers from each iteration: that is the contract that
         // makes the body safe to share, which the type system cannot see through raw pointers.
         withoutActuallyEscaping(body) { escapable in

@@ -1,0 +1,56 @@
+// The worker pool behind Parallel.forEach: every index runs exactly once per job, jobs follow each other without
+// mixing (a worker still leaving one job cannot take an index of the next), and a busy pool says so.
+import Dispatch
+import Synchronization
+@testable import QuillTensor
+import Testing
+
+@Suite("Worker pool")
+struct WorkerPoolTests {
+    @Test("every index of every job runs exactly once, over thousands of back-to-back jobs of varying sizes")
+    func everyIndexOnce() {
+        let pool = WorkerPool(threads: 3, spinMicroseconds: 50)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        defer { counts.deallocate() }
+        for job in 0..<5000 {
+            let n = 1 + job % 37
+            counts.initialize(repeating: 0, count: 64)
+            let ran = pool.run(n) { i in counts[i] += 1 }   // each index is touched by one thread only
+            #expect(ran)
+            for i in 0..<64 where counts[i] != (i < n ? 1 : 0) {
+                Issue.record("job \(job): index \(i) ran \(counts[i]) times, expected \(i < n ? 1 : 0)")
+                return
+            }
+        }
+    }
+
+    @Test("workers that fell asleep between jobs wake for the next one")
+    func sleepersWake() {
+        let pool = WorkerPool(threads: 2, spinMicroseconds: 0)   // they sleep at once
+        let hits = Atomic<Int>(0)
+        for _ in 0..<200 {
+            #expect(pool.run(16) { _ in hits.add(1, ordering: .relaxed) })
+        }
+        #expect(hits.load(ordering: .relaxed) == 200 * 16)
+    }
+
+    @Test("a pool already running a job refuses a second one, which the caller then runs another way")
+    func busyPoolRefuses() {
+        let pool = WorkerPool(threads: 1)
+        let inner = Atomic<Int>(0)   // 0: not tried, 1: refused, 2: ran
+        #expect(pool.run(1) { _ in
+            inner.store(pool.run(1) { _ in } ? 2 : 1, ordering: .relaxed)
+        })
+        #expect(inner.load(ordering: .relaxed) == 1)
+        #expect(pool.run(3) { _ in }, "free again after the job")
+    }
+
+    @Test("Parallel.forEach nested inside itself still runs every index (the inner one goes to Dispatch)")
+    func nestedForEach() {
+        let hits = Atomic<Int>(0)
+        Parallel.forEach(4) { _ in
+            Parallel.forEach(5) { _ in hits.add(1, ordering: .relaxed) }
+        }
+        #expect(hits.load(ordering: .relaxed) == 20)
+    }
+}
