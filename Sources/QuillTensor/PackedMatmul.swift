@@ -110,8 +110,7 @@ func packedPanelRows(_ panel: UnsafeMutablePointer<Float>, _ next: UnsafeMutable
     #if QUILL_AVX512
     if let next {
         while r + 8 <= N {
-            panelPairTile8(panel, next, lda: IC, k: IC, a + r * IC, c + r * OC, ldc: OC, cols: nextCols, bias: bias,
-                           bias.map { $0 + 16 })
+            panelPairTile8(panel, next, lda: IC, k: IC, a + r * IC, c + r * OC, ldc: OC, cols: nextCols, bias: bias)
             r += 8
         }
     }
@@ -243,7 +242,7 @@ private func panelTile8(_ b: UnsafeMutablePointer<Float>, lda: Int, k K: Int, _ 
 @inline(__always)
 private func panelPairTile8(_ b: UnsafeMutablePointer<Float>, _ b2: UnsafeMutablePointer<Float>, lda: Int, k K: Int,
                             _ a: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int,
-                            bias: UnsafeMutablePointer<Float>?, _ bias2: UnsafeMutablePointer<Float>?) {
+                            bias: UnsafeMutablePointer<Float>?) {
     let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
     let a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + 7 * lda
     var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
@@ -271,22 +270,23 @@ private func panelPairTile8(_ b: UnsafeMutablePointer<Float>, _ b2: UnsafeMutabl
         c7 = c7.addingProduct(x, w); d7 = d7.addingProduct(x, v)
         bp += 16; bq += 16
     }
-    storeRow(c0, c + 0 * ldc, cols: 16, bias: bias)
-    storeRow(d0, c + 0 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c1, c + 1 * ldc, cols: 16, bias: bias)
-    storeRow(d1, c + 1 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c2, c + 2 * ldc, cols: 16, bias: bias)
-    storeRow(d2, c + 2 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c3, c + 3 * ldc, cols: 16, bias: bias)
-    storeRow(d3, c + 3 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c4, c + 4 * ldc, cols: 16, bias: bias)
-    storeRow(d4, c + 4 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c5, c + 5 * ldc, cols: 16, bias: bias)
-    storeRow(d5, c + 5 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c6, c + 6 * ldc, cols: 16, bias: bias)
-    storeRow(d6, c + 6 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c7, c + 7 * ldc, cols: 16, bias: bias)
-    storeRow(d7, c + 7 * ldc + 16, cols: cols, bias: bias2)
+    storePairRows((c0, c1, c2, c3, c4, c5, c6, c7), (d0, d1, d2, d3, d4, d5, d6, d7), c, ldc: ldc, cols: cols, bias: bias)
+}
+/// The 8 rows of an 8-row pair tile: c (columns 0..<16, the first panel) and d (the second panel, `cols` wide), plus
+/// bias (32 entries, or `cols` + 16 at the last panel).
+@inline(__always)
+func storePairRows(_ c: (Float16x, Float16x, Float16x, Float16x, Float16x, Float16x, Float16x, Float16x),
+                   _ d: (Float16x, Float16x, Float16x, Float16x, Float16x, Float16x, Float16x, Float16x),
+                   _ out: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, bias: UnsafeMutablePointer<Float>?) {
+    let bias2 = bias.map { $0 + 16 }
+    withUnsafeBytes(of: c) { cs in
+        withUnsafeBytes(of: d) { ds in
+            for r in 0..<8 {   // MemoryLayout<Float16x>.stride == 64
+                storeRow(cs.loadUnaligned(fromByteOffset: r * 64, as: Float16x.self), out + r * ldc, cols: 16, bias: bias)
+                storeRow(ds.loadUnaligned(fromByteOffset: r * 64, as: Float16x.self), out + r * ldc + 16, cols: cols, bias: bias2)
+            }
+        }
+    }
 }
 #endif
 

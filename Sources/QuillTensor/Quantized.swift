@@ -389,22 +389,6 @@ private func q8PanelPairTile8(_ panel: UnsafeRawPointer, _ panel2: UnsafeRawPoin
             c7 = c7.addingProduct(x, w); d7 = d7.addingProduct(x, v)
         }
     }
-    let bias2 = bias.map { $0 + 16 }
-    storeRow(c0, c + 0 * ldc, cols: 16, bias: bias)
-    storeRow(d0, c + 0 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c1, c + 1 * ldc, cols: 16, bias: bias)
-    storeRow(d1, c + 1 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c2, c + 2 * ldc, cols: 16, bias: bias)
-    storeRow(d2, c + 2 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c3, c + 3 * ldc, cols: 16, bias: bias)
-    storeRow(d3, c + 3 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c4, c + 4 * ldc, cols: 16, bias: bias)
-    storeRow(d4, c + 4 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c5, c + 5 * ldc, cols: 16, bias: bias)
-    storeRow(d5, c + 5 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c6, c + 6 * ldc, cols: 16, bias: bias)
-    storeRow(d6, c + 6 * ldc + 16, cols: cols, bias: bias2)
-    storeRow(c7, c + 7 * ldc, cols: 16, bias: bias)
-    storeRow(d7, c + 7 * ldc + 16, cols: cols, bias: bias2)
+    storePairRows((c0, c1, c2, c3, c4, c5, c6, c7), (d0, d1, d2, d3, d4, d5, d6, d7), c, ldc: ldc, cols: cols, bias: bias)
 }
 #endif
