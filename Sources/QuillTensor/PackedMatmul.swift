@@ -3,7 +3,8 @@
 // costs as much as the arithmetic; these panels are packed at load and read straight through.
 //
 // Layout: panel p holds columns [16p, 16p + 16) of W (IC, OC) for every input channel, row after row:
-// panels[p·IC·16 + i·16 + j] = W[i, 16p + j], zero past OC. A 4 x 16 register tile walks one panel.
+// panels[p·IC·16 + i·16 + j] = W[i, 16p + j], zero past OC. Register tiles of 1, 4 or 6 rows walk one panel (AVX2);
+// with AVX-512, tiles of 8 rows walk one panel or two adjacent panels at once.
 
 import CBLAS
 

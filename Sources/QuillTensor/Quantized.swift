@@ -8,9 +8,10 @@
 // W[32b + i, 16p ..< 16p + 16]. Blocks follow each other, panels follow each other.
 //
 // Products: one to three rows run a fused kernel that widens the bytes to floats in registers and applies each
-// block's scales to its partial sums (`q8PanelRow`); four rows or more dequantize the panel once into a float
-// scratch panel and run the float tiles of PackedMatmul.swift over it, so prefill costs the float product plus one
-// pass over the bytes. The naive twin is `dequantized()` followed by the float product.
+// block's scales to its partial sums (`q8PanelRow`); 4 to 15 rows run tiles that widen and scale each row of bytes
+// once for 4 rows (8 rows, and pairs of panels, where AVX-512's 32 registers hold them); 16 rows or more (prefill)
+// dequantize panels into a float scratch and run the float tiles of PackedMatmul.swift over it, so prefill costs the
+// float product plus one pass over the bytes. The naive twin is `dequantized()` followed by the float product.
 import CBLAS
 
 /// Weights (IC, OC) quantized to 8 bits in 16-column panels of 32-channel blocks, for `q8MatmulForward`.
