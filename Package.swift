@@ -21,13 +21,30 @@ let hostHasAVX512: Bool = {
     return false
     #endif
 }()
+/// AVX-512 VNNI (vpdpbusd: 64 byte products summed into 16 ints per instruction), for the 8-bit products of 1 to 15
+/// rows: on the building machine when it lists avx512_vnni and QUILL_TARGET_CPU is unset, or when QUILL_TARGET_CPU
+/// names a CPU that has it (Cascade Lake and later; not skylake-avx512).
+let hostHasVNNI: Bool = {
+    #if os(Linux) && arch(x86_64)
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+    return hostHasAVX512 && line.split(separator: " ").contains("avx512_vnni")
+    #else
+    return false
+    #endif
+}()
 let targetCPU = Context.environment["QUILL_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 }
     ?? (hostHasAVX512 ? "skylake-avx512" : "haswell")
 let avx512CPUs: Set = ["skylake-avx512", "cascadelake", "cooperlake", "icelake-server", "icelake-client", "tigerlake",
                        "sapphirerapids", "emeraldrapids", "graniterapids", "x86-64-v4", "znver4", "znver5"]
+let vnniCPUs: Set = ["cascadelake", "cooperlake", "icelake-server", "icelake-client", "tigerlake", "sapphirerapids",
+                     "emeraldrapids", "graniterapids", "znver4", "znver5"]
+let useVNNI = Context.environment["QUILL_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 }.map(vnniCPUs.contains)
+    ?? hostHasVNNI
 let fast: [SwiftSetting] = {
     #if arch(x86_64)
     return [.unsafeFlags(["-target-cpu", targetCPU])] + (avx512CPUs.contains(targetCPU) ? [.define("QUILL_AVX512")] : [])
+        + (useVNNI ? [.define("QUILL_VNNI")] : [])
     #else
     return []
     #endif
@@ -57,11 +74,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Open MPI, loaded with dlopen when mpirun starts quill-train (no build or link dependency).
         .target(name: "CQuillMPI", linkerSettings: [.linkedLibrary("dl")]),
+        // The 8-bit integer kernels (AVX-512 VNNI intrinsics), compiled in only where QUILL_VNNI is.
+        .target(name: "CQuillKernels", cSettings: useVNNI ? [.define("QUILL_VNNI")] : []),
 
         // MARK: - Libraries, in dependency order
         .target(name: "QuillSettings"),
         .target(name: "QuillJSON"),
-        .target(name: "QuillTensor", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "QuillTensor", dependencies: ["CBLAS", "CQuillKernels"], swiftSettings: fast),
         .target(name: "QuillTokenizers", dependencies: [.product(name: "HeapModule", package: "swift-collections")],
                 swiftSettings: fast),
         .target(name: "QuillModel", dependencies: ["QuillTensor"], swiftSettings: fast),

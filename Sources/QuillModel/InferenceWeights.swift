@@ -16,10 +16,11 @@ enum PanelMatrix {
     case f32(PackedWeights)
     case q8(Q8Weights)
 
-    init(_ weight: FloatBuffer, inChannels IC: Int, outChannels OC: Int, precision: WeightPrecision) {
+    init(_ weight: FloatBuffer, inChannels IC: Int, outChannels OC: Int, precision: WeightPrecision,
+         activations: Q8Weights.Activations) {
         switch precision {
         case .f32: self = .f32(PackedWeights(weight, inChannels: IC, outChannels: OC))
-        case .q8: self = .q8(Q8Weights(weight, inChannels: IC, outChannels: OC))
+        case .q8: self = .q8(Q8Weights(weight, inChannels: IC, outChannels: OC, activations: activations))
         }
     }
 
@@ -75,8 +76,10 @@ public final class InferenceWeights: @unchecked Sendable {
     /// `afterPacking(name)` is called: the original is no longer read by the engine.
     /// - Throws: `.invalidConfig` when the config is invalid or a tensor is missing or has the wrong size.
     /// With `precision` q8 the block matrices and the head are quantized (Quantized.swift), and `afterPacking` is
-    /// called for "wte.weight" too once the head is built.
+    /// called for "wte.weight" too once the head is built. `activations` is how q8 products of 1 to 15 rows treat
+    /// their inputs (Quantized.swift): quantized to 8 bits where the build has the integer kernels, by default.
     public init(config: GPTConfig, owner: AnyObject?, precision: WeightPrecision = .f32,
+                activations: Q8Weights.Activations = .preferred,
                 tensor: (String) -> FloatBuffer?, afterPacking: ((String) -> Void)? = nil) throws(ModelError) {
         try config.validate()
         let layout = GPT.layout(for: config)
@@ -94,7 +97,8 @@ public final class InferenceWeights: @unchecked Sendable {
         }
         func opt(_ name: String) throws(ModelError) -> FloatBuffer? { config.bias ? try get(name) : nil }
         func pack(_ name: String, _ IC: Int, _ OC: Int) throws(ModelError) -> PanelMatrix {
-            let p = PanelMatrix(try get(name), inChannels: IC, outChannels: OC, precision: precision)
+            let p = PanelMatrix(try get(name), inChannels: IC, outChannels: OC, precision: precision,
+                                activations: activations)
             afterPacking?(name)
             return p
         }
@@ -104,7 +108,7 @@ public final class InferenceWeights: @unchecked Sendable {
         self.owner = owner
         wte = try get("wte.weight")
         if precision == .q8 {
-            head = Q8Weights(transposing: wte, rows: config.vocabSize, cols: C)
+            head = Q8Weights(transposing: wte, rows: config.vocabSize, cols: C, activations: activations)
             afterPacking?("wte.weight")
         } else {
             head = nil
@@ -135,10 +139,11 @@ public final class InferenceWeights: @unchecked Sendable {
     }
 
     /// The decode weights of a training model, borrowing its parameter block (re-create after training changes it).
-    public convenience init(model: GPT, precision: WeightPrecision = .f32) {
+    public convenience init(model: GPT, precision: WeightPrecision = .f32,
+                            activations: Q8Weights.Activations = .preferred) {
         let layout = model.layout, block = model.parameters
         do {
-            try self.init(config: model.config, owner: model, precision: precision) { name in
+            try self.init(config: model.config, owner: model, precision: precision, activations: activations) { name in
                 layout[name] == nil ? nil : layout.slice(name, of: block)
             }
         } catch {

@@ -1,18 +1,27 @@
 // 8-bit weights for decode and prefill: the panels of PackedMatmul.swift, with each run of 32 input channels of a
-// column stored as 32 signed bytes and one scale (llama.cpp's q8_0 block: 32 values, an f16 scale, value =
-// scale · q). A decode step reads about 1.06 bytes per weight instead of 4, and batch-1 decode is bound by exactly
-// those bytes.
+// column stored as 32 bytes and one scale (llama.cpp's q8_0 block: 32 values, an f16 scale, value = scale · q). A
+// decode step reads about 1.06 bytes per weight instead of 4, and batch-1 decode is bound by exactly those bytes.
 //
 // Layout: panel p holds output columns [16p, 16p + 16). Its input channels come in blocks of 32 (the last one
-// zero-padded): block b is 16 Float16 scales (one per column), then 32 rows of 16 Int8, row i holding
-// W[32b + i, 16p ..< 16p + 16]. Blocks follow each other, panels follow each other.
+// zero-padded): block b is 16 Float16 scales (one per column), then 8 groups of 64 bytes, group g holding for
+// column j the 4 bytes q + 128 of input channels 32b + 4g ..< 32b + 4g + 4 (bytes 4j ..< 4j + 4). That is the
+// operand order of AVX-512 VNNI's vpdpbusd, which multiplies 64 unsigned bytes by 64 signed ones and adds each
+// 4 products into one of 16 ints. Blocks follow each other, panels follow each other.
 //
-// Products: one to three rows run a fused kernel that widens the bytes to floats in registers and applies each
-// block's scales to its partial sums (`q8PanelRow`); 4 to 15 rows run tiles that widen and scale each row of bytes
-// once for 4 rows (8 rows, and pairs of panels, where AVX-512's 32 registers hold them); 16 rows or more (prefill)
-// dequantize panels into a float scratch and run the float tiles of PackedMatmul.swift over it, so prefill costs the
-// float product plus one pass over the bytes. The naive twin is `dequantized()` followed by the float product.
+// Products, by rows:
+// - 1 to 15 rows where the build has VNNI (Package.swift: QUILL_VNNI): the activations are quantized too, per row
+//   and block of 32 (scale max |x| / 127, as llama.cpp quantizes them for its q8_0 products), and each block is an
+//   exact integer sum (CQuillKernels' quill_q8_vnni_panel), scaled by both scales into float sums, 8 rows at a time.
+//   `Q8Weights.Activations.float` turns this off (the twin tests use both).
+// - 1 to 3 rows otherwise: a fused kernel that widens the bytes to floats in registers and applies each block's
+//   scales to its partial sums (`q8PanelRow`); 4 to 15 rows: tiles that widen and scale each row of bytes once for
+//   4 rows (8 rows, and pairs of panels, where AVX-512's 32 registers hold them).
+// - 16 rows or more (prefill): each panel is dequantized into a float scratch and the float tiles of
+//   PackedMatmul.swift run over it, so prefill costs the float product plus one pass over the bytes.
+// The naive twins are `dequantized()` followed by the float product, and, for the integer path, the same with the
+// activations dequantized from `Q8Activations`.
 import CBLAS
+import CQuillKernels
 
 /// Weights (IC, OC) quantized to 8 bits in 16-column panels of 32-channel blocks, for `q8MatmulForward`.
 public final class Q8Weights: @unchecked Sendable {
@@ -22,31 +31,59 @@ public final class Q8Weights: @unchecked Sendable {
     /// Bytes of one block of one panel: 16 Float16 scales, then 32 × 16 bytes.
     static let blockBytes = panelWidth * MemoryLayout<Float16>.size + blockSize * panelWidth
 
+    /// What a product of 1 to 15 rows does with its float activations.
+    public enum Activations: Sendable {
+        /// Quantizes them to 8 bits per block of 32 and sums in integers (builds with QUILL_VNNI).
+        case int8
+        /// Keeps them in floats and widens the weight bytes.
+        case float
+
+        /// `.int8` where the build has the integer kernels, else `.float`.
+        public static var preferred: Activations { integerKernels ? .int8 : .float }
+    }
+
+    /// Whether this build has the VNNI integer kernels.
+    public static var integerKernels: Bool {
+        #if QUILL_VNNI
+        return true
+        #else
+        return false
+        #endif
+    }
+
     public let inChannels: Int
     public let outChannels: Int
+    /// The path of 1 to 15 rows: `.int8` only where `integerKernels`.
+    public let activations: Activations
     let panels: Int
     let blocks: Int
     let data: UnsafeMutableRawPointer
+
+    /// Byte offset, within a block, of channel i's byte for column j.
+    @inline(__always)
+    static func byteOffset(channel i: Int, column j: Int) -> Int { 32 + 64 * (i >> 2) + 4 * j + (i & 3) }
 
     /// Quantizes W (IC, OC), element W[i, j] at `weight[i · rowStride + j · columnStride]`: row-major (IC, OC) is
     /// rowStride OC and columnStride 1; a tied LM head reads wte (OC, IC) as rowStride 1 and columnStride IC.
     /// Each block's scale is max |w| / 127 rounded to Float16, and each value round(w / scale).
     public init(_ weight: UnsafePointer<Float>, inChannels IC: Int, outChannels OC: Int, rowStride: Int,
-                columnStride: Int) {
+                columnStride: Int, activations: Activations = .preferred) {
         precondition(IC > 0 && OC > 0, "Q8Weights: sizes")
         inChannels = IC
         outChannels = OC
+        self.activations = Self.integerKernels ? activations : .float
         panels = (OC + 15) / 16
         blocks = (IC + Self.blockSize - 1) / Self.blockSize
         let bytes = panels * blocks * Self.blockBytes
         data = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        data.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        data.initializeMemory(as: UInt8.self, repeating: 128, count: bytes)   // q = 0: padding channels and columns
         for p in 0..<panels {
             let cols = min(16, OC - 16 * p)
             for b in 0..<blocks {
                 let block = data + (p * blocks + b) * Self.blockBytes
                 let scales = block.assumingMemoryBound(to: Float16.self)
-                let q = (block + 32).assumingMemoryBound(to: Int8.self)
+                for j in 0..<16 { scales[j] = 0 }
+                let q = block.assumingMemoryBound(to: UInt8.self)
                 let i0 = b * Self.blockSize, rows = min(Self.blockSize, IC - i0)
                 for j in 0..<cols {
                     let column = weight + (16 * p + j) * columnStride
@@ -57,7 +94,7 @@ public final class Q8Weights: @unchecked Sendable {
                     let inverse = Float(scale) > 0 ? 1 / Float(scale) : 0
                     for i in 0..<rows {
                         let v = (column[(i0 + i) * rowStride] * inverse).rounded()
-                        q[i * 16 + j] = Int8(max(-127, min(127, v)))
+                        q[Self.byteOffset(channel: i, column: j)] = UInt8(Int(max(-127, min(127, v))) + 128)
                     }
                 }
             }
@@ -65,16 +102,17 @@ public final class Q8Weights: @unchecked Sendable {
     }
 
     /// Quantizes W (IC, OC) stored row-major.
-    public convenience init(_ weight: FloatBuffer, inChannels IC: Int, outChannels OC: Int) {
+    public convenience init(_ weight: FloatBuffer, inChannels IC: Int, outChannels OC: Int,
+                            activations: Activations = .preferred) {
         precondition(weight.count >= IC * OC, "Q8Weights: sizes")
-        self.init(weight.ptr, inChannels: IC, outChannels: OC, rowStride: OC, columnStride: 1)
+        self.init(weight.ptr, inChannels: IC, outChannels: OC, rowStride: OC, columnStride: 1, activations: activations)
     }
 
     /// Quantizes the transpose of M (rows, cols) stored row-major: W = Mᵀ, (cols, rows). The tied LM head is
     /// logits = x · wteᵀ, so `Q8Weights(transposing: wte, rows: V, cols: C)`.
-    public convenience init(transposing m: FloatBuffer, rows: Int, cols: Int) {
+    public convenience init(transposing m: FloatBuffer, rows: Int, cols: Int, activations: Activations = .preferred) {
         precondition(m.count >= rows * cols, "Q8Weights: sizes")
-        self.init(m.ptr, inChannels: cols, outChannels: rows, rowStride: 1, columnStride: cols)
+        self.init(m.ptr, inChannels: cols, outChannels: rows, rowStride: 1, columnStride: cols, activations: activations)
     }
 
     /// Bytes held: about 1.06 per weight.
@@ -88,11 +126,12 @@ public final class Q8Weights: @unchecked Sendable {
             for b in 0..<blocks {
                 let block = UnsafeRawPointer(data + (p * blocks + b) * Self.blockBytes)
                 let scales = block.assumingMemoryBound(to: Float16.self)
-                let q = (block + 32).assumingMemoryBound(to: Int8.self)
+                let q = block.assumingMemoryBound(to: UInt8.self)
                 let i0 = b * Self.blockSize
                 for i in 0..<min(Self.blockSize, inChannels - i0) {
                     for j in 0..<cols {
-                        out[(i0 + i) * outChannels + 16 * p + j] = Float(scales[j]) * Float(q[i * 16 + j])
+                        let v = Int(q[Self.byteOffset(channel: i, column: j)]) - 128
+                        out[(i0 + i) * outChannels + 16 * p + j] = Float(scales[j]) * Float(v)
                     }
                 }
             }
@@ -112,23 +151,81 @@ public nonisolated(unsafe) var q8DequantizeAllRows = 16
 /// out (N, OC) = inp (N, IC) · W + bias, with W in 8 bits. Equal to the float product of `w.dequantized()` up to
 /// summation order.
 public func q8MatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Q8Weights, _ bias: FloatBuffer?, rows N: Int) {
-    q8MatmulForward(out, inp, w, bias, rows: N, panels: 0..<w.panels)
+    q8MatmulForward(out, inp, w, bias, rows: N, workers: 1)
 }
 
 /// q8MatmulForward with the panels shared among `workers` threads when the product is large enough; each panel is
 /// computed as on one thread, so the result is bit-equal to the serial product.
 public func q8MatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Q8Weights, _ bias: FloatBuffer?, rows N: Int,
                             workers: Int) {
+    precondition(out.count >= N * w.outChannels && inp.count >= N * w.inChannels, "q8MatmulForward: sizes")
+    if let bias { precondition(bias.count >= w.outChannels) }
+    #if QUILL_VNNI
+    if w.activations == .int8 && N < q8DequantizeAllRows {
+        let x = Q8Activations(inp.ptr, rows: N, inChannels: w.inChannels)
+        defer { x.deallocate() }
+        forEachPanelRange(panels: w.panels, work: N * w.inChannels * w.outChannels, workers: workers) { range in
+            q8IntegerPanels(out, x, w, bias, panels: range)
+        }
+        return
+    }
+    #endif
     forEachPanelRange(panels: w.panels, work: N * w.inChannels * w.outChannels, workers: workers) { range in
         q8MatmulForward(out, inp, w, bias, rows: N, panels: range)
     }
 }
 
+/// Rows of float activations quantized for the integer products, per row and block of 32 channels: values
+/// (rows × blocks · 32, zero past the input channels), scales (max |x| / 127) and the sums' corrections
+/// (−128 · Σ values, undoing the weights' +128). Made by the VNNI kernel, so only in builds with QUILL_VNNI.
+struct Q8Activations {
+    let rows: Int
+    let blocks: Int
+    let values: UnsafeMutablePointer<Int8>
+    let scales: UnsafeMutablePointer<Float>
+    let corrections: UnsafeMutablePointer<Int32>
+
+    #if QUILL_VNNI
+    init(_ x: UnsafePointer<Float>, rows: Int, inChannels IC: Int) {
+        self.rows = rows
+        blocks = (IC + Q8Weights.blockSize - 1) / Q8Weights.blockSize
+        values = .allocate(capacity: rows * blocks * Q8Weights.blockSize)
+        scales = .allocate(capacity: rows * blocks)
+        corrections = .allocate(capacity: rows * blocks)
+        quill_q8_quantize_rows(x, Int32(rows), Int32(IC), Int32(blocks), values, scales, corrections)
+    }
+    #endif
+
+    func deallocate() {
+        values.deallocate()
+        scales.deallocate()
+        corrections.deallocate()
+    }
+}
+
+#if QUILL_VNNI
+/// The panels `panels` of x · W + bias in integer sums, 8 rows at a time.
+private func q8IntegerPanels(_ out: FloatBuffer, _ x: Q8Activations, _ w: Q8Weights, _ bias: FloatBuffer?,
+                             panels: Range<Int>) {
+    let OC = w.outChannels, B = w.blocks
+    for p in panels {
+        let panel = UnsafePointer<UInt8>((w.data + p * B * Q8Weights.blockBytes).assumingMemoryBound(to: UInt8.self))
+        let j0 = 16 * p, cols = Int32(min(16, OC - j0))
+        var r = 0
+        while r < x.rows {
+            let n = min(8, x.rows - r)
+            quill_q8_vnni_panel(panel, Int32(B), Int32(n), x.values + r * B * Q8Weights.blockSize, x.scales + r * B,
+                                x.corrections + r * B, out.ptr + r * OC + j0, OC, cols, bias.map { $0.ptr + j0 },
+                                Int32(q8PrefetchBlocks))
+            r += n
+        }
+    }
+}
+#endif
+
 func q8MatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Q8Weights, _ bias: FloatBuffer?, rows N: Int,
                      panels: Range<Int>) {
     let IC = w.inChannels, OC = w.outChannels
-    precondition(out.count >= N * OC && inp.count >= N * IC, "q8MatmulForward: sizes")
-    if let bias { precondition(bias.count >= OC) }
     let biasPtr = bias?.baseAddress
     if N < q8TileRows {
         for p in panels {
@@ -214,11 +311,8 @@ private func dequantizePanel(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, in
         let block = panel + b * Q8Weights.blockBytes
         prefetchAhead(block)
         let scale = scales(block)
-        let q = block + 32
         let i0 = b * Q8Weights.blockSize
-        for i in 0..<min(Q8Weights.blockSize, IC - i0) {
-            store16(widen(q, i) * scale, dst + (i0 + i) * 16)
-        }
+        forEachChannel(block, min(Q8Weights.blockSize, IC - i0)) { i, w in store16(w * scale, dst + (i0 + i) * 16) }
     }
 }
 
@@ -232,13 +326,56 @@ private func scales(_ block: UnsafeRawPointer) -> Float16x {
     return Float16x(lowHalf: Float8(h.lowHalf), highHalf: Float8(h.highHalf))
 }
 
-/// Row i of a block's 16 × 32 bytes, as floats.
+/// Channel i of a block (its 16 bytes q + 128, byte i % 4 of each column's 4 in group i / 4), as floats q.
 @inline(__always)
-private func widen(_ q: UnsafeRawPointer, _ i: Int) -> Float16x {
-    let v = q.loadUnaligned(fromByteOffset: i * 16, as: SIMD16<Int8>.self)
-    return Float16x(lowHalf: Float8(SIMD8<Int32>(truncatingIfNeeded: v.lowHalf)),
-                    highHalf: Float8(SIMD8<Int32>(truncatingIfNeeded: v.highHalf)))
+private func widen(_ block: UnsafeRawPointer, _ i: Int) -> Float16x {
+    let v = block.loadUnaligned(fromByteOffset: 32 + (i >> 2) * 64, as: SIMD16<Int32>.self)
+    return floats(((v &>> Int32(8 * (i & 3))) & 0xFF) &- 128)
 }
+
+@inline(__always)
+private func floats(_ q: SIMD16<Int32>) -> Float16x {
+    Float16x(lowHalf: Float8(q.lowHalf), highHalf: Float8(q.highHalf))
+}
+
+/// Calls body(i, channel i as floats q) for the first n channels of a block. A whole block reads each group of
+/// 64 bytes once: flipping the top bit of every byte turns q + 128 into q as a signed byte, and shifts by constants
+/// sign-extend each of the four (three integer operations per channel, as the old row-major layout's one widening
+/// load and two conversions).
+@inline(__always)
+private func forEachChannel(_ block: UnsafeRawPointer, _ n: Int, _ body: (Int, Float16x) -> Void) {
+    if n == Q8Weights.blockSize {
+        for g in 0..<8 {
+            let v = block.loadUnaligned(fromByteOffset: 32 + 64 * g, as: SIMD16<Int32>.self) ^ signBits
+            body(4 * g, floats((v &<< 24) &>> 24))
+            body(4 * g + 1, floats((v &<< 16) &>> 24))
+            body(4 * g + 2, floats((v &<< 8) &>> 24))
+            body(4 * g + 3, floats(v &>> 24))
+        }
+    } else {
+        for i in 0..<n { body(i, widen(block, i)) }
+    }
+}
+
+/// forEachChannel over the same channels of two blocks at once.
+@inline(__always)
+private func forEachChannel(_ block: UnsafeRawPointer, _ block2: UnsafeRawPointer, _ n: Int,
+                            _ body: (Int, Float16x, Float16x) -> Void) {
+    if n == Q8Weights.blockSize {
+        for g in 0..<8 {
+            let v = block.loadUnaligned(fromByteOffset: 32 + 64 * g, as: SIMD16<Int32>.self) ^ signBits
+            let u = block2.loadUnaligned(fromByteOffset: 32 + 64 * g, as: SIMD16<Int32>.self) ^ signBits
+            body(4 * g, floats((v &<< 24) &>> 24), floats((u &<< 24) &>> 24))
+            body(4 * g + 1, floats((v &<< 16) &>> 24), floats((u &<< 16) &>> 24))
+            body(4 * g + 2, floats((v &<< 8) &>> 24), floats((u &<< 8) &>> 24))
+            body(4 * g + 3, floats(v &>> 24), floats(u &>> 24))
+        }
+    } else {
+        for i in 0..<n { body(i, widen(block, i), widen(block2, i)) }
+    }
+}
+
+private let signBits = SIMD16<Int32>(repeating: Int32(bitPattern: 0x8080_8080))
 
 /// Blocks this far ahead are asked for while one is computed: with ~1 byte per weight the loop spends more time per
 /// byte than a float product, and the hardware prefetcher alone then keeps too few lines in flight (one core read
@@ -265,19 +402,13 @@ private func q8PanelRow(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, _ a: Un
     for b in 0..<blocks {
         let block = panel + b * Q8Weights.blockBytes
         prefetchAhead(block)
-        let q = block + 32
+        let q = block
         let i0 = b * Q8Weights.blockSize
         let x = a + i0
         var s = Float16x(), t = Float16x()
-        if IC - i0 >= Q8Weights.blockSize {
-            var i = 0
-            while i < Q8Weights.blockSize {
-                s = s.addingProduct(Float16x(repeating: x[i]), widen(q, i))
-                t = t.addingProduct(Float16x(repeating: x[i + 1]), widen(q, i + 1))
-                i += 2
-            }
-        } else {
-            for i in 0..<(IC - i0) { s = s.addingProduct(Float16x(repeating: x[i]), widen(q, i)) }
+        forEachChannel(q, min(Q8Weights.blockSize, IC - i0)) { i, w in
+            if i & 1 == 0 { s = s.addingProduct(Float16x(repeating: x[i]), w) }
+            else { t = t.addingProduct(Float16x(repeating: x[i]), w) }
         }
         acc = acc.addingProduct(s + t, scales(block))
     }
@@ -294,10 +425,10 @@ private func q8PanelTile4(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, _ a: 
         let block = panel + b * Q8Weights.blockBytes
         prefetchAhead(block)
         let scale = scales(block)
-        let q = block + 32
+        let q = block
         let i0 = b * Q8Weights.blockSize
-        for i in 0..<min(Q8Weights.blockSize, IC - i0) {
-            let w = widen(q, i) * scale
+        forEachChannel(q, min(Q8Weights.blockSize, IC - i0)) { i, widened in
+            let w = widened * scale
             let k = i0 + i
             c0 = c0.addingProduct(Float16x(repeating: a0[k]), w)
             c1 = c1.addingProduct(Float16x(repeating: a1[k]), w)
@@ -325,10 +456,10 @@ private func q8PanelTile8(_ panel: UnsafeRawPointer, IC: Int, blocks: Int, _ a: 
         let block = panel + b * Q8Weights.blockBytes
         prefetchAhead(block)
         let scale = scales(block)
-        let q = block + 32
+        let q = block
         let i0 = b * Q8Weights.blockSize
-        for i in 0..<min(Q8Weights.blockSize, IC - i0) {
-            let w = widen(q, i) * scale
+        forEachChannel(q, min(Q8Weights.blockSize, IC - i0)) { i, widened in
+            let w = widened * scale
             let k = i0 + i
             c0 = c0.addingProduct(Float16x(repeating: a0[k]), w)
             c1 = c1.addingProduct(Float16x(repeating: a1[k]), w)
@@ -367,10 +498,10 @@ private func q8PanelPairTile8(_ panel: UnsafeRawPointer, _ panel2: UnsafeRawPoin
         prefetchAhead(block)
         prefetchAhead(block2)
         let scale = scales(block), scale2 = scales(block2)
-        let q = block + 32, q2 = block2 + 32
+        let q = block, q2 = block2
         let i0 = b * Q8Weights.blockSize
-        for i in 0..<min(Q8Weights.blockSize, IC - i0) {
-            let w = widen(q, i) * scale, v = widen(q2, i) * scale2
+        forEachChannel(q, q2, min(Q8Weights.blockSize, IC - i0)) { i, widened, widened2 in
+            let w = widened * scale, v = widened2 * scale2
             let k = i0 + i
             var x = Float16x(repeating: a0[k])
             c0 = c0.addingProduct(x, w); d0 = d0.addingProduct(x, v)

@@ -1,5 +1,8 @@
 // quill-bench matmul: the decode-step matrix product (few rows, a model's weight shapes) three ways: OpenBLAS
-// sgemm, Quill's packed-panel kernel, and its 8-bit twin (Q8Weights: 32-value blocks with an f16 scale). One thread.
+// sgemm, Quill's packed-panel kernel, and its 8-bit twin (Q8Weights: 32-value blocks with an f16 scale), the last
+// as the engine runs it (q8), with float activations and widened bytes (q8_fused), with 8-bit activations and
+// integer sums at every row count (q8_int8, VNNI builds; null elsewhere), and dequantized into float panels
+// (q8_dequantized). One thread.
 import ArgumentParser
 import Foundation
 import QuillTensor
@@ -38,7 +41,10 @@ struct MatmulBench: ParsableCommand {
         let quant = timedRuns(repeats) { for _ in 0..<n { q8MatmulForward(out3, inp, q8, b, rows: N) } }
         let saved = q8DequantizeAllRows
         q8DequantizeAllRows = 1 << 30
-        let fused = timedRuns(repeats) { for _ in 0..<n { q8MatmulForward(out3, inp, q8, b, rows: N) } }
+        let floatQ8 = Q8Weights(w, inChannels: IC, outChannels: OC, activations: .float)
+        let fused = timedRuns(repeats) { for _ in 0..<n { q8MatmulForward(out3, inp, floatQ8, b, rows: N) } }
+        let integer = Q8Weights.integerKernels
+            ? timedRuns(repeats) { for _ in 0..<n { q8MatmulForward(out3, inp, q8, b, rows: N) } } : nil
         q8DequantizeAllRows = 0
         let dequant = timedRuns(repeats) { for _ in 0..<n { q8MatmulForward(out3, inp, q8, b, rows: N) } }
         q8DequantizeAllRows = saved
@@ -51,6 +57,7 @@ struct MatmulBench: ParsableCommand {
             "packed_gflops": round1(flops / pack[repeats / 2] / 1e9),
             "q8_gflops": round1(flops / quant[repeats / 2] / 1e9),
             "q8_fused_gflops": round1(flops / fused[repeats / 2] / 1e9),
+            "q8_int8_gflops": integer.map { round1(flops / $0[repeats / 2] / 1e9) as Any } ?? NSNull(),
             "q8_dequantized_gflops": round1(flops / dequant[repeats / 2] / 1e9),
             "packed_weight_gb_per_s": round1(Double(packed.bytes * n) / pack[repeats / 2] / 1e9),
             "q8_weight_gb_per_s": round1(Double(q8.bytes * n) / quant[repeats / 2] / 1e9),

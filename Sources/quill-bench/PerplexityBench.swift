@@ -1,7 +1,8 @@
 // quill-bench perplexity: a text's perplexity under a checkpoint, computed by the decode engine in f32 or q8, the
 // way llama.cpp's llama-perplexity computes it, so the two can be set side by side on the same model: the tokens
 // are cut into chunks of --ctx, each chunk is one prefill into a fresh cache, and only the predictions of its
-// second half count (each of them then has at least ctx/2 tokens of context).
+// second half count (each of them then has at least ctx/2 tokens of context). With --int8-activations, q8 scores
+// with decode's arithmetic: activations quantized to 8 bits in every product.
 import ArgumentParser
 import Foundation
 import QuillCheckpoint
@@ -19,15 +20,24 @@ struct PerplexityBench: ParsableCommand {
     @Option(help: "Tokens per chunk (default: the model's context window).") var ctx: Int?
     @Option(help: "Chunks to score at most (default: all).") var chunks: Int?
     @Option(help: "Worker threads (default: all cores, or QUILL_THREADS).") var threads: Int?
+    @Flag(help: """
+        With q8: every product quantizes its activations to 8 bits, as a decode step's products do (and llama.cpp's \
+        q8_0 products all do), where the default scores as a prefill, with float activations. VNNI builds only.
+        """)
+    var int8Activations = false
 
     func validate() throws {
         guard WeightPrecision(rawValue: weights) != nil else { throw ValidationError("--weights must be f32 or q8, not \(weights)") }
         if let ctx, ctx < 4 { throw ValidationError("--ctx must be at least 4") }
         if let chunks, chunks < 1 { throw ValidationError("--chunks must be at least 1") }
+        if int8Activations && (weights != "q8" || !Q8Weights.integerKernels) {
+            throw ValidationError("--int8-activations needs --weights q8 and a build with the VNNI kernels")
+        }
     }
 
     func run() throws {
         let workers = threads ?? Parallel.defaultWorkers
+        if int8Activations { q8DequantizeAllRows = .max }   // every row count takes the integer path
         let precision = WeightPrecision(rawValue: weights) ?? .f32
         let engine: InferenceEngine
         let tokens: [Int32]
@@ -58,7 +68,8 @@ struct PerplexityBench: ParsableCommand {
         let seconds = Date().timeIntervalSince(start)
         let mean = sum / Double(scored)
         printJSON([
-            "mode": "perplexity", "weights": precision.rawValue, "threads": workers, "ctx": n, "chunks": count,
+            "mode": "perplexity", "weights": precision.rawValue,
+            "activations": precision == .q8 ? (int8Activations ? "int8" : "float") : "float", "threads": workers, "ctx": n, "chunks": count,
             "text_tokens": tokens.count, "tokens_scored": scored, "nll_mean": (mean * 1e6).rounded() / 1e6,
             "perplexity": (exp(mean) * 1e4).rounded() / 1e4, "seconds": (seconds * 100).rounded() / 100,
             "tokens_per_s": round1(Double(count * n) / seconds),

@@ -1,0 +1,26 @@
+// Quill's 8-bit integer kernels, written with AVX-512 VNNI intrinsics (Swift has no vpdpbusd). The Swift side
+// (Sources/QuillTensor/Quantized.swift) owns the layouts and the naive twins. The two kernels are compiled in only
+// where Package.swift defines QUILL_VNNI; quill_q8_has_vnni() says whether they were.
+#ifndef QUILL_KERNELS_H
+#define QUILL_KERNELS_H
+
+#include <stdint.h>
+
+/// 1 where the integer kernels below are compiled in.
+int quill_q8_has_vnni(void);
+
+/// Quantizes `rows` rows of x (row r at x + r·ic) in blocks of 32: xs[r·blocks + b] = max |x| / 127 over the block,
+/// xq[r·blocks·32 + k] = round-to-nearest-even(x / xs) (zero past ic), and xc[r·blocks + b] = −128 · Σ xq over the
+/// block (the correction for the weights' +128 offset).
+void quill_q8_quantize_rows(const float *x, int rows, int ic, int blocks, int8_t *xq, float *xs, int32_t *xc);
+
+/// Rows 1 to 8 of quantized activations times one panel of Q8Weights (16 columns; `blocks` blocks of 544 bytes:
+/// 16 Float16 scales, then 8 groups of 64 bytes, group g holding for column j the 4 bytes q + 128 of input channels
+/// 32b + 4g ..< 32b + 4g + 4):
+///   out[r·ldc + j] = bias[j] + Σ_b sw[b][j] · xs[r][b] · (Σ_k (q + 128)[b][k][j] · xq[r][32b + k] + xc[r][b])
+/// for j < cols, with the block sums in exact integers and the scaled sums added in block order with one fused
+/// multiply-add each. `prefetch` blocks ahead are asked for while one is computed (0: none).
+void quill_q8_vnni_panel(const uint8_t *panel, int blocks, int rows, const int8_t *xq, const float *xs,
+                         const int32_t *xc, float *out, long ldc, int cols, const float *bias, int prefetch);
+
+#endif
