@@ -329,28 +329,29 @@ private func scales(_ block: UnsafeRawPointer) -> Float16x {
 /// Channel i of a block (its 16 bytes q + 128, byte i % 4 of each column's 4 in group i / 4), as floats q.
 @inline(__always)
 private func widen(_ block: UnsafeRawPointer, _ i: Int) -> Float16x {
-    let v = block.loadUnaligned(fromByteOffset: 32 + (i >> 2) * 64, as: SIMD16<Int32>.self)
-    return floats(((v &>> Int32(8 * (i & 3))) & 0xFF) &- 128)
+    channel(block.loadUnaligned(fromByteOffset: 32 + (i >> 2) * 64, as: SIMD16<UInt32>.self), i & 3)
 }
 
+/// Byte t of each lane of a group (q + 128) as the float q, without a conversion instruction: the byte put under
+/// the exponent of 2²³ makes the float 2²³ + q + 128 exactly, and one subtraction leaves q (whole 16-lane
+/// operations, where an int-to-float conversion goes through 8-lane halves).
 @inline(__always)
-private func floats(_ q: SIMD16<Int32>) -> Float16x {
-    Float16x(lowHalf: Float8(q.lowHalf), highHalf: Float8(q.highHalf))
+private func channel(_ v: SIMD16<UInt32>, _ t: Int) -> Float16x {
+    let bits = ((v &>> UInt32(8 * t)) & 0xFF) | 0x4B00_0000
+    return unsafeBitCast(bits, to: Float16x.self) - Float16x(repeating: 8_388_736)   // 2²³ + 128
 }
 
-/// Calls body(i, channel i as floats q) for the first n channels of a block. A whole block reads each group of
-/// 64 bytes once: flipping the top bit of every byte turns q + 128 into q as a signed byte, and shifts by constants
-/// sign-extend each of the four (three integer operations per channel, as the old row-major layout's one widening
-/// load and two conversions).
+/// Calls body(i, channel i as floats q) for the first n channels of a block; a whole block reads each group of
+/// 64 bytes once, for its 4 channels.
 @inline(__always)
 private func forEachChannel(_ block: UnsafeRawPointer, _ n: Int, _ body: (Int, Float16x) -> Void) {
     if n == Q8Weights.blockSize {
         for g in 0..<8 {
-            let v = block.loadUnaligned(fromByteOffset: 32 + 64 * g, as: SIMD16<Int32>.self) ^ signBits
-            body(4 * g, floats((v &<< 24) &>> 24))
-            body(4 * g + 1, floats((v &<< 16) &>> 24))
-            body(4 * g + 2, floats((v &<< 8) &>> 24))
-            body(4 * g + 3, floats(v &>> 24))
+            let v = block.loadUnaligned(fromByteOffset: 32 + 64 * g, as: SIMD16<UInt32>.self)
+            body(4 * g, channel(v, 0))
+            body(4 * g + 1, channel(v, 1))
+            body(4 * g + 2, channel(v, 2))
+            body(4 * g + 3, channel(v, 3))
         }
     } else {
         for i in 0..<n { body(i, widen(block, i)) }
@@ -363,19 +364,17 @@ private func forEachChannel(_ block: UnsafeRawPointer, _ block2: UnsafeRawPointe
                             _ body: (Int, Float16x, Float16x) -> Void) {
     if n == Q8Weights.blockSize {
         for g in 0..<8 {
-            let v = block.loadUnaligned(fromByteOffset: 32 + 64 * g, as: SIMD16<Int32>.self) ^ signBits
-            let u = block2.loadUnaligned(fromByteOffset: 32 + 64 * g, as: SIMD16<Int32>.self) ^ signBits
-            body(4 * g, floats((v &<< 24) &>> 24), floats((u &<< 24) &>> 24))
-            body(4 * g + 1, floats((v &<< 16) &>> 24), floats((u &<< 16) &>> 24))
-            body(4 * g + 2, floats((v &<< 8) &>> 24), floats((u &<< 8) &>> 24))
-            body(4 * g + 3, floats(v &>> 24), floats(u &>> 24))
+            let v = block.loadUnaligned(fromByteOffset: 32 + 64 * g, as: SIMD16<UInt32>.self)
+            let u = block2.loadUnaligned(fromByteOffset: 32 + 64 * g, as: SIMD16<UInt32>.self)
+            body(4 * g, channel(v, 0), channel(u, 0))
+            body(4 * g + 1, channel(v, 1), channel(u, 1))
+            body(4 * g + 2, channel(v, 2), channel(u, 2))
+            body(4 * g + 3, channel(v, 3), channel(u, 3))
         }
     } else {
         for i in 0..<n { body(i, widen(block, i), widen(block2, i)) }
     }
 }
-
-private let signBits = SIMD16<Int32>(repeating: Int32(bitPattern: 0x8080_8080))
 
 /// Blocks this far ahead are asked for while one is computed: with ~1 byte per weight the loop spends more time per
 /// byte than a float product, and the hardware prefetcher alone then keeps too few lines in flight (one core read

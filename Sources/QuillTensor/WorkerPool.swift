@@ -20,6 +20,10 @@ final class WorkerPool: @unchecked Sendable {
     private let finished = Atomic<Int>(0)
     private let inUse = Atomic<Bool>(false)
     private let sleepers = Atomic<Int>(0)
+    /// Workers inside `work(job:)`: run() returns only once none is, so that no worker can still hold a reference
+    /// to the closure when withoutActuallyEscaping checks that none escaped (a check that traps). Counting finished
+    /// indices alone left that window open: a perplexity run once trapped there (SIGILL in q8MatmulForward).
+    private let inside = Atomic<Int>(0)
     private var body: ((Int) -> Void)?
     private var count = 0
     private let wake = NSCondition()
@@ -50,13 +54,16 @@ final class WorkerPool: @unchecked Sendable {
             }
             work(job: job)
             while finished.load(ordering: .acquiring) < count {}
+            while inside.load(ordering: .acquiring) > 0 {}
             self.body = nil
         }
         inUse.store(false, ordering: .releasing)
         return true
     }
 
-    /// Claims and runs indices of job `job` until none is left.
+    /// Claims and runs indices of job `job` until none is left. Not inlined: the references it takes to the body
+    /// are all released when it returns.
+    @inline(never)
     private func work(job: UInt64) {
         var t = ticket.load(ordering: .acquiring)
         while t >> 32 == job {
@@ -93,7 +100,9 @@ final class WorkerPool: @unchecked Sendable {
                 }
             }
             seen = job
+            inside.add(1, ordering: .sequentiallyConsistent)
             work(job: job)
+            inside.subtract(1, ordering: .sequentiallyConsistent)
         }
     }
 }

@@ -24,6 +24,22 @@ struct WorkerPoolTests {
         }
     }
 
+    // run() hands its closure to the workers through withoutActuallyEscaping, which traps when a reference to the
+    // closure outlives the call. Jobs of one index each, with a capturing closure, make that window as likely as it
+    // gets: the worker that ran the last index races the caller's return.
+    @Test("no worker still holds a job's closure when run returns, over 200,000 one-index jobs")
+    func closuresDoNotOutliveTheJob() {
+        let pool = WorkerPool(threads: 1, spinMicroseconds: 1000)
+        let box = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        defer { box.deallocate() }
+        box.initialize(repeating: 0, count: 2)
+        for job in 0..<200_000 {
+            let n = 1 + job % 2
+            #expect(pool.run(n) { i in box[i] &+= job })
+        }
+        #expect(box[0] == (0..<200_000).reduce(0, &+))
+    }
+
     @Test("workers that fell asleep between jobs wake for the next one")
     func sleepersWake() {
         let pool = WorkerPool(threads: 2, spinMicroseconds: 0)   // they sleep at once
