@@ -11,36 +11,28 @@ import PackageDescription
 /// kernels' 16-float panel rows are single zmm registers, and QUILL_AVX512 turns on the tiles that need its 32
 /// registers (BENCHMARKS.md, issue 12). A binary built that way runs only on AVX-512 machines: the container image
 /// builds for haswell (Dockerfile), to run anywhere.
-let hostHasAVX512: Bool = {
+/// The flags line of the building machine's /proc/cpuinfo (empty elsewhere).
+let hostFlags: Set<String> = {
     #if os(Linux) && arch(x86_64)
     guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
-    let flags = Set(line.split(separator: " ").map(String.init))
-    return ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains)
+          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    return Set(line.split(separator: " ").map(String.init))
     #else
-    return false
+    return []
     #endif
 }()
+let hostHasAVX512 = ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(hostFlags.contains)
 /// AVX-512 VNNI (vpdpbusd: 64 byte products summed into 16 ints per instruction), for the 8-bit products of 1 to 15
 /// rows: on the building machine when it lists avx512_vnni and QUILL_TARGET_CPU is unset, or when QUILL_TARGET_CPU
 /// names a CPU that has it (Cascade Lake and later; not skylake-avx512).
-let hostHasVNNI: Bool = {
-    #if os(Linux) && arch(x86_64)
-    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
-    return hostHasAVX512 && line.split(separator: " ").contains("avx512_vnni")
-    #else
-    return false
-    #endif
-}()
-let targetCPU = Context.environment["QUILL_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 }
-    ?? (hostHasAVX512 ? "skylake-avx512" : "haswell")
+let hostHasVNNI = hostHasAVX512 && hostFlags.contains("avx512_vnni")
+let requestedCPU = Context.environment["QUILL_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 }
+let targetCPU = requestedCPU ?? (hostHasAVX512 ? "skylake-avx512" : "haswell")
 let avx512CPUs: Set = ["skylake-avx512", "cascadelake", "cooperlake", "icelake-server", "icelake-client", "tigerlake",
                        "sapphirerapids", "emeraldrapids", "graniterapids", "x86-64-v4", "znver4", "znver5"]
 let vnniCPUs: Set = ["cascadelake", "cooperlake", "icelake-server", "icelake-client", "tigerlake", "sapphirerapids",
                      "emeraldrapids", "graniterapids", "znver4", "znver5"]
-let useVNNI = Context.environment["QUILL_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 }.map(vnniCPUs.contains)
-    ?? hostHasVNNI
+let useVNNI = requestedCPU.map(vnniCPUs.contains) ?? hostHasVNNI
 let fast: [SwiftSetting] = {
     #if arch(x86_64)
     return [.unsafeFlags(["-target-cpu", targetCPU])] + (avx512CPUs.contains(targetCPU) ? [.define("QUILL_AVX512")] : [])
