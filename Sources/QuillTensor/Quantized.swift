@@ -145,7 +145,8 @@ public final class Q8Weights: @unchecked Sendable {
 /// Rows at or above which a product runs 4-row fused tiles (below: one fused row at a time).
 let q8TileRows = 4
 /// Rows at or above which a product dequantizes each panel once and runs the float tiles over it.
-/// (A variable only so that `quill-bench matmul` can time each path; set it before any product runs.)
+/// (A variable only so that `quill-bench matmul` can time each path and `quill-bench perplexity --int8-activations`
+/// can score with decode's arithmetic; set it before any product runs.)
 public nonisolated(unsafe) var q8DequantizeAllRows = 16
 
 /// out (N, OC) = inp (N, IC) · W + bias, with W in 8 bits. Equal to the float product of `w.dequantized()` up to
