@@ -38,9 +38,15 @@ public enum Parallel {
         configureBLAS()
         guard threads > 1 else { body(); return }
         openblas_set_num_threads(Int32(threads))
+        blasThreads = threads
         body()
+        blasThreads = 1
         openblas_set_num_threads(1)
     }
+
+    /// The threads OpenBLAS runs each sgemm on now: 1 but inside `withBLASThreads`. While it is more, the matrix
+    /// products stay on OpenBLAS (smallGemm runs on its caller's thread alone).
+    nonisolated(unsafe) static var blasThreads = 1
 
     /// Runs body(i) for i in 0..<count on up to `count` threads and waits for all. count 1 runs inline.
     @inline(__always)

@@ -20,13 +20,39 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Seed for weights and batch.") var seed: UInt64 = 1337
     @Option(help: "Worker threads (default: all cores, or QUILL_THREADS).") var threads: Int?
     @Option(help: "Dropout probability.") var dropout: Float = 0
+    @Option(name: .customLong("small-gemm"),
+            help: "Products on Quill's own tiles instead of OpenBLAS: all, none, or a list of nn, nt, tn (AVX-512 builds).")
+    var smallGemm = "all"
+    @Option(name: .customLong("small-gemm-max-work"), help: "Largest product (M·N·K) on Quill's tiles.")
+    var smallGemmMaxWork: Int?
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be >= 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be >= 0") }
+        _ = try products()
+    }
+
+    func products() throws -> SmallGemmProducts {
+        switch smallGemm {
+        case "all": return .all
+        case "none": return []
+        default:
+            var set: SmallGemmProducts = []
+            for name in smallGemm.split(separator: ",") {
+                switch name {
+                case "nn": set.insert(.nn)
+                case "nt": set.insert(.nt)
+                case "tn": set.insert(.tn)
+                default: throw ValidationError("--small-gemm: \(name) is not all, none, nn, nt or tn")
+                }
+            }
+            return set
+        }
     }
 
     func run() throws {
+        smallGemmProducts = try products()
+        if let smallGemmMaxWork { smallGemmMaximumWork = smallGemmMaxWork }
         let config = GPTConfig(vocabSize: vocab, blockSize: blockSize, nLayer: nLayer, nHead: nHead, nEmbd: nEmbd,
                                dropout: dropout)
         let workers = threads ?? Parallel.defaultWorkers

@@ -1,6 +1,7 @@
-// Quill's 8-bit integer kernels, written with AVX-512 VNNI intrinsics (Swift has no vpdpbusd). The Swift side
-// (Sources/QuillTensor/Quantized.swift) owns the layouts and the naive twins. The two kernels are compiled in only
-// where Package.swift defines QUILL_VNNI; quill_q8_has_vnni() says whether they were.
+// Quill's C kernels: the 8-bit integer products, written with AVX-512 VNNI intrinsics (Swift has no vpdpbusd), and
+// an AVX transpose (Swift's SIMD types have no shuffles). The Swift side
+// (Sources/QuillTensor/Quantized.swift, SmallGemm.swift) owns the layouts and the naive twins. The two 8-bit kernels
+// are compiled in only where Package.swift defines QUILL_VNNI; quill_q8_has_vnni() says whether they were.
 #ifndef QUILL_KERNELS_H
 #define QUILL_KERNELS_H
 
@@ -22,5 +23,8 @@ void quill_q8_quantize_rows(const float *x, int rows, int ic, int blocks, int8_t
 /// multiply-add each. `prefetch` blocks ahead are asked for while one is computed (0: none).
 void quill_q8_vnni_panel(const uint8_t *panel, int blocks, int rows, const int8_t *xq, const float *xs,
                          const int32_t *xc, float *out, long ldc, int cols, const float *bias, int prefetch);
+
+/// dst[j·ldd + i] = src[i·lds + j] for i < rows, j < cols (8 × 8 blocks on AVX; compiled everywhere).
+void quill_transpose_f32(const float *src, long lds, int rows, int cols, float *dst, long ldd);
 
 #endif
