@@ -81,6 +81,7 @@ struct TrainBench: ParsableCommand {
         let flopsPerToken = 6.0 * Double(params) + 12.0 * Double(nLayer * nEmbd * blockSize)
         printJSON([
             "mode": "train", "impl": "quill", "threads": workers, "params": params, "blas_core": BLASKernels.coreName,
+            "small_gemm": smallGemmAvailable ? smallGemm : "not compiled",
             "step_ms_median": round2(med * 1e3), "step_ms_min": round2(times[0] * 1e3),
             "tokens_per_s": round1(Double(n) / med),
             "gflops_per_s": round2(flopsPerToken * Double(n) / med / 1e9),
