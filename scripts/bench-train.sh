@@ -17,7 +17,7 @@ run() {  # command... → "tokens_per_s step_ms peak_kb"
   mem=$(echo "$out" | awk '/^PEAK_KB/ {print $2}')
   echo "$(echo "$out" | grep -v '^PEAK_KB' | field tokens_per_s step_ms_median) $mem"
 }
-small='N --n-layer 4 --n-head 4 --n-embd 64 --block-size 32 --batch-size 16 --vocab 65 --steps 20
+small='N --n-layer 4 --n-head 4 --n-embd 64 --block-size 32 --batch-size 16 --vocab 65 --steps 200
 S --n-layer 8 --n-head 8 --n-embd 128 --block-size 128 --batch-size 32 --vocab 65 --steps 8
 M --n-layer 6 --n-head 6 --n-embd 384 --block-size 256 --batch-size 16 --vocab 65 --steps 3 --warmup 1'
 gpt2='124M-1x1024 --n-layer 12 --n-head 12 --n-embd 768 --block-size 1024 --batch-size 1 --vocab 50257 --steps 3 --warmup 1

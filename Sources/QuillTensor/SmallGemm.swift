@@ -52,9 +52,12 @@ func useSmallGemm(_ kind: SmallGemmProducts, _ M: Int, _ N: Int, _ K: Int,
                   blasThreads: Int = Parallel.blasThreads) -> Bool {
     #if QUILL_AVX512
     // Whole 64-column slabs carry the speed; the narrow tiles of a ragged last slab run at half of it, so at most
-    // an eighth of the columns may fall there. Fewer than 24 rows leave too few tiles to pay for packing B.
+    // an eighth of the columns may fall there, and at most an eighth more may be the zero padding of its last
+    // 16-column tile (a 65-character vocabulary's head: 79 against OpenBLAS's 87 GFLOP/s). Fewer than 24 rows leave
+    // too few tiles to pay for packing B.
     // A lone worker's products, which OpenBLAS runs on every core (Parallel.withBLASThreads), stay there.
-    smallGemmProducts.contains(kind) && M >= 24 && N >= 64 && (N % 64) * 8 <= N && M * N * K <= smallGemmMaximumWork
+    smallGemmProducts.contains(kind) && M >= 24 && N >= 64 && (N % 64) * 8 <= N && ((16 - N % 16) % 16) * 8 <= N
+        && M * N * K <= smallGemmMaximumWork
         && blasThreads == 1
     #else
     false
