@@ -3,6 +3,8 @@
 // One call computes a tile of up to 4 rows; the caller chooses each tile's column count and k range, which is
 // how causal masking skips the zero half of the work.
 
+import CQuillKernels
+
 /// C[i, j] (=, or += when accumulate) Σ_{k in k0..<k1} A[i, k] · B[k, j]   for i in 0..<rows (≤ 4), j in 0..<n.
 /// Row strides: lda, ldb, ldc. Requires rows in 1...4. With transposedA, A is stored as Aᵀ: A[i, k] = a[k·lda + i],
 /// which reads the 4 rows' values for one k from 4 adjacent floats (so Pᵀ·dY needs no transpose of P).
@@ -37,28 +39,21 @@ private func gemmTile4(n: Int, k0: Int, k1: Int,
     let a0p = a, a1p = a + rs, a2p = a + 2 * rs, a3p = a + 3 * rs
     let c0p = c, c1p = c + ldc, c2p = c + 2 * ldc, c3p = c + 3 * ldc
     var j = 0
-    // 4 x 16 tile: 8 accumulators, 2 loads of B and 4 broadcasts of A per 8 FMAs.
+    // 4 x 16 tile: 4 accumulators of 16 lanes (one zmm each on AVX-512, two ymm on AVX2), 1 load of B and 4
+    // broadcasts of A per 4 FMAs.
     while j + 16 <= n {
-        var c00 = Float8(), c01 = Float8(), c10 = Float8(), c11 = Float8()
-        var c20 = Float8(), c21 = Float8(), c30 = Float8(), c31 = Float8()
-        if accumulate {
-            c00 = load8(c0p + j); c01 = load8(c0p + j + 8); c10 = load8(c1p + j); c11 = load8(c1p + j + 8)
-            c20 = load8(c2p + j); c21 = load8(c2p + j + 8); c30 = load8(c3p + j); c31 = load8(c3p + j + 8)
-        }
+        var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
+        if accumulate { c0 = load16(c0p + j); c1 = load16(c1p + j); c2 = load16(c2p + j); c3 = load16(c3p + j) }
         var k = k0
         while k < k1 {
-            let bp = b + k * ldb + j
-            let b0 = load8(bp), b1 = load8(bp + 8)
-            let x0 = Float8(repeating: a0p[k * ks]), x1 = Float8(repeating: a1p[k * ks])
-            let x2 = Float8(repeating: a2p[k * ks]), x3 = Float8(repeating: a3p[k * ks])
-            c00 = fma(x0, b0, c00); c01 = fma(x0, b1, c01)
-            c10 = fma(x1, b0, c10); c11 = fma(x1, b1, c11)
-            c20 = fma(x2, b0, c20); c21 = fma(x2, b1, c21)
-            c30 = fma(x3, b0, c30); c31 = fma(x3, b1, c31)
+            let w = load16(b + k * ldb + j)
+            c0 = c0.addingProduct(Float16x(repeating: a0p[k * ks]), w)
+            c1 = c1.addingProduct(Float16x(repeating: a1p[k * ks]), w)
+            c2 = c2.addingProduct(Float16x(repeating: a2p[k * ks]), w)
+            c3 = c3.addingProduct(Float16x(repeating: a3p[k * ks]), w)
             k += 1
         }
-        store8(c00, c0p + j); store8(c01, c0p + j + 8); store8(c10, c1p + j); store8(c11, c1p + j + 8)
-        store8(c20, c2p + j); store8(c21, c2p + j + 8); store8(c30, c3p + j); store8(c31, c3p + j + 8)
+        store16(c0, c0p + j); store16(c1, c1p + j); store16(c2, c2p + j); store16(c3, c3p + j)
         j += 16
     }
     if j + 8 <= n {
@@ -109,24 +104,11 @@ private func scalarTail(j: Int, n: Int, k0: Int, k1: Int, _ a: UnsafeMutablePoin
     }
 }
 
-/// dst[j * ldd + i] = src[i * lds + j] for i in 0..<rows, j in 0..<cols.
+/// dst[j * ldd + i] = src[i * lds + j] for i in 0..<rows, j in 0..<cols: 8 × 8 blocks through AVX registers
+/// (transpose.c). The scalar loop before it was 60% of `causalProductWithTranspose` at config N (hs = 16, T = 32),
+/// where the product it feeds is only T² · hs / 2 multiply-adds.
 @inline(__always)
 func transpose(_ dst: UnsafeMutablePointer<Float>, ldd: Int, _ src: UnsafeMutablePointer<Float>, lds: Int,
                rows: Int, cols: Int) {
-    // 8 x 8 blocks keep both sides in cache lines; the compiler vectorises the inner copy poorly, which is fine:
-    // transposes are O(T²) per head against O(T² hs) for the products they feed.
-    var i0 = 0
-    while i0 < rows {
-        let i1 = min(i0 + 8, rows)
-        var j0 = 0
-        while j0 < cols {
-            let j1 = min(j0 + 8, cols)
-            for i in i0..<i1 {
-                let s = src + i * lds
-                for j in j0..<j1 { dst[j * ldd + i] = s[j] }
-            }
-            j0 = j1
-        }
-        i0 = i1
-    }
+    quill_transpose_f32(src, lds, Int32(rows), Int32(cols), dst, ldd)
 }
