@@ -1,5 +1,6 @@
-// Matrix product with bias, forward and backward, on cblas_sgemm (row-major). Weights use the Hugging Face
-// GPT-2 (Conv1D) layout [in, out], so the forward is inp · W without a transpose.
+// Matrix product with bias, forward and backward: OpenBLAS (row-major), or Quill's tiles for the small shapes of a
+// training step (SmallGemm.swift's trainingGemm chooses). Weights use the Hugging Face GPT-2 (Conv1D) layout [in, out],
+// so the forward is inp · W without a transpose.
 import CBLAS
 
 // MARK: - Forward
@@ -9,25 +10,17 @@ public func matmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ weight: Floa
                           rows N: Int, inChannels IC: Int, outChannels OC: Int) {
     precondition(out.count >= N * OC && inp.count >= N * IC && weight.count >= IC * OC, "matmulForward: sizes")
     if let bias { precondition(bias.count >= OC) }
-    if N > 1 && useSmallGemm(.nn, N, OC, IC) {
-        // Quill's tiles add the bias as they store (no pass over out first).
-        smallGemm(M: N, N: OC, K: IC, inp.ptr, rs: IC, ks: 1, weight.ptr, ldb: OC, out.ptr, ldc: OC, accumulate: false,
-                  bias: bias.map { UnsafePointer($0.ptr) })
-        return
-    }
-    var beta: Float = 0
-    if let bias {
-        for r in 0..<N { (out.ptr + r * OC).update(from: bias.ptr, count: OC) }
-        beta = 1
-    }
     if N == 1 {
         // One row (a decode step): a matrix-vector product, which OpenBLAS runs without sgemm's packing.
+        var beta: Float = 0
+        if let bias { out.ptr.update(from: bias.ptr, count: OC); beta = 1 }
         cblas_sgemv(CblasRowMajor, CblasTrans, Int32(IC), Int32(OC), 1, weight.ptr, Int32(OC), inp.ptr, 1,
                     beta, out.ptr, 1)
         return
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(N), Int32(OC), Int32(IC),
-                1, inp.ptr, Int32(IC), weight.ptr, Int32(OC), beta, out.ptr, Int32(OC))
+    // On Quill's tiles the bias is added as they store (no pass over out first).
+    trainingGemm(.nn, M: N, N: OC, K: IC, inp.ptr, rs: IC, ks: 1, weight.ptr, ldb: OC, out.ptr, ldc: OC,
+                 accumulate: false, bias: bias.map { UnsafePointer($0.ptr) })
 }
 
 // MARK: - Backward
@@ -41,20 +34,11 @@ public func matmulBackward(_ dinp: FloatBuffer?, _ dweight: FloatBuffer, _ dbias
     precondition(dout.count >= N * OC && inp.count >= N * IC && dweight.count >= IC * OC, "matmulBackward: sizes")
     if let dinp {
         precondition(dinp.count >= N * IC)
-        if useSmallGemm(.nt, N, IC, OC) {
-            smallGemm(M: N, N: IC, K: OC, dout.ptr, rs: OC, ks: 1, weight.ptr, ldb: OC, transposedB: true, dinp.ptr,
-                      ldc: IC, accumulate: !overwriteInput)
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(N), Int32(IC), Int32(OC),
-                        1, dout.ptr, Int32(OC), weight.ptr, Int32(OC), overwriteInput ? 0 : 1, dinp.ptr, Int32(IC))
-        }
+        trainingGemm(.nt, M: N, N: IC, K: OC, dout.ptr, rs: OC, ks: 1, weight.ptr, ldb: OC, transposedB: true,
+                     dinp.ptr, ldc: IC, accumulate: !overwriteInput)
     }
-    if useSmallGemm(.tn, IC, OC, N) {
-        smallGemm(M: IC, N: OC, K: N, inp.ptr, rs: 1, ks: IC, dout.ptr, ldb: OC, dweight.ptr, ldc: OC, accumulate: true)
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(IC), Int32(OC), Int32(N),
-                    1, inp.ptr, Int32(IC), dout.ptr, Int32(OC), 1, dweight.ptr, Int32(OC))
-    }
+    trainingGemm(.tn, M: IC, N: OC, K: N, inp.ptr, rs: 1, ks: IC, dout.ptr, ldb: OC, dweight.ptr, ldc: OC,
+                 accumulate: true)
     if let dbias {
         precondition(dbias.count >= OC)
         columnSumAccumulate(dbias.ptr, dout.ptr, rows: N, cols: OC)
@@ -100,13 +84,8 @@ public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: Floa
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(V), Int32(C), 1, wte.ptr, Int32(C), inp.ptr, 1, 0, logits.ptr, 1)
         return
     }
-    if useSmallGemm(.nt, N, V, C) {
-        smallGemm(M: N, N: V, K: C, inp.ptr, rs: C, ks: 1, wte.ptr, ldb: C, transposedB: true, logits.ptr, ldc: V,
-                  accumulate: false)
-        return
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(N), Int32(V), Int32(C),
-                1, inp.ptr, Int32(C), wte.ptr, Int32(C), 0, logits.ptr, Int32(V))
+    trainingGemm(.nt, M: N, N: V, K: C, inp.ptr, rs: C, ks: 1, wte.ptr, ldb: C, transposedB: true, logits.ptr, ldc: V,
+                 accumulate: false)
 }
 
 /// lmHeadForward with the vocabulary shared among `workers` threads (each a contiguous range of rows of wte, one
@@ -146,17 +125,7 @@ public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: Floa
 public func lmHeadBackward(_ dinp: FloatBuffer, _ dwte: FloatBuffer, _ dlogits: FloatBuffer, _ inp: FloatBuffer,
                            _ wte: FloatBuffer, rows N: Int, C: Int, V: Int, overwriteInput: Bool = false) {
     precondition(dlogits.count >= N * V && dinp.count >= N * C && dwte.count >= V * C, "lmHeadBackward: sizes")
-    if useSmallGemm(.nn, N, C, V) {
-        smallGemm(M: N, N: C, K: V, dlogits.ptr, rs: V, ks: 1, wte.ptr, ldb: C, dinp.ptr, ldc: C,
-                  accumulate: !overwriteInput)
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(N), Int32(C), Int32(V),
-                    1, dlogits.ptr, Int32(V), wte.ptr, Int32(C), overwriteInput ? 0 : 1, dinp.ptr, Int32(C))
-    }
-    if useSmallGemm(.tn, V, C, N) {
-        smallGemm(M: V, N: C, K: N, dlogits.ptr, rs: 1, ks: V, inp.ptr, ldb: C, dwte.ptr, ldc: C, accumulate: true)
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(V), Int32(C), Int32(N),
-                    1, dlogits.ptr, Int32(V), inp.ptr, Int32(C), 1, dwte.ptr, Int32(C))
-    }
+    trainingGemm(.nn, M: N, N: C, K: V, dlogits.ptr, rs: V, ks: 1, wte.ptr, ldb: C, dinp.ptr, ldc: C,
+                 accumulate: !overwriteInput)
+    trainingGemm(.tn, M: V, N: C, K: N, dlogits.ptr, rs: 1, ks: V, inp.ptr, ldb: C, dwte.ptr, ldc: C, accumulate: true)
 }

@@ -148,11 +148,36 @@ public func smallGemm(M: Int, N: Int, K: Int,
         }
     }
     #else
+    blasGemm(M: M, N: N, K: K, a, rs: rs, ks: ks, b, ldb: ldb, transposedB: transposedB, c, ldc: ldc,
+             accumulate: accumulate, bias: bias)
+    #endif
+}
+
+/// The training step's products (matmul and LM head, forward and backward), in smallGemm's operands: on smallGemm
+/// where `useSmallGemm(kind, M, N, K)` takes the shape, else on OpenBLAS.
+@inline(__always)
+func trainingGemm(_ kind: SmallGemmProducts, M: Int, N: Int, K: Int,
+                  _ a: UnsafePointer<Float>, rs: Int, ks: Int,
+                  _ b: UnsafePointer<Float>, ldb: Int, transposedB: Bool = false,
+                  _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil) {
+    if useSmallGemm(kind, M, N, K) {
+        smallGemm(M: M, N: N, K: K, a, rs: rs, ks: ks, b, ldb: ldb, transposedB: transposedB, c, ldc: ldc,
+                  accumulate: accumulate, bias: bias)
+    } else {
+        blasGemm(M: M, N: N, K: K, a, rs: rs, ks: ks, b, ldb: ldb, transposedB: transposedB, c, ldc: ldc,
+                 accumulate: accumulate, bias: bias)
+    }
+}
+
+/// smallGemm's product on cblas_sgemm: the bias copied into C's rows first, then added to.
+@inline(__always)
+func blasGemm(M: Int, N: Int, K: Int, _ a: UnsafePointer<Float>, rs: Int, ks: Int,
+              _ b: UnsafePointer<Float>, ldb: Int, transposedB: Bool,
+              _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>?) {
     if let bias { for i in 0..<M { (c + i * ldc).update(from: bias, count: N) } }
     let transA = ks == 1 ? CblasNoTrans : CblasTrans
     cblas_sgemm(CblasRowMajor, transA, transposedB ? CblasTrans : CblasNoTrans, Int32(M), Int32(N), Int32(K), 1, a,
                 Int32(ks == 1 ? rs : ks), b, Int32(ldb), accumulate || bias != nil ? 1 : 0, c, Int32(ldc))
-    #endif
 }
 
 #if QUILL_AVX512
