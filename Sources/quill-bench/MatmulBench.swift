@@ -2,7 +2,8 @@
 // sgemm, Quill's packed-panel kernel, and its 8-bit twin (Q8Weights: 32-value blocks with an f16 scale), the last
 // as the engine runs it (q8), with float activations and widened bytes (q8_fused), with 8-bit activations and
 // integer sums at every row count (q8_int8, VNNI builds; null elsewhere), and dequantized into float panels
-// (q8_dequantized). One thread.
+// (q8_dequantized). One thread. head_rows: the tied LM head's row kernel (HeadDot.swift) over the same weights read
+// as (out, in), for up to 16 rows.
 import ArgumentParser
 import Foundation
 import QuillTensor
@@ -48,6 +49,9 @@ struct MatmulBench: ParsableCommand {
         q8DequantizeAllRows = 0
         let dequant = timedRuns(repeats) { for _ in 0..<n { q8MatmulForward(out3, inp, q8, b, rows: N) } }
         q8DequantizeAllRows = saved
+        // The tied LM head's row kernel (HeadDot.swift) on the same shape, wte laid out (out, in) as it lies.
+        let head = N <= headDotMaxRows
+            ? timedRuns(repeats) { for _ in 0..<n { lmHeadForward(out3, inp, w, rows: N, C: IC, V: OC, workers: 1) } } : nil
         var maxDiff: Float = 0
         for i in 0..<N * OC { maxDiff = max(maxDiff, abs(out1[i] - out2[i])) }
         let flops = Double(2 * N * IC * OC * n)
@@ -59,6 +63,7 @@ struct MatmulBench: ParsableCommand {
             "q8_fused_gflops": round1(flops / fused[repeats / 2] / 1e9),
             "q8_int8_gflops": integer.map { round1(flops / $0[repeats / 2] / 1e9) as Any } ?? NSNull(),
             "q8_dequantized_gflops": round1(flops / dequant[repeats / 2] / 1e9),
+            "head_rows_gflops": head.map { round1(flops / $0[repeats / 2] / 1e9) as Any } ?? NSNull(),
             "packed_weight_gb_per_s": round1(Double(packed.bytes * n) / pack[repeats / 2] / 1e9),
             "q8_weight_gb_per_s": round1(Double(q8.bytes * n) / quant[repeats / 2] / 1e9),
             "max_abs_diff": Double(maxDiff),

@@ -69,8 +69,9 @@ struct KernelTwinTests {
         }
     }
 
-    @Test("the decode LM head (Quill's row kernel, 1 to 16 rows, split or not) equals the triple loop",
-          arguments: [(1, 768, 2000), (2, 64, 8200), (3, 100, 3500), (4, 256, 1100), (5, 37, 6000), (16, 64, 1100)])
+    @Test("the decode LM head (Quill's row kernels: every tile of 1 to 8 rows, up to 16 rows, ragged widths, split or not) equals the triple loop",
+          arguments: [(1, 768, 2000), (2, 64, 8200), (3, 100, 3500), (4, 256, 1100), (5, 37, 6000), (16, 64, 1100),
+                     (8, 768, 2001), (11, 64, 3001), (6, 100, 1800), (7, 768, 2001), (1, 100, 11000)])
     func headDot(shape: (Int, Int, Int)) {
         let (N, C, V) = shape
         let inp = Buf(N * C, seed: 71), wte = Buf(V * C, seed: 72)

@@ -1,6 +1,6 @@
-// Quill's C kernels: the 8-bit integer products, written with AVX-512 VNNI intrinsics (Swift has no vpdpbusd), and
-// an AVX transpose (Swift's SIMD types have no shuffles). The Swift side
-// (Sources/QuillTensor/Quantized.swift, SmallGemm.swift) owns the layouts and the naive twins. The two 8-bit kernels
+// Quill's C kernels: the 8-bit integer products, written with AVX-512 VNNI intrinsics (Swift has no vpdpbusd), an
+// AVX transpose and the AVX-512 LM head tiles (Swift's SIMD types have no shuffles). The Swift side
+// (Sources/QuillTensor/Quantized.swift, SmallGemm.swift, HeadDot.swift) owns the layouts and the naive twins. The two 8-bit kernels
 // are compiled in only where Package.swift defines QUILL_VNNI; quill_q8_has_vnni() says whether they were.
 #ifndef QUILL_KERNELS_H
 #define QUILL_KERNELS_H
@@ -23,6 +23,16 @@ void quill_q8_quantize_rows(const float *x, int rows, int ic, int blocks, int8_t
 /// multiply-add each. `prefetch` blocks ahead are asked for while one is computed (0: none).
 void quill_q8_vnni_panel(const uint8_t *panel, int blocks, int rows, const int8_t *xq, const float *xs,
                          const int32_t *xc, float *out, long ldc, int cols, const float *bias, int prefetch);
+
+/// 1 where the CPU runs quill_head_dot_f32 (AVX-512 F and DQ).
+int quill_head_dot_has_avx512(void);
+
+/// logits[r·V + v] = Σ_c x[r·C + c] · wte[v·C + c] for r < rows (1 to 8) and v0 ≤ v < v1: the tied LM head of a
+/// decode step, with AVX-512 register tiles of rows × vocabulary rows (head_dot.c). `prefetch`: ask for the wte rows
+/// ahead (the first group of rows over a range; later groups find them in cache). Only where
+/// quill_head_dot_has_avx512() is 1.
+void quill_head_dot_f32(const float *x, int rows, int C, const float *wte, long V, long v0, long v1, float *logits,
+                        int prefetch);
 
 /// dst[j·ldd + i] = src[i·lds + j] for i < rows, j < cols (8 × 8 blocks on AVX; compiled everywhere).
 void quill_transpose_f32(const float *src, long lds, int rows, int cols, float *dst, long ldd);
