@@ -83,11 +83,12 @@ public final class MappedModel: @unchecked Sendable {
 
     /// Decode weights built from the mapping; the block matrices are packed and their mapped pages released, so
     /// the weights stay resident once.
-    public func inferenceWeights(precision: WeightPrecision = .f32) throws(CheckpointError) -> InferenceWeights {
+    public func inferenceWeights(precision: WeightPrecision = .f32, activations: Q8Weights.Activations = .preferred)
+        throws(CheckpointError) -> InferenceWeights {
         let config = try gptConfig()
         do {
-            return try InferenceWeights(config: config, owner: self, precision: precision, tensor: { self.tensor($0) },
-                                        afterPacking: { self.release($0) })
+            return try InferenceWeights(config: config, owner: self, precision: precision, activations: activations,
+                                        tensor: { self.tensor($0) }, afterPacking: { self.release($0) })
         } catch {
             throw .invalidModel(path: path, error: error)
         }

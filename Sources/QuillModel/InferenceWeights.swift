@@ -76,7 +76,7 @@ public final class InferenceWeights: @unchecked Sendable {
     /// `afterPacking(name)` is called: the original is no longer read by the engine.
     /// - Throws: `.invalidConfig` when the config is invalid or a tensor is missing or has the wrong size.
     /// With `precision` q8 the block matrices and the head are quantized (Quantized.swift), and `afterPacking` is
-    /// called for "wte.weight" too once the head is built. `activations` is how q8 products of 1 to 15 rows treat
+    /// called for "wte.weight" too once the head is built. `activations` is how q8 products (decode and prefill) treat
     /// their inputs (Quantized.swift): quantized to 8 bits where the build has the integer kernels, by default.
     public init(config: GPTConfig, owner: AnyObject?, precision: WeightPrecision = .f32,
                 activations: Q8Weights.Activations = .preferred,

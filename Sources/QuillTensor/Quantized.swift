@@ -9,14 +9,15 @@
 // 4 products into one of 16 ints. Blocks follow each other, panels follow each other.
 //
 // Products, by rows:
-// - 1 to 15 rows where the build has VNNI (Package.swift: QUILL_VNNI): the activations are quantized too, per row
-//   and block of 32 (scale max |x| / 127, as llama.cpp quantizes them for its q8_0 products), and each block is an
-//   exact integer sum (CQuillKernels' quill_q8_vnni_panel), scaled by both scales into float sums, 8 rows at a time.
-//   `Q8Weights.Activations.float` turns this off (the twin tests use both).
-// - 1 to 3 rows otherwise: a fused kernel that widens the bytes to floats in registers and applies each block's
+// - Every row count where the build has VNNI (Package.swift: QUILL_VNNI): the activations are quantized too, per
+//   row and block of 32 (scale max |x| / 127, as llama.cpp quantizes them for its q8_0 products), and each block is
+//   an exact integer sum (CQuillKernels' quill_q8_vnni_panel), scaled by both scales into float sums, 8 rows at a
+//   time. Prefill included: on one Zen 4 core, 128 rows × GPT-2's block matrices ran at 320–360 GFLOP/s this way and
+//   at 107 through dequantized float panels. `Q8Weights.Activations.float` turns this off (the twin tests use both).
+// - With float activations, 1 to 3 rows: a fused kernel that widens the bytes to floats in registers and applies each block's
 //   scales to its partial sums (`q8PanelRow`); 4 to 15 rows: tiles that widen and scale each row of bytes once for
 //   4 rows (8 rows, and pairs of panels, where AVX-512's 32 registers hold them).
-// - 16 rows or more (prefill): each panel is dequantized into a float scratch and the float tiles of
+// - With float activations, 16 rows or more (prefill): each panel is dequantized into a float scratch and the float tiles of
 //   PackedMatmul.swift run over it, so prefill costs the float product plus one pass over the bytes.
 // The naive twins are `dequantized()` followed by the float product, and, for the integer path, the same with the
 // activations dequantized from `Q8Activations`.
@@ -31,7 +32,7 @@ public final class Q8Weights: @unchecked Sendable {
     /// Bytes of one block of one panel: 16 Float16 scales, then 32 × 16 bytes.
     static let blockBytes = panelWidth * MemoryLayout<Float16>.size + blockSize * panelWidth
 
-    /// What a product of 1 to 15 rows does with its float activations.
+    /// What a product does with its float activations.
     public enum Activations: Sendable {
         /// Quantizes them to 8 bits per block of 32 and sums in integers (builds with QUILL_VNNI).
         case int8
@@ -53,7 +54,7 @@ public final class Q8Weights: @unchecked Sendable {
 
     public let inChannels: Int
     public let outChannels: Int
-    /// The path of 1 to 15 rows: `.int8` only where `integerKernels`.
+    /// The products' path: `.int8` only where `integerKernels`.
     public let activations: Activations
     let panels: Int
     let blocks: Int
@@ -144,9 +145,8 @@ public final class Q8Weights: @unchecked Sendable {
 
 /// Rows at or above which a product runs 4-row fused tiles (below: one fused row at a time).
 let q8TileRows = 4
-/// Rows at or above which a product dequantizes each panel once and runs the float tiles over it.
-/// (A variable only so that `quill-bench matmul` can time each path and `quill-bench perplexity --int8-activations`
-/// can score with decode's arithmetic; set it before any product runs.)
+/// Rows at or above which a product with float activations dequantizes each panel once and runs the float tiles
+/// over it. (A variable only so that `quill-bench matmul` can time each path; set it before any product runs.)
 public nonisolated(unsafe) var q8DequantizeAllRows = 16
 
 /// out (N, OC) = inp (N, IC) · W + bias, with W in 8 bits. Equal to the float product of `w.dequantized()` up to
@@ -162,7 +162,7 @@ public func q8MatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Q8Weigh
     precondition(out.count >= N * w.outChannels && inp.count >= N * w.inChannels, "q8MatmulForward: sizes")
     if let bias { precondition(bias.count >= w.outChannels) }
     #if QUILL_VNNI
-    if w.activations == .int8 && N < q8DequantizeAllRows {
+    if w.activations == .int8 {   // every row count, prefill included, as llama.cpp's q8_0 products
         let x = Q8Activations(inp.ptr, rows: N, inChannels: w.inChannels)
         defer { x.deallocate() }
         forEachPanelRange(panels: w.panels, work: N * w.inChannels * w.outChannels, workers: workers) { range in

@@ -47,7 +47,7 @@ struct MatmulBench: ParsableCommand {
         let integer = Q8Weights.integerKernels
             ? timedRuns(repeats) { for _ in 0..<n { q8MatmulForward(out3, inp, q8, b, rows: N) } } : nil
         q8DequantizeAllRows = 0
-        let dequant = timedRuns(repeats) { for _ in 0..<n { q8MatmulForward(out3, inp, q8, b, rows: N) } }
+        let dequant = timedRuns(repeats) { for _ in 0..<n { q8MatmulForward(out3, inp, floatQ8, b, rows: N) } }
         q8DequantizeAllRows = saved
         // The tied LM head's row kernel (HeadDot.swift) on the same shape, wte laid out (out, in) as it lies.
         let head = N <= headDotMaxRows

@@ -1,8 +1,9 @@
 // quill-bench perplexity: a text's perplexity under a checkpoint, computed by the decode engine in f32 or q8, the
 // way llama.cpp's llama-perplexity computes it, so the two can be set side by side on the same model: the tokens
 // are cut into chunks of --ctx, each chunk is one prefill into a fresh cache, and only the predictions of its
-// second half count (each of them then has at least ctx/2 tokens of context). With --int8-activations, q8 scores
-// with decode's arithmetic: activations quantized to 8 bits in every product.
+// second half count (each of them then has at least ctx/2 tokens of context). q8 scores with the engine's
+// arithmetic: in VNNI builds every product quantizes its activations to 8 bits, as llama.cpp's q8_0 products do;
+// --float-activations keeps them in floats (the arithmetic of builds without VNNI).
 import ArgumentParser
 import Foundation
 import QuillCheckpoint
@@ -21,29 +22,29 @@ struct PerplexityBench: ParsableCommand {
     @Option(help: "Chunks to score at most (default: all).") var chunks: Int?
     @Option(help: "Worker threads (default: all cores, or QUILL_THREADS).") var threads: Int?
     @Flag(help: """
-        With q8: every product quantizes its activations to 8 bits, as a decode step's products do (and llama.cpp's \
-        q8_0 products all do), where the default scores as a prefill, with float activations. VNNI builds only.
+        With q8: products keep their activations in floats (dequantized weights), where VNNI builds by default \
+        quantize them to 8 bits in every product, as the server's prefill and decode steps and llama.cpp's q8_0 do.
         """)
-    var int8Activations = false
+    var floatActivations = false
 
     func validate() throws {
         guard WeightPrecision(rawValue: weights) != nil else { throw ValidationError("--weights must be f32 or q8, not \(weights)") }
         if let ctx, ctx < 4 { throw ValidationError("--ctx must be at least 4") }
         if let chunks, chunks < 1 { throw ValidationError("--chunks must be at least 1") }
-        if int8Activations && (weights != "q8" || !Q8Weights.integerKernels) {
-            throw ValidationError("--int8-activations needs --weights q8 and a build with the VNNI kernels")
+        if floatActivations && weights != "q8" {
+            throw ValidationError("--float-activations needs --weights q8")
         }
     }
 
     func run() throws {
         let workers = threads ?? Parallel.defaultWorkers
-        if int8Activations { q8DequantizeAllRows = .max }   // every row count takes the integer path
         let precision = WeightPrecision(rawValue: weights) ?? .f32
         let engine: InferenceEngine
         let tokens: [Int32]
         do {
             let mapped = try MappedModel.open(path: checkpoint)
-            engine = InferenceEngine(weights: try mapped.inferenceWeights(precision: precision), workers: workers)
+            engine = InferenceEngine(weights: try mapped.inferenceWeights(precision: precision,
+                                                                               activations: floatActivations ? .float : .preferred), workers: workers)
             guard let data = FileManager.default.contents(atPath: text), let body = String(data: data, encoding: .utf8) else {
                 throw ValidationError("cannot read \(text) as UTF-8 text")
             }
@@ -69,7 +70,7 @@ struct PerplexityBench: ParsableCommand {
         let mean = sum / Double(scored)
         printJSON([
             "mode": "perplexity", "weights": precision.rawValue,
-            "activations": precision == .q8 ? (int8Activations ? "int8" : "float") : "float", "threads": workers, "ctx": n, "chunks": count,
+            "activations": precision == .q8 && !floatActivations && Q8Weights.integerKernels ? "int8" : "float", "threads": workers, "ctx": n, "chunks": count,
             "text_tokens": tokens.count, "tokens_scored": scored, "nll_mean": (mean * 1e6).rounded() / 1e6,
             "perplexity": (exp(mean) * 1e4).rounded() / 1e4, "seconds": (seconds * 100).rounded() / 100,
             "tokens_per_s": round1(Double(count * n) / seconds),

@@ -116,12 +116,12 @@ struct QuantizedTests {
     }
     #endif
 
-    // 1 to 15 rows run the integer kernel 8 rows at a time: (9, 64, 31) and (15, 33, 17) leave ragged tails of rows,
-    // blocks and columns.
-    @Test("the integer q8 product equals dequantized activations times dequantized weights in f32, with and without bias",
+    // Every row count runs the integer kernel 8 rows at a time: (9, 64, 31) and (15, 33, 17) leave ragged tails of
+    // rows, blocks and columns; (37, 96, 47) and (128, 768, 80) are prefills.
+    @Test("the integer q8 product (decode and prefill rows) equals dequantized activations times dequantized weights in f32, with and without bias",
           .enabled(if: Q8Weights.integerKernels),
           arguments: [(1, 1, 1), (1, 32, 16), (2, 33, 17), (3, 64, 40), (4, 31, 16), (5, 95, 33), (8, 128, 384),
-                      (9, 64, 31), (12, 40, 48), (15, 33, 17), (15, 768, 64)])
+                      (9, 64, 31), (12, 40, 48), (15, 33, 17), (15, 768, 64), (37, 96, 47), (128, 768, 80)])
     func integerProductMatchesDequantized(shape: (Int, Int, Int)) {
         let (N, IC, OC) = shape
         let inp = Buf(N * IC, seed: 81), w = Buf(IC * OC, seed: 82, scale: 0.05), bias = Buf(OC, seed: 83)
