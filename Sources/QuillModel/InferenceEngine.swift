@@ -71,11 +71,7 @@ public final class InferenceEngine: @unchecked Sendable {
         var out = [(logprob: Float, top: [(token: Int32, logprob: Float)])](repeating: (0, []), count: T - 1)
         _ = scratch[0].run(weights: weights, items: [(KVCache(config: c), tokens)], split: workerLimit) { i, logits in
             guard i + 1 < T else { return }
-            var mx = -Float.infinity
-            for v in logits { mx = max(mx, v) }
-            var sum: Double = 0
-            for v in logits { sum += Double(expf(v - mx)) }
-            let lse = Float(log(sum)) + mx
+            let lse = logSumExp(logits.baseAddress!, logits.count)
             var alternatives: [(token: Int32, logprob: Float)] = []
             if top > 0 {
                 let row = Array(logits)

@@ -105,8 +105,7 @@ public struct Sampler: Sendable {
         var choice = TokenChoice(token: token, logprob: 0, top: [])
         do {
             // log p = x - logsumexp(x), at temperature 1 (the model's own distribution).
-            let mx = logits.max()!
-            let lse = Float(log(logits.reduce(0.0) { $0 + exp(Double($1 - mx)) })) + mx
+            let lse = logits.withUnsafeBufferPointer { logSumExp($0.baseAddress!, $0.count) }
             choice.logprob = logits[Int(token)] - lse
             if options.logprobs > 0 {
                 let n = min(options.logprobs, logits.count)

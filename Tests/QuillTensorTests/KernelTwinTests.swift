@@ -222,6 +222,27 @@ struct KernelTwinTests {
     }
 }
 
+@Suite("Log-sum-exp")
+struct LogSumExpTests {
+    @Test("logSumExp equals log Σ exp in Double to 1e-5, with banned (-inf) logits, ragged lengths and a 50,257-entry row",
+          arguments: [1, 7, 16, 33, 50257])
+    func matchesDouble(n: Int) {
+        var rng = SystemRandomNumberGenerator()
+        var x = (0..<n).map { _ in Float.random(in: -30...12, using: &rng) }
+        if n > 2 { x[1] = -.infinity; x[n - 1] = -.infinity }
+        let mx = x.max()!
+        let exact = log(x.reduce(0.0) { $0 + exp(Double($1 - mx)) }) + Double(mx)
+        let fast = x.withUnsafeBufferPointer { logSumExp($0.baseAddress!, $0.count) }
+        #expect(abs(Double(fast) - exact) <= 1e-5 * max(1, abs(exact)), "n \(n): \(fast) against \(exact)")
+    }
+
+    @Test("logSumExp of all-banned logits is -inf, not NaN")
+    func allBanned() {
+        let x = [Float](repeating: -.infinity, count: 20)
+        #expect(x.withUnsafeBufferPointer { logSumExp($0.baseAddress!, $0.count) } == -.infinity)
+    }
+}
+
 @Suite("Finite check")
 struct FiniteCheckTests {
     @Test("firstNonFinite finds the first NaN or infinity at any position, and nil when all are finite")
