@@ -25,9 +25,10 @@ public final class KVCache: @unchecked Sendable {
         C = config.nEmbd
         heads = config.nHead
         layers = config.nLayer
-        // Zero-filled, lazily (calloc): unwritten positions hold finite values, and pages are only materialised
-        // when a position first touches them.
-        block = allocateZeroedFloats(layers * 2 * stride * C)
+        // Zero-filled, lazily (mmap): unwritten positions hold finite values, and pages are only materialised when
+        // a position first touches them. In huge pages where the cache is large enough (allocateZeroedFloats): the
+        // transposed keys put each channel on a page of its own otherwise.
+        block = allocateZeroedFloats(layers * 2 * stride * C, hugePages: true)
     }
 
     deinit { freeZeroedFloats(block) }

@@ -79,13 +79,40 @@ import Darwin
 /// back to the kernel at once. (calloc did this too until glibc's mmap threshold, raised by each free of a mapped
 /// chunk, sent such buffers into its heap arenas, where a server's RSS crept up with every request.) Free it with
 /// `freeZeroedFloats`.
-public func allocateZeroedFloats(_ count: Int) -> FloatBuffer {
+///
+/// With `hugePages`, a buffer of at least `hugePageBytes` starts on a 2 MB boundary and is offered to the kernel's
+/// transparent huge pages (madvise MADV_HUGEPAGE; where THP is off it stays in 4 KB pages). A KV cache wants this:
+/// its keys are stored transposed, one 4 KB row per channel, so that one decode step's attention touches a
+/// different 4 KB page for each of a layer's 768 channels, and with 8 sequences the pages far outnumber the TLB's
+/// entries. Huge pages also mean that the whole buffer is materialised (zeroed) in 2 MB pieces as it is first touched.
+public func allocateZeroedFloats(_ count: Int, hugePages: Bool = false) -> FloatBuffer {
     let bytes = max(count, 1) * MemoryLayout<Float>.size
+    #if os(Linux)
+    if hugePages && bytes >= hugePageBytes {
+        let span = bytes + hugePageBytes
+        guard let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
+            fatalError("mmap of \(count) floats failed")
+        }
+        // Keep the 2 MB-aligned part; hand back the pages before and after it.
+        let address = Int(bitPattern: raw)
+        let start = (address + hugePageBytes - 1) & ~(hugePageBytes - 1)
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let end = (start + bytes + pageSize - 1) & ~(pageSize - 1)
+        if start > address { munmap(raw, start - address) }
+        if address + span > end { munmap(UnsafeMutableRawPointer(bitPattern: end), address + span - end) }
+        let aligned = UnsafeMutableRawPointer(bitPattern: start)!
+        _ = madvise(aligned, end - start, 14)   // MADV_HUGEPAGE (Glibc does not export the constant to Swift)
+        return FloatBuffer(start: aligned.assumingMemoryBound(to: Float.self), count: count)
+    }
+    #endif
     guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
         fatalError("mmap of \(count) floats failed")
     }
     return FloatBuffer(start: raw.assumingMemoryBound(to: Float.self), count: count)
 }
+
+/// The size and alignment of a transparent huge page on x86-64 and most arm64 Linux kernels.
+public let hugePageBytes = 2 << 20
 
 /// Frees a buffer from allocateZeroedFloats.
 public func freeZeroedFloats(_ b: FloatBuffer) {

@@ -222,6 +222,22 @@ struct KernelTwinTests {
     }
 }
 
+@Suite("Zeroed buffers")
+struct ZeroedBufferTests {
+    @Test("a huge-page buffer starts on a 2 MB boundary, reads as zeros and holds writes at both ends; small ones are plain mappings",
+          arguments: [2, 1000, hugePageBytes / 4, hugePageBytes / 4 + 3, 19 * hugePageBytes / 4 + 1])
+    func hugePageBuffer(count: Int) {
+        let b = allocateZeroedFloats(count, hugePages: true)
+        defer { freeZeroedFloats(b) }
+        let address = Int(bitPattern: b.baseAddress!)
+        #expect(address % 4096 == 0)
+        if count * 4 >= hugePageBytes { #expect(address % hugePageBytes == 0) }
+        #expect(b[0] == 0 && b[count / 2] == 0 && b[count - 1] == 0)
+        b[0] = 1; b[count - 1] = 2
+        #expect(b[0] == 1 && b[count - 1] == 2)
+    }
+}
+
 @Suite("Log-sum-exp")
 struct LogSumExpTests {
     @Test("logSumExp equals log Σ exp in Double to 1e-5, with banned (-inf) logits, ragged lengths and a 50,257-entry row",
