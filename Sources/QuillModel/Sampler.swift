@@ -144,11 +144,7 @@ public struct Sampler: Sendable {
     mutating func pick(_ logits: [Float]) -> Int {
         let greedy = options.strategy == .greedy || options.temperature <= 0
             || (options.strategy == .topK && options.topK == 1)
-        if greedy {
-            var best = 0
-            for i in 1..<logits.count where logits[i] > logits[best] { best = i }
-            return best
-        }
+        if greedy { return logits.withUnsafeBufferPointer { argmax($0) } }
         // Candidates in descending logit order (ties by id, so results never depend on sort stability).
         var order = Self.best(options.strategy == .topK ? max(1, options.topK) : logits.count, of: logits)
         let t = options.temperature

@@ -127,3 +127,24 @@ public func firstNonFinite(_ x: UnsafeBufferPointer<Float>) -> Int? {
     }
     return nil
 }
+
+/// The index of the first largest value, as the scalar loop `best = 0; for i in 1..<n where x[i] > x[best]` finds
+/// it (NaNs never win; a NaN at 0 keeps 0): one vector pass for the max, then a vector search for its first place.
+/// Greedy decoding's pick over GPT-2's 50,257 logits, once per token and sequence.
+public func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
+    let n = x.count
+    guard n > 1, let p = x.baseAddress, !p[0].isNaN else { return 0 }
+    let mx = rowMax(UnsafeMutablePointer(mutating: p), n)
+    if mx.isFinite || mx == .infinity {
+        let m8 = Float8(repeating: mx)
+        var j = 0
+        while j + 8 <= n {
+            if any(load8(p + j) .== m8) { break }
+            j += 8
+        }
+        while j < n { if p[j] == mx { return j }; j += 1 }
+    }
+    var best = 0   // a max the search did not find (NaNs in the max pass): the scalar loop itself
+    for i in 1..<n where p[i] > p[best] { best = i }
+    return best
+}

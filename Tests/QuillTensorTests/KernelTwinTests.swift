@@ -238,6 +238,30 @@ struct ZeroedBufferTests {
     }
 }
 
+@Suite("Argmax")
+struct ArgmaxTests {
+    static func scalar(_ x: [Float]) -> Int {
+        var best = 0
+        for i in 1..<x.count where x[i] > x[best] { best = i }
+        return best
+    }
+
+    @Test("argmax is the scalar loop's first largest index: ties, NaNs, infinities, ragged and 50,257-long rows",
+          arguments: [1, 2, 9, 31, 50257])
+    func matchesScalarLoop(n: Int) {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<12 {
+            var x = (0..<n).map { _ in Float(Int.random(in: -20...20, using: &rng)) }  // many ties
+            if trial % 3 == 1 { x[Int.random(in: 0..<n, using: &rng)] = .nan }
+            if trial % 4 == 2 { x[Int.random(in: 0..<n, using: &rng)] = .infinity }
+            if trial == 5 { x = [Float](repeating: -.infinity, count: n) }
+            if trial == 7 { x[0] = .nan }
+            let fast = x.withUnsafeBufferPointer { argmax($0) }
+            #expect(fast == (n == 1 ? 0 : Self.scalar(x)), "n \(n), trial \(trial)")
+        }
+    }
+}
+
 @Suite("Log-sum-exp")
 struct LogSumExpTests {
     @Test("logSumExp equals log Σ exp in Double to 1e-5, with banned (-inf) logits, ragged lengths and a 50,257-entry row",
