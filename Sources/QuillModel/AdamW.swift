@@ -69,7 +69,7 @@ public final class AdamW: @unchecked Sendable {
                     let vi = b2v * load8(vp + i) + ib2 * g * g
                     store8(mi, mp + i)
                     store8(vi, vp + i)
-                    store8(load8(pp + i) * dv - sv * mi / (vi.squareRoot() * inv + ev), pp + i)
+                    store8(load8(pp + i) * dv - sv * mi / (vsqrt(vi) * inv + ev), pp + i)
                     i += 8
                 }
                 while i < hi {

@@ -1,6 +1,8 @@
 // Vector helpers for the kernels: unaligned SIMD8 loads and stores, fused multiply-add, and fast exp and tanh
 // over SIMD8<Float>. exp is Cephes' expf (range reduction by ln 2, degree-6 polynomial): about 1 ulp.
 
+import CBLAS
+
 public typealias Float8 = SIMD8<Float>
 /// 16 floats: one panel row of the packed kernels (two ymm registers on AVX2, one zmm on AVX-512).
 public typealias Float16x = SIMD16<Float>
@@ -148,3 +150,7 @@ public func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
     for i in 1..<n where p[i] > p[best] { best = i }
     return best
 }
+
+/// Lane-wise square root in one vector instruction (CBLAS/shim.h): SIMD8<Float>.squareRoot() calls sqrtf per lane
+/// on Linux. Correctly rounded, as sqrtf is, so results are the same bit for bit.
+@inlinable @inline(__always) public func vsqrt(_ x: Float8) -> Float8 { quill_sqrt8(x) }
