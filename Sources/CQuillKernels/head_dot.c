@@ -100,8 +100,6 @@ TARGET static void head_row1(const float *x, int C, const float *wte, long v0, l
     }
 }
 
-int quill_head_dot_has_avx512(void) { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"); }
-
 /// The row count picks the tile: 8 rows × 2 vocabulary rows, 4 × 4, 2 × 8, and the odd counts with the widest J that
 /// fits (padded leaves of the tree stay zero); one row runs head_row1.
 TARGET void quill_head_dot_f32(const float *x, int rows, int C, const float *wte, long V, long v0, long v1,
@@ -143,7 +141,6 @@ TARGET static void head_row1(const float *x, int C, const float *wte, long v0, l
     }
 }
 
-int quill_head_dot_has_avx512(void) { return 0; }
 void quill_head_dot_f32(const float *x, int rows, int C, const float *wte, long V, long v0, long v1, float *logits,
                         int prefetch) {
     (void)x; (void)rows; (void)C; (void)wte; (void)V; (void)v0; (void)v1; (void)logits; (void)prefetch;

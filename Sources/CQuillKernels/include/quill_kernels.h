@@ -24,13 +24,10 @@ void quill_q8_quantize_rows(const float *x, int rows, int ic, int blocks, int8_t
 void quill_q8_vnni_panel(const uint8_t *panel, int blocks, int rows, const int8_t *xq, const float *xs,
                          const int32_t *xc, float *out, long ldc, int cols, const float *bias, int prefetch);
 
-/// 1 where the CPU runs quill_head_dot_f32 (AVX-512 F and DQ).
-int quill_head_dot_has_avx512(void);
-
 /// logits[r·V + v] = Σ_c x[r·C + c] · wte[v·C + c] for r < rows (1 to 8) and v0 ≤ v < v1: the tied LM head of a
 /// decode step, with AVX-512 register tiles of rows × vocabulary rows (head_dot.c). `prefetch`: ask for the wte rows
-/// ahead (the first group of rows over a range; later groups find them in cache). Only where
-/// quill_head_dot_has_avx512() is 1.
+/// ahead (the first group of rows over a range; later groups find them in cache). Only on CPUs with AVX-512 F and DQ
+/// (HeadDot.swift calls it in AVX-512 builds only); elsewhere it does nothing.
 void quill_head_dot_f32(const float *x, int rows, int C, const float *wte, long V, long v0, long v1, float *logits,
                         int prefetch);
 
