@@ -35,7 +35,7 @@ TARGET INLINE __m512 reduce16(const __m512 *s) {
 /// registers. With `prefetch`, the rows `ahead` vocabulary rows further are asked for into L2, one cache line per
 /// row and 16 channels, while a tile is summed. Into L2 (prefetcht1), not L1: with 16 FMAs per two lines of wte the
 /// core keeps too few misses in flight on its own, and measured on one Zen 4 core an 8-row tile read wte at 10 GB/s
-/// without it, about the same with prefetcht0, and 21-25 GB/s with prefetcht1 (the panels: 18).
+/// without it, about the same with prefetcht0, and 20-24 GB/s with prefetcht1 (the panels: 18).
 TARGET INLINE long head_tile_body(int R, int J, const float *x, int C, const float *wte, long V, long v0, long v1,
                              float *logits, int prefetch, long ahead) {
     const int body = C & ~15;

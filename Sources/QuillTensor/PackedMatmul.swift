@@ -206,7 +206,7 @@ private func panelTile6(_ b: UnsafeMutablePointer<Float>, lda: Int, k K: Int, _ 
 #if QUILL_AVX512
 /// How far ahead the 8-row tiles ask for their panels' lines, into L2: 12 KB, about 0.5 µs of reading. An 8-row
 /// tile does 8 or 16 FMAs per 64-byte line, too many for the core to keep enough misses in flight by itself (the LM
-/// head's tiles, head_dot.c, read 10 GB/s without such prefetches and 21–25 with them on a Zen 4 core). A hint: past
+/// head's tiles, head_dot.c, read 10 GB/s without such prefetches and 20–24 with them on a Zen 4 core). A hint: past
 /// a panel's end it touches the next panel, or nothing.
 let panelPrefetchFloats = 3072
 
