@@ -13,9 +13,10 @@ final class WorkerPool: @unchecked Sendable {
     let spinNanoseconds: UInt64
 
     // The job: `ticket` holds the job's number in its high 32 bits and the next index to hand out in its low 32.
-    // The caller writes `body` and `count`, then publishes the job by storing a new number (release); a worker that
-    // reads that number (acquire) claims indices with compare-and-swap against that same number, so a worker still
-    // finishing an older job can never claim an index of a newer one.
+    // The caller first stores a closed job (a new number, index all ones), then writes `body` and `count`, then
+    // publishes the job under the next number (release); a worker that reads that number (acquire) claims indices
+    // with compare-and-swap against that same number, so a worker still finishing an older job can claim nothing
+    // once the caller has moved on, whatever `count` it reads.
     private let ticket = Atomic<UInt64>(0)
     private let finished = Atomic<Int>(0)
     private let inUse = Atomic<Bool>(false)
@@ -44,10 +45,17 @@ final class WorkerPool: @unchecked Sendable {
         guard count > 0, count < Int(UInt32.max),
               inUse.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
         withoutActuallyEscaping(body) { escapable in
+            // Close the previous job before `count` and `body` change: a worker that loaded its last ticket, say
+            // (job 370, index 1), and was preempted could otherwise read the new, larger count, win its
+            // compare-and-swap against the unchanged ticket and run index 1 with the new body, before the new job
+            // ran index 1 itself (seen in CI: "job 371: index 1 ran 2 times"). Its swap now fails, since the ticket
+            // holds a newer job number, whose index (all ones) is past every count.
+            let closed = (ticket.load(ordering: .relaxed) >> 32) &+ 1
+            ticket.store(closed << 32 | 0xFFFF_FFFF, ordering: .sequentiallyConsistent)
             self.body = escapable
             self.count = count
             finished.store(0, ordering: .relaxed)
-            let job = (ticket.load(ordering: .relaxed) >> 32) &+ 1
+            let job = closed &+ 1
             ticket.store(job << 32, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 wake.lock(); wake.broadcast(); wake.unlock()
