@@ -118,29 +118,6 @@ TARGET void quill_head_dot_f32(const float *x, int rows, int C, const float *wte
     }
 }
 #else
-/// One input row: one vocabulary row at a time, 4 accumulators over 64 channels per step, so that wte is read as one
-/// stream, which the hardware prefetchers follow at full speed on their own (measured: 26 GB/s on one Zen 4 core,
-/// as the panels; 16 rows at once, 16 short streams, reached 19, and software prefetches only slowed it).
-TARGET static void head_row1(const float *x, int C, const float *wte, long v0, long v1, float *logits) {
-    const int body = C & ~63;
-    for (long v = v0; v < v1; v++) {
-        const float *w = wte + v * (long)C;
-        __m512 a = _mm512_setzero_ps(), b = a, c = a, d = a;
-        int k = 0;
-        for (; k < body; k += 64) {
-            a = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), _mm512_loadu_ps(w + k), a);
-            b = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(w + k + 16), b);
-            c = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 32), _mm512_loadu_ps(w + k + 32), c);
-            d = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 48), _mm512_loadu_ps(w + k + 48), d);
-        }
-        for (; k < C; k += 16) {
-            const __mmask16 m = C - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - k)) - 1);
-            a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + k), _mm512_maskz_loadu_ps(m, w + k), a);
-        }
-        logits[v] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a, b), _mm512_add_ps(c, d)));
-    }
-}
-
 void quill_head_dot_f32(const float *x, int rows, int C, const float *wte, long V, long v0, long v1, float *logits,
                         int prefetch) {
     (void)x; (void)rows; (void)C; (void)wte; (void)V; (void)v0; (void)v1; (void)logits; (void)prefetch;

@@ -43,8 +43,9 @@ struct PerplexityBench: ParsableCommand {
         let tokens: [Int32]
         do {
             let mapped = try MappedModel.open(path: checkpoint)
-            engine = InferenceEngine(weights: try mapped.inferenceWeights(precision: precision,
-                                                                               activations: floatActivations ? .float : .preferred), workers: workers)
+            let weights = try mapped.inferenceWeights(precision: precision,
+                                                      activations: floatActivations ? .float : .preferred)
+            engine = InferenceEngine(weights: weights, workers: workers)
             guard let data = FileManager.default.contents(atPath: text), let body = String(data: data, encoding: .utf8) else {
                 throw ValidationError("cannot read \(text) as UTF-8 text")
             }
