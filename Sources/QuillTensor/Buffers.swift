@@ -90,9 +90,7 @@ public func allocateZeroedFloats(_ count: Int, hugePages: Bool = false) -> Float
     #if os(Linux)
     if hugePages && bytes >= hugePageBytes {
         let span = bytes + hugePageBytes
-        guard let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
-            fatalError("mmap of \(count) floats failed")
-        }
+        let raw = mapAnonymous(span, floats: count)
         // Keep the 2 MB-aligned part; hand back the pages before and after it.
         let address = Int(bitPattern: raw)
         let start = (address + hugePageBytes - 1) & ~(hugePageBytes - 1)
@@ -105,10 +103,15 @@ public func allocateZeroedFloats(_ count: Int, hugePages: Bool = false) -> Float
         return FloatBuffer(start: aligned.assumingMemoryBound(to: Float.self), count: count)
     }
     #endif
+    return FloatBuffer(start: mapAnonymous(bytes, floats: count).assumingMemoryBound(to: Float.self), count: count)
+}
+
+/// `bytes` of fresh zero pages (mmap, private and anonymous), for a buffer of `floats` floats.
+private func mapAnonymous(_ bytes: Int, floats: Int) -> UnsafeMutableRawPointer {
     guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
-        fatalError("mmap of \(count) floats failed")
+        fatalError("mmap of \(floats) floats failed")
     }
-    return FloatBuffer(start: raw.assumingMemoryBound(to: Float.self), count: count)
+    return raw
 }
 
 /// The size and alignment of a transparent huge page on x86-64 and most arm64 Linux kernels.

@@ -14,11 +14,11 @@
 //   an exact integer sum (CQuillKernels' quill_q8_vnni_panel), scaled by both scales into float sums, 8 rows at a
 //   time. Prefill included: on one Zen 4 core, 128 rows × GPT-2's block matrices ran at 320–360 GFLOP/s this way and
 //   at 107 through dequantized float panels. `Q8Weights.Activations.float` turns this off (the twin tests use both).
-// - With float activations, 1 to 3 rows: a fused kernel that widens the bytes to floats in registers and applies each block's
-//   scales to its partial sums (`q8PanelRow`); 4 to 15 rows: tiles that widen and scale each row of bytes once for
-//   4 rows (8 rows, and pairs of panels, where AVX-512's 32 registers hold them).
-// - With float activations, 16 rows or more (prefill): each panel is dequantized into a float scratch and the float tiles of
-//   PackedMatmul.swift run over it, so prefill costs the float product plus one pass over the bytes.
+// - With float activations, 1 to 3 rows: a fused kernel that widens the bytes to floats in registers and applies
+//   each block's scales to its partial sums (`q8PanelRow`); 4 to 15 rows: tiles that widen and scale each row of
+//   bytes once for 4 rows (8 rows, and pairs of panels, where AVX-512's 32 registers hold them).
+// - With float activations, 16 rows or more (prefill): each panel is dequantized into a float scratch and the float
+//   tiles of PackedMatmul.swift run over it, so prefill costs the float product plus one pass over the bytes.
 // The naive twins are `dequantized()` followed by the float product, and, for the integer path, the same with the
 // activations dequantized from `Q8Activations`.
 import CBLAS

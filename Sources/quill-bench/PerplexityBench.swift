@@ -69,9 +69,10 @@ struct PerplexityBench: ParsableCommand {
         }
         let seconds = Date().timeIntervalSince(start)
         let mean = sum / Double(scored)
+        let activations = precision == .q8 && !floatActivations && Q8Weights.integerKernels ? "int8" : "float"
         printJSON([
             "mode": "perplexity", "weights": precision.rawValue,
-            "activations": precision == .q8 && !floatActivations && Q8Weights.integerKernels ? "int8" : "float", "threads": workers, "ctx": n, "chunks": count,
+            "activations": activations, "threads": workers, "ctx": n, "chunks": count,
             "text_tokens": tokens.count, "tokens_scored": scored, "nll_mean": (mean * 1e6).rounded() / 1e6,
             "perplexity": (exp(mean) * 1e4).rounded() / 1e4, "seconds": (seconds * 100).rounded() / 100,
             "tokens_per_s": round1(Double(count * n) / seconds),

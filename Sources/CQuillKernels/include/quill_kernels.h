@@ -1,7 +1,8 @@
 // Quill's C kernels: the 8-bit integer products, written with AVX-512 VNNI intrinsics (Swift has no vpdpbusd), an
 // AVX transpose and the AVX-512 LM head tiles (Swift's SIMD types have no shuffles). The Swift side
-// (Sources/QuillTensor/Quantized.swift, SmallGemm.swift, HeadDot.swift) owns the layouts and the naive twins. The two 8-bit kernels
-// are compiled in only where Package.swift defines QUILL_VNNI; quill_q8_has_vnni() says whether they were.
+// (Sources/QuillTensor/Quantized.swift, SmallGemm.swift, HeadDot.swift) owns the layouts and the naive twins. The
+// two 8-bit kernels are compiled in only where Package.swift defines QUILL_VNNI; quill_q8_has_vnni() says whether
+// they were.
 #ifndef QUILL_KERNELS_H
 #define QUILL_KERNELS_H
 
