@@ -153,7 +153,7 @@ final class InferenceScratch: @unchecked Sendable {
         tokens.deallocate()
         let C = c.nEmbd, V = c.vocabSize, T = c.blockSize
         let n = max(n, rows), m = max(items, rowsForItems), parts = max(parts, attParts)
-        let scoreRow = (T + 7) & ~7
+        let scoreRow = scoreRowFloats(T)
         (b, block) = carveFloats { a in
             Buffers(x: a.take(n * C), ln: a.take(n * C), qkv: a.take(3 * n * C), atty: a.take(n * C),
                     branch: a.take(n * C), fch: a.take(4 * n * C), fchGelu: a.take(4 * n * C), res2: a.take(n * C),
@@ -189,7 +189,7 @@ final class InferenceScratch: @unchecked Sendable {
         let headRows = 32
         ensure(rows: N, items: everyRow == nil ? items.count : max(items.count, min(N, headRows)), config: c, parts: parts)
         let b = self.b
-        let attStride = (c.blockSize + 7) & ~7
+        let attStride = scoreRowFloats(c.blockSize)
         // Attention multiply-adds of this pass (scores and weighted values), to decide whether to split it.
         var attentionWork = 0
         for item in items { attentionWork += item.tokens.count * (item.cache.count + item.tokens.count) * 2 * C }
@@ -225,7 +225,10 @@ final class InferenceScratch: @unchecked Sendable {
                 for i in 0..<item.tokens.count {
                     let p = item.cache.count + i
                     let k = b.qkv.ptr + r * 3 * C + C
-                    for ch in 0..<C { kc[ch * cap + p] = k[ch] }
+                    for h in 0..<NH {
+                        let dst = kc + h * hs * cap + keyOffset(position: p, channel: 0, headSize: hs)
+                        for d in 0..<hs { dst[d << 5] = k[h * hs + d] }
+                    }
                     let v = b.qkv.ptr + r * 3 * C + 2 * C
                     for h in 0..<NH { (vc + (h * cap + p) * hs).update(from: v + h * hs, count: hs) }
                     r += 1
@@ -244,7 +247,7 @@ final class InferenceScratch: @unchecked Sendable {
                         for h in heads {
                             let inv = decodeAttentionRow(
                                 out: b.atty.ptr + r * C + h * hs, att: scores, q: b.qkv.ptr + r * 3 * C + h * hs,
-                                keysT: kc + h * hs * item.cache.stride + s0, keyStride: item.cache.stride,
+                                keys: kc + h * hs * item.cache.stride, first: s0,
                                 values: vc + (h * item.cache.stride + s0) * hs, stride: hs, n: n, hs: hs, scale: scale)
                             if let capture {
                                 let T = item.tokens.count
@@ -304,6 +307,11 @@ final class InferenceScratch: @unchecked Sendable {
         }
     }
 }
+
+/// Floats of one row of decodeAttentionRow's scores for up to T positions: T, the lanes of a document that starts
+/// inside a key block (up to 31) and the last block's eight (up to 7), rounded to a line.
+@inline(__always)
+func scoreRowFloats(_ T: Int) -> Int { (T + 31 + 7 + 15) & ~15 }
 
 /// Attention multiply-adds of a pass at or above which its heads are shared among the workers: an eighth of the
 /// products' threshold, since the alternative is not one thread working but one working while the other waits

@@ -1,14 +1,14 @@
 // The keys and values one sequence has computed so far, per layer: what lets a decode step process one new
-// token instead of the whole context. Layout per layer: keys transposed (C, stride) = (heads, head size, stride),
-// so that one query's scores against every position vectorise over positions; then values (heads, stride, head
-// size), so that one head's weighted sum reads its values as one contiguous run. `stride` is the capacity rounded
-// up to 8, so that scores can be computed eight positions at a time past the last one without leaving a row.
+// token instead of the whole context. Layout per layer: keys (heads, stride / 32, head size, 32), in blocks of 32
+// positions (keyOffset in DecodeAttention.swift), so that one query's scores against 32 positions vectorise over
+// positions and read one contiguous run; then values (heads, stride, head size), so that one head's weighted sum
+// reads its values as one contiguous run. `stride` is the capacity rounded up to 32, a whole number of key blocks.
 import QuillTensor
 
 public final class KVCache: @unchecked Sendable {
     /// Positions it can hold: the model's block size.
     public let capacity: Int
-    /// Floats between one position row of keys and the next (capacity rounded up to a multiple of 8).
+    /// Positions per head in the layout: the capacity rounded up to a whole number of key blocks (32).
     let stride: Int
     let C: Int
     let heads: Int
@@ -21,13 +21,13 @@ public final class KVCache: @unchecked Sendable {
 
     public init(config: GPTConfig) {
         capacity = config.blockSize
-        stride = (config.blockSize + 7) & ~7
+        stride = (config.blockSize + 31) & ~31
         C = config.nEmbd
         heads = config.nHead
         layers = config.nLayer
         // Zero-filled, lazily (mmap): unwritten positions hold finite values, and pages are only materialised when
-        // a position first touches them. In huge pages where the cache is large enough (allocateZeroedFloats): the
-        // transposed keys put each channel on a page of its own otherwise.
+        // a position first touches them. In huge pages where the cache is large enough (allocateZeroedFloats): one
+        // position's keys touch every channel's line of its block, hs · 128 bytes apart.
         block = allocateZeroedFloats(layers * 2 * stride * C, hugePages: true)
     }
 
@@ -35,7 +35,7 @@ public final class KVCache: @unchecked Sendable {
 
     /// Bytes one cache of this config holds.
     public static func bytes(config: GPTConfig) -> Int {
-        config.nLayer * 2 * ((config.blockSize + 7) & ~7) * config.nEmbd * MemoryLayout<Float>.size
+        config.nLayer * 2 * ((config.blockSize + 31) & ~31) * config.nEmbd * MemoryLayout<Float>.size
     }
 
     /// Whether `other` has this cache's shape (the same model's), so positions can be copied between them.
@@ -50,7 +50,8 @@ public final class KVCache: @unchecked Sendable {
         let hs = C / heads
         for l in 0..<layers {
             let (kd, ks) = (keys(l), source.keys(l))
-            for ch in 0..<C { (kd + ch * stride).update(from: ks + ch * stride, count: n) }
+            let keyFloats = (n + 31) / 32 * 32 * hs   // whole blocks; the lanes past n are overwritten before use
+            for h in 0..<heads { (kd + h * stride * hs).update(from: ks + h * stride * hs, count: keyFloats) }
             let (vd, vs) = (values(l), source.values(l))
             for h in 0..<heads { (vd + h * stride * hs).update(from: vs + h * stride * hs, count: n * hs) }
         }

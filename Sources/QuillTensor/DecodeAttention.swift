@@ -1,50 +1,67 @@
 // Attention for one query row against a KV cache: the decode step's kernel (one new token per sequence, or each
 // row of a prefill, which sees the positions before it). Its naive twin is Reference.decodeAttentionRow.
 
-/// out (hs) = Σ_j softmax(scale · q·k_j)_j v_j over j in 0..<n. Keys transposed: k_j[d] = keysT[d·keyStride + j];
-/// value rows `stride` apart. att: scratch for n scores rounded up to 8. Key rows must be readable up to n rounded up
-/// to 8 (KVCache.stride): the last block of scores is computed whole and its extra lanes ignored. Both products keep
-/// their sums in registers: scores 32 positions at a time, values four positions at a time (independent FMA chains).
+/// Positions per block of the key layout decodeAttentionRow reads (KVCache's keys).
+public let keyBlockPositions = 32
+
+/// Where key channel d of position p lies in one head's keys, laid out in blocks of 32 positions, each block
+/// (head size, 32): block p / 32, then channel d, then p mod 32. One block's scores read one contiguous run of
+/// hs · 128 bytes, where keys transposed over the whole capacity put each channel 4 KB or more apart (a separate
+/// stream per channel, out of reach of the prefetchers once the weights' stream has evicted the cache).
+@inline(__always)
+public func keyOffset(position p: Int, channel d: Int, headSize hs: Int) -> Int {
+    (p >> 5) * (hs << 5) + (d << 5) + (p & 31)
+}
+
+/// out (hs) = Σ_j softmax(scale · q·k_j)_j v_j over the n positions j in first ..< first + n. keys: one head's keys
+/// in blocks of 32 positions (keyOffset), readable up to first + n rounded up to 32; value rows `stride` apart,
+/// values pointing at position `first`. att: scratch for n + 39 scores. Blocks are computed whole, or in eights in
+/// the last one, and the lanes outside the n positions ignored. Both products keep their sums in registers: scores
+/// 32 positions at a time, values four positions at a time (independent FMA chains).
 /// On return att[0..<n] holds the softmax numerators; the returned value is 1 / their sum.
 @discardableResult
 public func decodeAttentionRow(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
-                               q: UnsafeMutablePointer<Float>, keysT: UnsafeMutablePointer<Float>, keyStride: Int,
-                               values: UnsafeMutablePointer<Float>, stride: Int, n: Int, hs: Int,
+                               q: UnsafePointer<Float>, keys: UnsafePointer<Float>, first: Int,
+                               values: UnsafePointer<Float>, stride: Int, n: Int, hs: Int,
                                scale: Float) -> Float {
-    // Scores s[j] = scale · Σ_d q[d]·kᵀ[d][j].
-    var j = 0
-    while j + 32 <= n {
-        var a0 = Float8(), a1 = Float8(), a2 = Float8(), a3 = Float8()
-        var row = keysT + j
+    // Scores s[j] = scale · Σ_d q[d]·k_j[d], for positions from the block holding `first` on: att[p − a0].
+    let a0 = first & ~31, end = first + n
+    let blockFloats = hs << 5
+    let s8 = Float8(repeating: scale)
+    var p = a0
+    while p + 32 <= end {
+        var a0v = Float8(), a1 = Float8(), a2 = Float8(), a3 = Float8()
+        var row = keys + (p >> 5) * blockFloats
         for d in 0..<hs {
             let qd = Float8(repeating: q[d])
-            a0 = a0.addingProduct(qd, load8(row)); a1 = a1.addingProduct(qd, load8(row + 8))
+            a0v = a0v.addingProduct(qd, load8(row)); a1 = a1.addingProduct(qd, load8(row + 8))
             a2 = a2.addingProduct(qd, load8(row + 16)); a3 = a3.addingProduct(qd, load8(row + 24))
-            row += keyStride
+            row += 32
         }
-        let s8 = Float8(repeating: scale)
-        store8(a0 * s8, att + j); store8(a1 * s8, att + j + 8); store8(a2 * s8, att + j + 16); store8(a3 * s8, att + j + 24)
-        j += 32
+        let o = att + (p - a0)
+        store8(a0v * s8, o); store8(a1 * s8, o + 8); store8(a2 * s8, o + 16); store8(a3 * s8, o + 24)
+        p += 32
     }
-    while j < n {  // the last block may run past n into the padding
-        var a0 = Float8(), a1 = Float8()
-        var row = keysT + j, d = 0
+    while p < end {  // the last block, eight positions at a time (the last eight may run past end)
+        var a0v = Float8(), a1 = Float8()
+        var row = keys + (p >> 5) * blockFloats + (p & 31), d = 0
         while d + 2 <= hs {
-            a0 = a0.addingProduct(Float8(repeating: q[d]), load8(row))
-            a1 = a1.addingProduct(Float8(repeating: q[d + 1]), load8(row + keyStride))
-            row += 2 * keyStride; d += 2
+            a0v = a0v.addingProduct(Float8(repeating: q[d]), load8(row))
+            a1 = a1.addingProduct(Float8(repeating: q[d + 1]), load8(row + 32))
+            row += 64; d += 2
         }
-        if d < hs { a0 = a0.addingProduct(Float8(repeating: q[d]), load8(row)) }
-        store8((a0 + a1) * Float8(repeating: scale), att + j)
-        j += 8
+        if d < hs { a0v = a0v.addingProduct(Float8(repeating: q[d]), load8(row)) }
+        store8((a0v + a1) * s8, att + (p - a0))
+        p += 8
     }
+    if first > a0 { att.update(from: att + (first - a0), count: n) }  // a document that starts inside a block
     // Softmax numerators; the division by their sum comes last.
     let mx = rowMax(att, n)
     let mx8 = Float8(repeating: mx)
-    var s8 = Float8()
-    j = 0
-    while j + 8 <= n { let e = fastExp(load8(att + j) - mx8); store8(e, att + j); s8 += e; j += 8 }
-    var sum = s8.sum()
+    var e8 = Float8()
+    var j = 0
+    while j + 8 <= n { let e = fastExp(load8(att + j) - mx8); store8(e, att + j); e8 += e; j += 8 }
+    var sum = e8.sum()
     while j < n { let e = fastExp(att[j] - mx); att[j] = e; sum += e; j += 1 }
     let inv = 1 / sum
     // out = Σ_j p_j v_j, 16 channels at a time (each value row read once when hs is 16), positions in fours.

@@ -93,8 +93,7 @@ public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: Floa
 /// third of the bytes a step reads, so it must use every core too.
 public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: FloatBuffer, rows N: Int, C: Int, V: Int,
                           workers: Int) {
-    let parts = min(workers * chunksPerWorker, V / 64)
-    guard workers > 1, parts > 1, N * V * C >= splitMinimumWork else {
+    guard workers > 1, V >= 128, N * V * C >= splitMinimumWork else {
         if N <= headDotMaxRows, N * V * C >= splitMinimumWork {
             headDotForward(logits, inp, wte, rows: N, C: C, V: V, vocab: 0..<V)
         } else {
@@ -104,13 +103,12 @@ public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: Floa
     }
     precondition(logits.count >= N * V && inp.count >= N * C && wte.count >= V * C, "lmHeadForward: sizes")
     if N <= headDotMaxRows {   // decode steps: Quill's own row kernel (HeadDot.swift)
-        Parallel.forEach(parts) { p in
-            headDotForward(logits, inp, wte, rows: N, C: C, V: V, vocab: Parallel.range(p, of: parts, total: V))
+        Parallel.forEachGuided(V, minimum: max(64, minimumChunkWork / (N * C)), workers: workers) { r in
+            headDotForward(logits, inp, wte, rows: N, C: C, V: V, vocab: r)
         }
         return
     }
-    Parallel.forEach(parts) { p in
-        let r = Parallel.range(p, of: parts, total: V)
+    Parallel.forEachGuided(V, minimum: max(64, minimumChunkWork / (N * C)), workers: workers) { r in
         let w = wte.ptr + r.lowerBound * C, out = logits.ptr + r.lowerBound
         if N == 1 {
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(C), 1, w, Int32(C), inp.ptr, 1, 0, out, 1)

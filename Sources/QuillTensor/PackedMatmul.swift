@@ -47,9 +47,6 @@ public func packedMatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Pac
 /// the cores: below it the fork-join costs more than it saves (the small models' decode steps stay on one thread).
 public let splitMinimumWork = 1 << 20
 
-/// Chunks of a split product per worker (see packedMatmulForward(_:_:_:_:rows:workers:)).
-public let chunksPerWorker = 4
-
 /// packedMatmulForward with the panels (output columns) shared among `workers` threads, when the product is large
 /// enough. Each panel is computed exactly as on one thread, so the result is bit-equal to the serial product.
 /// This is what lets one sequence's decode step (a single row) stream the weights on every core.
@@ -61,17 +58,23 @@ public func packedMatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: Pac
 }
 
 /// Runs `body` over ranges of `panels` that together cover them: on this thread when the product (`work`
-/// multiply-adds) is below `splitMinimumWork` or there is one worker, else in `chunksPerWorker` chunks per worker.
-/// More chunks than workers: Dispatch hands them out as threads come free, so a core slowed by a neighbour does
-/// not hold the other back at the join. Used by the f32 and the 8-bit products alike.
+/// multiply-adds) is below `splitMinimumWork` or there is one worker, else in guided chunks of at least
+/// `minimumChunkWork` (Parallel.forEachGuided): large ones first, then smaller ones as the panels run out, handed out
+/// as threads come free, so a core slowed by a neighbour does not hold the other back at the join. Used by the f32
+/// and the 8-bit products alike.
 func forEachPanelRange(panels: Int, work: Int, workers: Int, _ body: (Range<Int>) -> Void) {
-    let parts = min(workers * chunksPerWorker, panels)
-    guard workers > 1, parts > 1, work >= splitMinimumWork else {
+    guard workers > 1, panels > 1, work >= splitMinimumWork else {
         body(0..<panels)
         return
     }
-    Parallel.forEach(parts) { p in body(Parallel.range(p, of: parts, total: panels)) }
+    let perPanel = max(1, work / panels)
+    Parallel.forEachGuided(panels, minimum: minimumChunkWork / perPanel, workers: workers, body)
 }
+
+/// The smallest chunk a split product hands out, in multiply-adds: 64 KB of 8-bit weights for one row (about 2 µs),
+/// so that the join waits at most that long, and a chunk's hand-off and its prefetch start (a fraction of a
+/// microsecond) stay small beside it.
+public let minimumChunkWork = 1 << 16
 
 /// The panels `panels` of the product (their output columns only).
 func packedMatmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ w: PackedWeights, _ bias: FloatBuffer?,

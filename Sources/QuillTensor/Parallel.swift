@@ -66,6 +66,33 @@ public enum Parallel {
         }
     }
 
+    /// Runs body over contiguous ranges that cover 0..<n, on the workers, in chunks that shrink as the work runs
+    /// out (guided self-scheduling): each takes 1/(2·workers) of what is left, but never fewer than `minimum` (nor n / 64). The
+    /// first chunks are large (few hand-offs), the last ones small, so the threads finish within a small chunk of
+    /// each other at the join, where equal chunks leave one idle for half a chunk on average. Which thread runs
+    /// which range changes nothing a range computes.
+    public static func forEachGuided(_ n: Int, minimum: Int, workers: Int, _ body: (Range<Int>) -> Void) {
+        let maxChunks = 64   // chunks of at least n / 64 keep within this many
+        let minimum = max(1, minimum, (n + maxChunks - 1) / maxChunks), share = 2 * max(1, workers)
+        guard workers > 1, n > minimum else {
+            if n > 0 { body(0..<n) }
+            return
+        }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: maxChunks + 1) { bounds in
+            var chunks = 0, start = 0
+            bounds[0] = 0
+            while start < n {
+                let left = n - start
+                let size = chunks == maxChunks - 1 ? left : min(left, max(minimum, (left + share - 1) / share))
+                start += size
+                chunks += 1
+                bounds[chunks] = start
+            }
+            let b = UnsafeMutablePointer(bounds.baseAddress!)
+            forEach(chunks) { i in body(b[i]..<b[i + 1]) }
+        }
+    }
+
     /// Splits 0..<n into `parts` contiguous ranges as evenly as possible; range i of parts.
     @inline(__always)
     public static func range(_ i: Int, of parts: Int, total n: Int) -> Range<Int> {

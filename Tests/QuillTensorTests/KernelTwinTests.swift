@@ -302,19 +302,23 @@ struct FiniteCheckTests {
 
 @Suite("Decode attention matches its naive twin")
 struct DecodeAttentionTwinTests {
-    /// n crosses the 32-position score blocks and the 8-lane tail; hs covers 16-, 8- and 1-channel value loops.
-    @Test("one query row against a transposed key cache equals softmax(q·K/√hs)·V in Double",
-          arguments: [(1, 8), (5, 12), (8, 16), (31, 64), (32, 24), (33, 7), (70, 16), (129, 40)])
-    func equalsNaive(shape: (Int, Int)) {
-        let (n, hs) = shape
-        let stride = ((n + 7) & ~7) + 8          // a cache wider than n, as KVCache.stride is
+    /// n crosses the 32-position key blocks and the 8-lane tail; hs covers 16-, 8- and 1-channel value loops; `first`
+    /// (a document's start) falls on a block's start, inside one, and past a whole block.
+    @Test("one query row against a blocked key cache equals softmax(q·K/√hs)·V in Double",
+          arguments: [(1, 8, 0), (5, 12, 0), (8, 16, 0), (31, 64, 0), (32, 24, 0), (33, 7, 0), (70, 16, 0),
+                      (129, 40, 0), (1, 16, 5), (30, 16, 3), (40, 64, 31), (9, 8, 33), (64, 24, 40)])
+    func equalsNaive(shape: (Int, Int, Int)) {
+        let (n, hs, first) = shape
+        let capacity = (first + n + 31) / 32 * 32 + 32   // a cache wider than its positions, as KVCache's is
         let q = Buf(hs, seed: 1), keys = Buf(n * hs, seed: 2, scale: 2), values = Buf(n * hs, seed: 3)
-        // The fast kernel reads keys transposed (keysT[d·stride + j]); the padding past n holds garbage on purpose.
-        let keysT = Buf(hs * stride, seed: 4, scale: 100)
-        for j in 0..<n { for d in 0..<hs { keysT[d * stride + j] = keys[j * hs + d] } }
-        let out = Buf(hs), att = Buf(stride), want = Buf(hs)
+        // The fast kernel reads keys in blocks of 32 positions (keyOffset); every other lane holds garbage on purpose.
+        let blocked = Buf(hs * capacity, seed: 4, scale: 100)
+        for j in 0..<n {
+            for d in 0..<hs { blocked[keyOffset(position: first + j, channel: d, headSize: hs)] = keys[j * hs + d] }
+        }
+        let out = Buf(hs), att = Buf(n + 39), want = Buf(hs)
         let scale = 1 / Float(hs).squareRoot()
-        let inv = decodeAttentionRow(out: out.b.ptr, att: att.b.ptr, q: q.b.ptr, keysT: keysT.b.ptr, keyStride: stride,
+        let inv = decodeAttentionRow(out: out.b.ptr, att: att.b.ptr, q: q.b.ptr, keys: blocked.b.ptr, first: first,
                                      values: values.b.ptr, stride: hs, n: n, hs: hs, scale: scale)
         let p = Reference.decodeAttentionRow(out: want.b.ptr, q: q.b.ptr, keys: keys.b.ptr, values: values.b.ptr,
                                              n: n, hs: hs, scale: scale)
@@ -323,7 +327,7 @@ struct DecodeAttentionTwinTests {
         for j in 0..<n { worstP = max(worstP, abs(att[j] * inv - p[j])) }
         // fastExp is within 1e-6 relative (its own test) and the sums run in a different order: 1e-5 on values of
         // order 1 allows for both, where a wrong index or a missed position moves results by 1e-2 or more.
-        #expect(worstOut < 1e-5, "out, n \(n) hs \(hs)")
-        #expect(worstP < 1e-6, "probabilities, n \(n) hs \(hs)")
+        #expect(worstOut < 1e-5, "out, n \(n) hs \(hs) first \(first)")
+        #expect(worstP < 1e-6, "probabilities, n \(n) hs \(hs) first \(first)")
     }
 }

@@ -70,3 +70,31 @@ struct WorkerPoolTests {
         #expect(hits.load(ordering: .relaxed) == 20)
     }
 }
+
+@Suite("Guided chunks")
+struct GuidedChunkTests {
+    @Test("forEachGuided covers 0..<n with contiguous ranges, each index once, shrinking to the minimum at the end")
+    func coversOnce() {
+        for (n, minimum, workers) in [(1, 1, 2), (5, 8, 2), (144, 5, 2), (3141, 5, 2), (3141, 1, 8), (10_000, 1, 2),
+                                      (97, 0, 3), (64, 64, 2), (65, 64, 2)] {
+            // marks[i]: how often index i ran; ends[i]: the end of the range that starts at i (0 where none does).
+            let marks = UnsafeMutablePointer<Int>.allocate(capacity: n), ends = UnsafeMutablePointer<Int>.allocate(capacity: n)
+            defer { marks.deallocate(); ends.deallocate() }
+            marks.initialize(repeating: 0, count: n)
+            ends.initialize(repeating: 0, count: n)
+            Parallel.forEachGuided(n, minimum: minimum, workers: workers) { r in
+                for i in r { marks[i] += 1 }   // were ranges to overlap, an index would count twice
+                ends[r.lowerBound] = r.upperBound
+            }
+            #expect((0..<n).allSatisfy { marks[$0] == 1 }, "n \(n) minimum \(minimum) workers \(workers)")
+            let sorted = (0..<n).filter { ends[$0] > 0 }.map { $0..<ends[$0] }
+            #expect(sorted.first?.lowerBound == 0 && sorted.last?.upperBound == n)
+            #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+            #expect(sorted.count <= 64)
+            // Every chunk but the last holds at least the minimum, and sizes never grow along the range.
+            #expect(sorted.dropLast().allSatisfy { $0.count >= max(1, minimum) })
+            #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0.count >= $1.count })
+            if n > 2 * max(1, minimum) && workers > 1 { #expect(sorted.count > 1, "n \(n) splits") }
+        }
+    }
+}
