@@ -1,9 +1,6 @@
 // Attention for one query row against a KV cache: the decode step's kernel (one new token per sequence, or each
 // row of a prefill, which sees the positions before it). Its naive twin is Reference.decodeAttentionRow.
 
-/// Positions per block of the key layout decodeAttentionRow reads (KVCache's keys).
-public let keyBlockPositions = 32
-
 /// Where key channel d of position p lies in one head's keys, laid out in blocks of 32 positions, each block
 /// (head size, 32): block p / 32, then channel d, then p mod 32. One block's scores read one contiguous run of
 /// hs · 128 bytes, where keys transposed over the whole capacity put each channel 4 KB or more apart (a separate
