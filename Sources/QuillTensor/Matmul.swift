@@ -102,13 +102,14 @@ public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: Floa
         return
     }
     precondition(logits.count >= N * V && inp.count >= N * C && wte.count >= V * C, "lmHeadForward: sizes")
+    let minimumRows = max(64, minimumChunkWork / (N * C))   // vocabulary rows per chunk at least
     if N <= headDotMaxRows {   // decode steps: Quill's own row kernel (HeadDot.swift)
-        Parallel.forEachGuided(V, minimum: max(64, minimumChunkWork / (N * C)), workers: workers) { r in
+        Parallel.forEachGuided(V, minimum: minimumRows, workers: workers) { r in
             headDotForward(logits, inp, wte, rows: N, C: C, V: V, vocab: r)
         }
         return
     }
-    Parallel.forEachGuided(V, minimum: max(64, minimumChunkWork / (N * C)), workers: workers) { r in
+    Parallel.forEachGuided(V, minimum: minimumRows, workers: workers) { r in
         let w = wte.ptr + r.lowerBound * C, out = logits.ptr + r.lowerBound
         if N == 1 {
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(C), 1, w, Int32(C), inp.ptr, 1, 0, out, 1)
