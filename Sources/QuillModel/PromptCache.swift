@@ -11,7 +11,7 @@ public final class PromptCache: @unchecked Sendable {  // used on one queue (the
     }
 
     /// Most bytes of KV cache held (each entry counts its whole cache: KVCache.bytes, which is about what it keeps
-    /// resident, since every position touches every page of the transposed keys).
+    /// resident: a large cache lies in 2 MB pages, and every head's keys and values start in a page of their own).
     public let capacityBytes: Int
     /// Most entries held, whatever their size: a small model's caches stay few, so the memory they hold stops
     /// growing soon after start (and each lookup scans them all).

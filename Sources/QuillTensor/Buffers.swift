@@ -82,9 +82,9 @@ import Darwin
 ///
 /// With `hugePages`, a buffer of at least `hugePageBytes` starts on a 2 MB boundary and is offered to the kernel's
 /// transparent huge pages (madvise MADV_HUGEPAGE; where THP is off it stays in 4 KB pages). A KV cache wants this:
-/// its keys are stored transposed, one 4 KB row per channel, so that one decode step's attention touches a
-/// different 4 KB page for each of a layer's 768 channels, and with 8 sequences the pages far outnumber the TLB's
-/// entries. Huge pages also mean that the whole buffer is materialised (zeroed) in 2 MB pieces as it is first touched.
+/// one decode step's attention reads every head's keys and values in every layer, runs that start a head's share of
+/// the cache apart (256 KB at GPT-2's size), and with 8 sequences their 4 KB pages far outnumber the TLB's entries.
+/// Huge pages also mean that the whole buffer is materialised (zeroed) in 2 MB pieces as it is first touched.
 public func allocateZeroedFloats(_ count: Int, hugePages: Bool = false) -> FloatBuffer {
     let bytes = max(count, 1) * MemoryLayout<Float>.size
     #if os(Linux)
