@@ -40,7 +40,9 @@ public final class AdamW: @unchecked Sendable {
     }
 
     /// One update of `params` from `grads` at learning rate lr (PyTorch's AdamW: decay, then the Adam step).
-    public func update(params: FloatBuffer, grads: FloatBuffer, lr: Float) {
+    /// gradScale multiplies each gradient as it is read (the clipping factor of `clipFactor`, so that clipping
+    /// costs no pass of its own); 1 reads them as they are.
+    public func update(params: FloatBuffer, grads: FloatBuffer, lr: Float, gradScale: Float = 1) {
         precondition(params.count == layout.count && grads.count == layout.count)
         step += 1
         let b1 = config.beta1, b2 = config.beta2, eps = config.eps
@@ -62,9 +64,10 @@ public final class AdamW: @unchecked Sendable {
                 let ib1 = SIMD8<Float>(repeating: 1 - b1), ib2 = SIMD8<Float>(repeating: 1 - b2)
                 let dv = SIMD8<Float>(repeating: decay), sv = SIMD8<Float>(repeating: stepSize)
                 let inv = SIMD8<Float>(repeating: 1 / bc2Sqrt), ev = SIMD8<Float>(repeating: eps)
+                let gs = SIMD8<Float>(repeating: gradScale)
                 var i = lo
                 while i + 8 <= hi {
-                    let g = load8(gp + i)
+                    let g = load8(gp + i) * gs
                     let mi = b1v * load8(mp + i) + ib1 * g
                     let vi = b2v * load8(vp + i) + ib2 * g * g
                     store8(mi, mp + i)
@@ -73,7 +76,7 @@ public final class AdamW: @unchecked Sendable {
                     i += 8
                 }
                 while i < hi {
-                    let g = grads[i]
+                    let g = grads[i] * gradScale
                     let mi = b1 * m[i] + (1 - b1) * g
                     let vi = b2 * v[i] + (1 - b2) * g * g
                     m[i] = mi
@@ -90,6 +93,20 @@ public final class AdamW: @unchecked Sendable {
 /// clip_grad_norm_). Returns the norm before clipping.
 @discardableResult
 public func clipGradientNorm(_ grads: FloatBuffer, maxNorm: Float, workers: Int = Parallel.defaultWorkers) -> Float {
+    let norm = gradientNorm(grads, workers: workers)
+    let factor = clipFactor(norm: norm, maxNorm: maxNorm)
+    if factor != 1 { scale(grads, by: factor, workers: workers) }
+    return norm
+}
+
+/// What clip_grad_norm_ multiplies the gradients by: maxNorm / (norm + 1e-6) when the norm exceeds maxNorm (and is
+/// finite), else 1. AdamW.update(gradScale:) applies it as it reads them.
+public func clipFactor(norm: Float, maxNorm: Float) -> Float {
+    norm > maxNorm && norm.isFinite ? maxNorm / (norm + 1e-6) : 1
+}
+
+/// The global L2 norm of the gradients.
+public func gradientNorm(_ grads: FloatBuffer, workers: Int = Parallel.defaultWorkers) -> Float {
     let parts = max(1, workers)
     var partial = [Double](repeating: 0, count: parts)
     partial.withUnsafeMutableBufferPointer { acc in
@@ -115,11 +132,7 @@ public func clipGradientNorm(_ grads: FloatBuffer, maxNorm: Float, workers: Int 
             acc[p] = s
         }
     }
-    let norm = Float(partial.reduce(0, +).squareRoot())
-    if norm > maxNorm && norm.isFinite {
-        scale(grads, by: maxNorm / (norm + 1e-6), workers: workers)
-    }
-    return norm
+    return Float(partial.reduce(0, +).squareRoot())
 }
 
 /// x *= factor, split over the cores (gradient clipping, and averaging accumulated micro-batch gradients).

@@ -157,15 +157,23 @@ public final class GPT: LanguageModel, @unchecked Sendable {
         return valid > 0 ? Float(total / Double(valid)) : 0
     }
 
-    public func backward() throws(ModelError) {
+    public func backward() throws(ModelError) { try backward(accumulate: true) }
+
+    /// accumulate false: the weight matrices' gradients are written, not added (their products' first write sets
+    /// them), and only the small tensors that collect sums (LayerNorms, wpe) are cleared first, so no pass zeroes
+    /// the whole block. Worker blocks besides the first always work that way.
+    public func backward(accumulate: Bool) throws(ModelError) {
         guard let pass = lastPass, pass.hasTargets else { throw .noForwardPass }
         lastPass = nil  // the probabilities are turned into gradients in place: one backward per forward
-        guard pass.validTargets > 0 else { return }
+        guard pass.validTargets > 0 else {
+            if !accumulate { zeroGradients() }
+            return
+        }
         let dloss = 1 / Float(pass.validTargets)
         let ws = workers
         Parallel.withBLASThreads(ws.count == 1 ? workerLimit : 1) {
             Parallel.forEach(ws.count) { w in
-                ws[w].backward(model: self, dloss: dloss, mask: pass.mask)
+                ws[w].backward(model: self, dloss: dloss, mask: pass.mask, accumulate: w == 0 && accumulate)
             }
         }
         // Sum the other workers' gradient blocks into the model's, split by ranges over the cores.
@@ -175,7 +183,7 @@ public final class GPT: LanguageModel, @unchecked Sendable {
                 let r = Parallel.range(part, of: ws.count, total: n)
                 let dst = self.gradients.slice(r.lowerBound, r.count)
                 for w in ws.dropFirst() {
-                    accumulate(dst, w.grads!.slice(r.lowerBound, r.count), count: r.count)
+                    QuillTensor.accumulate(dst, w.grads!.slice(r.lowerBound, r.count), count: r.count)
                 }
             }
         }
@@ -410,10 +418,18 @@ final class Worker: @unchecked Sendable {
         }
     }
 
-    func backward(model: GPT, dloss: Float, mask: DropoutMask?) {
+    /// accumulate false: every gradient of this worker's block is set by this pass (see GPT.backward(accumulate:)).
+    func backward(model: GPT, dloss: Float, mask: DropoutMask?, accumulate: Bool) {
         let c = model.config, w = model.weights
         let g = gradWeights ?? GPT.Weights(layout: model.layout, config: c, block: model.gradients)
-        if let grads { zero(grads) }
+        if !accumulate {
+            // What collects sums over rows or positions starts from zero; the products overwrite the rest.
+            let block = grads ?? model.gradients
+            for t in model.layout.tensors where t.name == "wpe.weight" || t.name.hasPrefix("ln_") || t.name.contains(".ln_") {
+                zero(block.slice(t.offset, t.count))
+            }
+        }
+        let aw = accumulate
         let B = samples.count, C = c.nEmbd, N = B * T, V = c.vocabSize, NH = c.nHead
         let (allInputs, allTargets) = model.tokens
         let inp = allInputs.slice(samples.lowerBound * T, N)
@@ -422,7 +438,8 @@ final class Worker: @unchecked Sendable {
         let dbigA = acts.dbigA, dbigB = acts.dbigB
 
         softmaxCrossEntropyBackward(acts.logits, tgt, dloss: dloss, rows: N, V: V)
-        lmHeadBackward(dln, g.wte, acts.logits, acts.lnf, w.wte, rows: N, C: C, V: V, overwriteInput: true)
+        lmHeadBackward(dln, g.wte, acts.logits, acts.lnf, w.wte, rows: N, C: C, V: V, overwriteInput: true,
+                       accumulateWeights: aw)
         zero(dres)
         let last = c.nLayer > 0 ? acts.layers[c.nLayer - 1].residual3 : acts.encoded
         layerNormBackward(dres, g.lnfw, g.lnfb, dln, last, w.lnfw, acts.lnfMean, acts.lnfRstd, rows: N, C: C)
@@ -438,10 +455,10 @@ final class Worker: @unchecked Sendable {
                 dbranch = dtmp
             }
             matmulBackward(dbigA, gp.fcProjW, gp.fcProjB, dbranch, a.fchGelu, p.fcProjW,
-                           rows: N, inChannels: 4 * C, outChannels: C, overwriteInput: true)
+                           rows: N, inChannels: 4 * C, outChannels: C, overwriteInput: true, accumulateWeights: aw)
             geluBackward(dbigB, a.fch, dbigA, count: 4 * N * C, sigmoid: a.fchSigmoid, overwrite: true)
             matmulBackward(dln, gp.fcW, gp.fcB, dbigB, a.ln2, p.fcW, rows: N, inChannels: C, outChannels: 4 * C,
-                           overwriteInput: true)
+                           overwriteInput: true, accumulateWeights: aw)
             layerNormBackward(dres, gp.ln2w, gp.ln2b, dln, a.residual2, p.ln2w, a.ln2Mean, a.ln2Rstd, rows: N, C: C)
             // Attention branch: residual2 = residualIn + dropout(c_proj(attention(c_attn(ln_1(residualIn)))))
             dbranch = dres
@@ -451,7 +468,7 @@ final class Worker: @unchecked Sendable {
                 dbranch = dtmp
             }
             matmulBackward(dln, gp.projW, gp.projB, dbranch, a.atty, p.projW, rows: N, inChannels: C, outChannels: C,
-                           overwriteInput: true)
+                           overwriteInput: true, accumulateWeights: aw)
             let dqkv = dbigA.slice(0, 3 * N * C)
             attentionBackward(dqkv, dln, a.att, a.qkv, scratch: acts.attnScratch, B: B, T: T, C: C, NH: NH,
                               dropout: mask.map { siteMask($0, layer: l, .attention) },
@@ -459,7 +476,7 @@ final class Worker: @unchecked Sendable {
                               threads: attentionThreads)
             let dln1 = dbigB.slice(0, N * C)
             matmulBackward(dln1, gp.attnW, gp.attnB, dqkv, a.ln1, p.attnW, rows: N, inChannels: C, outChannels: 3 * C,
-                           overwriteInput: true)
+                           overwriteInput: true, accumulateWeights: aw)
             layerNormBackward(dres, gp.ln1w, gp.ln1b, dln1, residualIn, p.ln1w, a.ln1Mean, a.ln1Rstd, rows: N, C: C)
         }
         if let mask { dropout(dres, siteMask(mask, layer: 0, .embedding), width: C, backward: true) }

@@ -22,12 +22,21 @@ public protocol LanguageModel: AnyObject {
     /// Accumulates d(mean loss)/d(parameters) of the last forward pass into `gradients`.
     func backward() throws(ModelError)
 
+    /// accumulate false: `gradients` become the last pass's gradients, whatever they held (as zeroGradients()
+    /// then backward(), without the pass that clears them first: PyTorch's zero_grad(set_to_none=True)).
+    func backward(accumulate: Bool) throws(ModelError)
+
     /// Logits (V floats) of sample b at position t from the last forward pass without targets.
     func logits(sample b: Int, position t: Int) -> [Float]
 }
 
 extension LanguageModel {
     public func zeroGradients() { zero(gradients) }
+
+    public func backward(accumulate: Bool) throws(ModelError) {
+        if !accumulate { zeroGradients() }
+        try backward()
+    }
 
     /// Number of parameters.
     public var parameterCount: Int { layout.count }

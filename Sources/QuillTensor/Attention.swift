@@ -96,30 +96,50 @@ public func attentionForward(_ out: FloatBuffer, _ att: FloatBuffer, _ inp: Floa
 }
 
 /// a[0..<T] = softmax(scale · s[from...t]) with zeros before `from` and after t. Max subtracted for stability.
+/// The last partial group of eight is one masked vector, not a scalar loop (whose exps, one Float8 each, were most
+/// of the forward's own time at T = 32): s0 must be readable up to 7 floats past t (in the scratch planes, always).
 @inline(__always)
 private func softmaxCausalRow(_ a0: UnsafeMutablePointer<Float>, _ s0: UnsafeMutablePointer<Float>,
                               from: Int, t: Int, T: Int, scale: Float) {
     for z in 0..<from { a0[z] = 0 }
     let a = a0 + from, s = s0 + from
-    let n = t + 1 - from
-    let mx = rowMax(s, n)
+    let n = t + 1 - from, full = n & ~7, rem = n - full
+    let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+    let past = lanes .>= SIMD8<Int32>(repeating: Int32(rem))   // tail lanes beyond t
+    let ninf = Float8(repeating: -.infinity)
+    var m8 = ninf
     var j = 0
+    while j < full { m8 = vmax(m8, load8(s + j)); j += 8 }
+    if rem > 0 { m8 = vmax(m8, load8(s + full).replacing(with: ninf, where: past)) }
+    let mx = hmax(m8)
     let mxs = Float8(repeating: mx * scale), sc = Float8(repeating: scale)
     var sum8 = Float8()
     j = 0
-    while j + 8 <= n {
+    while j < full {
         let e = fastExp(fma(load8(s + j), sc, -mxs))
         store8(e, a + j)
         sum8 += e
         j += 8
     }
-    var sum = hsum(sum8)
-    while j < n { let e = fastExp(s[j] * scale - mx * scale); a[j] = e; sum += e; j += 1 }
-    let inv = 1 / sum, inv8 = Float8(repeating: inv)
+    var tail = Float8()
+    if rem > 0 {
+        tail = fastExp(fma(load8(s + full), sc, -mxs)).replacing(with: 0, where: past)
+        sum8 += tail
+    }
+    let inv8 = Float8(repeating: 1 / hsum(sum8))
     j = 0
-    while j + 8 <= n { store8(load8(a + j) * inv8, a + j); j += 8 }
-    while j < n { a[j] *= inv; j += 1 }
-    for z in (t + 1)..<T { a0[z] = 0 }
+    while j < full { store8(load8(a + j) * inv8, a + j); j += 8 }
+    var zeroFrom = t + 1
+    if rem > 0 {
+        tail *= inv8
+        if from + full + 8 <= T {   // the whole vector fits in the row: its masked lanes are the zeros after t
+            store8(tail, a + full)
+            zeroFrom = from + full + 8
+        } else {
+            for l in 0..<rem { a[full + l] = tail[l] }
+        }
+    }
+    for z in zeroFrom..<max(zeroFrom, T) { a0[z] = 0 }
 }
 
 /// ds[0..<n] = scale · a ⊙ (da − Σ a·da): the softmax Jacobian applied to da.

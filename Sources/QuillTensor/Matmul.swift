@@ -27,10 +27,11 @@ public func matmulForward(_ out: FloatBuffer, _ inp: FloatBuffer, _ weight: Floa
 
 /// dinp (N, IC) += dout · weightᵀ;  dweight (IC, OC) += inpᵀ · dout;  dbias (OC) += Σ_rows dout.
 /// dinp may be nil when the input needs no gradient. overwriteInput: dinp = (not +=) dout · weightᵀ, which
-/// saves zeroing a fresh gradient buffer first.
+/// saves zeroing a fresh gradient buffer first; accumulateWeights false: the same for dweight and dbias.
 public func matmulBackward(_ dinp: FloatBuffer?, _ dweight: FloatBuffer, _ dbias: FloatBuffer?,
                            _ dout: FloatBuffer, _ inp: FloatBuffer, _ weight: FloatBuffer,
-                           rows N: Int, inChannels IC: Int, outChannels OC: Int, overwriteInput: Bool = false) {
+                           rows N: Int, inChannels IC: Int, outChannels OC: Int, overwriteInput: Bool = false,
+                           accumulateWeights: Bool = true) {
     precondition(dout.count >= N * OC && inp.count >= N * IC && dweight.count >= IC * OC, "matmulBackward: sizes")
     if let dinp {
         precondition(dinp.count >= N * IC)
@@ -38,9 +39,10 @@ public func matmulBackward(_ dinp: FloatBuffer?, _ dweight: FloatBuffer, _ dbias
                      dinp.ptr, ldc: IC, accumulate: !overwriteInput)
     }
     trainingGemm(.tn, M: IC, N: OC, K: N, inp.ptr, rs: 1, ks: IC, dout.ptr, ldb: OC, dweight.ptr, ldc: OC,
-                 accumulate: true)
+                 accumulate: accumulateWeights)
     if let dbias {
         precondition(dbias.count >= OC)
+        if !accumulateWeights { dbias.ptr.update(repeating: 0, count: OC) }
         columnSumAccumulate(dbias.ptr, dout.ptr, rows: N, cols: OC)
     }
 }
@@ -120,11 +122,14 @@ public func lmHeadForward(_ logits: FloatBuffer, _ inp: FloatBuffer, _ wte: Floa
     }
 }
 
-/// dinp (N, C) += dlogits · wte (= with overwriteInput);  dwte (V, C) += dlogitsᵀ · inp
+/// dinp (N, C) += dlogits · wte (= with overwriteInput);  dwte (V, C) += dlogitsᵀ · inp (= with accumulateWeights
+/// false)
 public func lmHeadBackward(_ dinp: FloatBuffer, _ dwte: FloatBuffer, _ dlogits: FloatBuffer, _ inp: FloatBuffer,
-                           _ wte: FloatBuffer, rows N: Int, C: Int, V: Int, overwriteInput: Bool = false) {
+                           _ wte: FloatBuffer, rows N: Int, C: Int, V: Int, overwriteInput: Bool = false,
+                           accumulateWeights: Bool = true) {
     precondition(dlogits.count >= N * V && dinp.count >= N * C && dwte.count >= V * C, "lmHeadBackward: sizes")
     trainingGemm(.nn, M: N, N: C, K: V, dlogits.ptr, rs: V, ks: 1, wte.ptr, ldb: C, dinp.ptr, ldc: C,
                  accumulate: !overwriteInput)
-    trainingGemm(.tn, M: V, N: C, K: N, dlogits.ptr, rs: 1, ks: V, inp.ptr, ldb: C, dwte.ptr, ldc: C, accumulate: true)
+    trainingGemm(.tn, M: V, N: C, K: N, dlogits.ptr, rs: 1, ks: V, inp.ptr, ldb: C, dwte.ptr, ldc: C,
+                 accumulate: accumulateWeights)
 }

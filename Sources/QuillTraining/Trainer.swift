@@ -361,17 +361,17 @@ public final class Trainer {
             let lr = schedule.rate(at: step)
             let accum = config.gradAccumSteps
             do {
-                // Gradients of grad_accum_steps micro-batches summed (backward accumulates), then averaged.
-                model.zeroGradients()
+                // Gradients of grad_accum_steps micro-batches summed (the first backward sets them, the others add),
+                // then averaged.
                 var lossSum: Float = 0
-                for _ in 0..<accum {
+                for micro in 0..<accum {
                     var batch = sampler.batch(from: split.train, B: B, T: T)
                     if ranks > 1 {
                         let rows = (rank * Bl * T)..<((rank + 1) * Bl * T)
                         batch = (Array(batch.x[rows]), Array(batch.y[rows]))
                     }
                     lossSum += try model.forward(inputs: batch.x, targets: batch.y, batchSize: Bl, sequenceLength: T) ?? .nan
-                    try model.backward()
+                    try model.backward(accumulate: micro > 0)
                 }
                 lastLoss = lossSum / Float(accum)
                 if accum > 1 { scale(model.gradients, by: 1 / Float(accum)) }
@@ -392,8 +392,9 @@ public final class Trainer {
                 interrupted = flags[1] > 0
                 timeUp = flags[2] > 0
             }
-            if config.gradClip > 0 { clipGradientNorm(model.gradients, maxNorm: config.gradClip) }
-            optimizer.update(params: model.parameters, grads: model.gradients, lr: lr)
+            // Clipping as clip_grad_norm_ would, with its factor applied inside the update (no pass of its own).
+            let clip = config.gradClip > 0 ? clipFactor(norm: gradientNorm(model.gradients), maxNorm: config.gradClip) : 1
+            optimizer.update(params: model.parameters, grads: model.gradients, lr: lr, gradScale: clip)
             step += 1
             record.steps = step
             record.tokensSeen += B * T * accum

@@ -66,15 +66,26 @@ struct TrainBench: ParsableCommand {
         let x = (0..<n).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(vocab)) }
         let y = (0..<n).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(vocab)) }
 
+        // Phase times of each timed step (forward; zero-grad and backward; clipping and AdamW), for the profile.
+        var phases: [[Double]] = [[], [], []]
+        var timing = false
         func step() throws {
+            let t0 = DispatchTime.now().uptimeNanoseconds
             try model.forward(inputs: x, targets: y, batchSize: batchSize, sequenceLength: blockSize)
-            model.zeroGradients()
-            try model.backward()
-            clipGradientNorm(model.gradients, maxNorm: 1.0, workers: workers)
-            opt.update(params: model.parameters, grads: model.gradients, lr: 1e-3)
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            try model.backward(accumulate: false)   // zero_grad(set_to_none=True), then backward
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            let clip = clipFactor(norm: gradientNorm(model.gradients, workers: workers), maxNorm: 1.0)
+            opt.update(params: model.parameters, grads: model.gradients, lr: 1e-3, gradScale: clip)
+            let t3 = DispatchTime.now().uptimeNanoseconds
+            if timing {
+                for (i, d) in [t1 - t0, t2 - t1, t3 - t2].enumerated() { phases[i].append(Double(d) / 1e6) }
+            }
         }
         for _ in 0..<warmup { try step() }
+        timing = true
         let times = try timedRuns(steps, step)
+        func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
         let med = times[times.count / 2]
         let params = model.parameterCount
         // torch_gpt.py's accounting: 6N per token for the dense layers + 12·L·C·T for attention (PaLM, app. B).
@@ -83,6 +94,8 @@ struct TrainBench: ParsableCommand {
             "mode": "train", "impl": "quill", "threads": workers, "params": params, "blas_core": BLASKernels.coreName,
             "small_gemm": smallGemmAvailable ? smallGemm : "not compiled",
             "step_ms_median": round2(med * 1e3), "step_ms_min": round2(times[0] * 1e3),
+            "forward_ms_median": round2(median(phases[0])), "backward_ms_median": round2(median(phases[1])),
+            "optimizer_ms_median": round2(median(phases[2])),
             "tokens_per_s": round1(Double(n) / med),
             "gflops_per_s": round2(flopsPerToken * Double(n) / med / 1e9),
             "peak_rss_mb": round1(peakRSSMegabytes()),

@@ -42,6 +42,34 @@ struct OptimizerTests {
         #expect(abs(again - 1) < 1e-4 && abs(g[0] - 1 / Float(1001).squareRoot()) < 1e-5)
     }
 
+    @Test("the clipping factor applied inside AdamW's update gives the same parameters as clipping first")
+    func clipInsideUpdate() {
+        var layout = ParameterLayout()
+        layout.append("w", [9, 11])   // 99 values: vector lanes and a scalar tail
+        layout.append("b", [5])
+        let n = layout.count
+        let p1 = allocateFloats(n), p2 = allocateFloats(n), g1 = allocateFloats(n), g2 = allocateFloats(n)
+        defer { for b in [p1, p2, g1, g2] { freeFloats(b) } }
+        var rng = SplitMix64(seed: 7)
+        for i in 0..<n { p1[i] = rng.nextGaussian(); p2[i] = p1[i] }
+        let a = AdamW(layout: layout, workers: 2), b = AdamW(layout: layout, workers: 2)
+        var clipped = 0
+        for step in 0..<4 {
+            // Norms of about 3, 6, 9, 12 against a limit of 5: the first step is left alone, the others clipped.
+            for i in 0..<n { g1[i] = Float(step + 1) * 0.3 * rng.nextGaussian(); g2[i] = g1[i] }
+            let norm = clipGradientNorm(g1, maxNorm: 5, workers: 2)
+            a.update(params: p1, grads: g1, lr: 0.01)
+            #expect(gradientNorm(g2, workers: 2) == norm)
+            let factor = clipFactor(norm: gradientNorm(g2, workers: 2), maxNorm: 5)
+            if factor < 1 { clipped += 1 }
+            b.update(params: p2, grads: g2, lr: 0.01, gradScale: factor)
+            for i in 0..<n { #expect(p1[i] == p2[i], "step \(step), index \(i)") }
+            for i in 0..<n { #expect(a.m[i] == b.m[i] && a.v[i] == b.v[i]) }
+        }
+        #expect(clipped == 3)
+        #expect(clipFactor(norm: .nan, maxNorm: 1) == 1 && clipFactor(norm: 0.5, maxNorm: 1) == 1)
+    }
+
     @Test("the schedule warms up linearly, decays along a cosine, then holds the minimum")
     func schedule() {
         let s = LearningRateSchedule(maxLR: 1e-3, minLR: 1e-4, warmupSteps: 10, decaySteps: 110)
