@@ -115,6 +115,31 @@ struct GPTTests {
         }
     }
 
+    @Test("backward without accumulating sets every gradient, whatever the block held, on one and two workers",
+          arguments: [1, 2])
+    func backwardOverwrites(workers: Int) throws {
+        // T = 6 of a block size of 9: wpe's rows past T get no gradient and must read zero, not what was there.
+        let c = GPTConfig(vocabSize: 13, blockSize: 9, nLayer: 2, nHead: 2, nEmbd: 16)
+        let m = try GPT(config: c, seed: 3, workers: workers)
+        let b = randomBatch(B: 4, T: 6, V: 13, seed: 4)
+        try m.forward(inputs: b.x, targets: b.y, batchSize: 4, sequenceLength: 6)
+        m.zeroGradients()
+        try m.backward()
+        let want = (0..<m.parameterCount).map { m.gradients[$0] }
+        for i in 0..<m.parameterCount { m.gradients[i] = Float(i % 7) - 3.5 }
+        try m.forward(inputs: b.x, targets: b.y, batchSize: 4, sequenceLength: 6)
+        try m.backward(accumulate: false)
+        var differ = 0
+        for i in 0..<m.parameterCount where m.gradients[i] != want[i] { differ += 1 }
+        #expect(differ == 0)
+        // And accumulating on top of it adds the same gradients again.
+        try m.forward(inputs: b.x, targets: b.y, batchSize: 4, sequenceLength: 6)
+        try m.backward(accumulate: true)
+        var worst: Float = 0
+        for i in 0..<m.parameterCount { worst = max(worst, abs(m.gradients[i] - 2 * want[i])) }
+        #expect(worst < 1e-6)
+    }
+
     @Test("one worker and two workers compute the same loss and gradients")
     func workerIndependence() throws {
         let c = GPTConfig(vocabSize: 13, blockSize: 9, nLayer: 2, nHead: 2, nEmbd: 16, dropout: 0.1)
