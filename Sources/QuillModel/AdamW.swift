@@ -26,17 +26,21 @@ public final class AdamW: @unchecked Sendable {
     public var step = 0
     private let workers: Int
 
+    /// m and v side by side in one block of at least 2 MB, offered to transparent huge pages.
+    private let block: FloatBuffer
+
     public init(layout: ParameterLayout, config: AdamWConfig = AdamWConfig(), workers: Int = Parallel.defaultWorkers) {
         self.layout = layout
         self.config = config
-        self.m = allocateFloats(layout.count)
-        self.v = allocateFloats(layout.count)
+        let n = layout.count
+        block = allocateHugeFloats(2 * n).block
+        self.m = block.slice(0, n)
+        self.v = block.slice(n, n)
         self.workers = max(1, workers)
     }
 
     deinit {
-        freeFloats(m)
-        freeFloats(v)
+        freeZeroedFloats(block)
     }
 
     /// One update of `params` from `grads` at learning rate lr (PyTorch's AdamW: decay, then the Adam step).

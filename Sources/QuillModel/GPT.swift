@@ -38,6 +38,8 @@ public final class GPT: LanguageModel, @unchecked Sendable {
     private var segmentStarts: TokenBuffer
     private var segmentPositions: TokenBuffer
     private var lastPass: (hasTargets: Bool, validTargets: Int, mask: DropoutMask?)? = nil
+    /// The blocks (on huge pages) that `parameters` and `gradients` start.
+    private let parameterBlock: FloatBuffer, gradientBlock: FloatBuffer
 
     /// Builds the model with GPT-2's initialisation from `seed`. `workers` caps the threads (default: all cores).
     public init(config: GPTConfig, seed: UInt64 = 1337, workers: Int = Parallel.defaultWorkers) throws(ModelError) {
@@ -45,8 +47,8 @@ public final class GPT: LanguageModel, @unchecked Sendable {
         Parallel.configureBLAS()
         self.config = config
         self.layout = GPT.layout(for: config)
-        self.parameters = allocateFloats(layout.count)
-        self.gradients = allocateFloats(layout.count)
+        (self.parameters, parameterBlock) = allocateHugeFloats(layout.count)
+        (self.gradients, gradientBlock) = allocateHugeFloats(layout.count)
         self.weights = Weights(layout: layout, config: config, block: parameters)
         self.dropoutSeed = seed ^ 0x5DEE_CE66_D1CE_F00D
         self.workerLimit = max(1, workers)
@@ -65,8 +67,8 @@ public final class GPT: LanguageModel, @unchecked Sendable {
     }
 
     deinit {
-        freeFloats(parameters)
-        freeFloats(gradients)
+        freeZeroedFloats(parameterBlock)
+        freeZeroedFloats(gradientBlock)
         if let positions { freeFloats(positions) }
         inputs.deallocate()
         targets.deallocate()
@@ -327,6 +329,7 @@ final class Worker: @unchecked Sendable {
     var acts: Activations
     /// Gradient block of this worker (nil for worker 0, which writes into the model's gradients).
     let grads: FloatBuffer?
+    private let gradBlock: FloatBuffer?
     let gradWeights: GPT.Weights?
     var lossSum = 0.0
 
@@ -340,7 +343,7 @@ final class Worker: @unchecked Sendable {
         self.attentionThreads = attentionThreads
         let B = samples.count, C = c.nEmbd, N = B * T, V = c.vocabSize, NH = c.nHead
         let scratchCount = attentionThreads * attentionScratchCount(T: T, headSize: c.headSize)
-        (acts, block) = carveFloats { a in
+        (acts, block) = carveFloats(hugePages: true) { a in
             Activations(
                 encoded: a.take(N * C),
                 layers: (0..<c.nLayer).map { _ in
@@ -355,18 +358,20 @@ final class Worker: @unchecked Sendable {
                 dbigA: a.take(4 * N * C), dbigB: a.take(4 * N * C), attnScratch: a.take(scratchCount))
         }
         if ownGradients {
-            let g = allocateFloats(layout.count)
+            let (g, gb) = allocateHugeFloats(layout.count)
             grads = g
+            gradBlock = gb
             gradWeights = GPT.Weights(layout: layout, config: c, block: g)
         } else {
             grads = nil
+            gradBlock = nil
             gradWeights = nil
         }
     }
 
     deinit {
-        freeFloats(block)
-        if let grads { freeFloats(grads) }
+        freeZeroedFloats(block)
+        if let gradBlock { freeZeroedFloats(gradBlock) }
     }
 
     var bytes: Int { (block.count + (grads?.count ?? 0)) * MemoryLayout<Float>.size }
