@@ -29,7 +29,7 @@ for r in $(seq "$rounds"); do
   while read -r name flags; do
     read -r qt qs qm <<<"$(run "$qb" train $flags)"
     read -r tt ts tm <<<"$(run "$py" ../shared/bench/torch_gpt.py train $flags)"
-    python3 -c "import sys; q,t,qs,ts,qm,tm=map(float,sys.argv[2:]); print(f'| {sys.argv[1]} | {q:.0f} | {t:.0f} | {q/t:.2f}× | {qs:.0f} | {ts:.0f} | {qm/1024:.0f} | {tm/1024:.0f} |')" \
+    python3 -c "import sys; q,t,qs,ts,qm,tm=map(float,sys.argv[2:]); print(f'| {sys.argv[1]} | {q:.0f} | {t:.0f} | {q/t:.3f}× | {qs:.0f} | {ts:.0f} | {qm/1024:.0f} | {tm/1024:.0f} |')" \
       "$name" "$qt" "$tt" "$qs" "$ts" "$qm" "$tm"
   done <<<"$configs"
 done
