@@ -104,6 +104,9 @@ public final class GPT: LanguageModel, @unchecked Sendable {
         return l
     }
 
+    /// Whether a layout name is a LayerNorm's gain or bias (ln_1, ln_2 of a block, or ln_f).
+    static func isLayerNorm(_ name: String) -> Bool { name.hasPrefix("ln_") || name.contains(".ln_") }
+
     /// GPT-2's initialisation: N(0, 0.02) weights, residual projections scaled by 1/√(2·n_layer), zero biases,
     /// LayerNorm gains one. Tensors are drawn in layout order from one SplitMix64 stream.
     public func initialise(seed: UInt64) {
@@ -113,7 +116,7 @@ public final class GPT: LanguageModel, @unchecked Sendable {
             let p = parameters.slice(t.offset, t.count)
             if t.name.hasSuffix(".bias") {
                 zero(p)
-            } else if t.name.hasPrefix("ln_") || t.name.contains(".ln_") {
+            } else if GPT.isLayerNorm(t.name) {
                 p.update(repeating: 1)
             } else {
                 let std: Float = t.name.hasSuffix("c_proj.weight") ? residualStd : 0.02
@@ -430,7 +433,7 @@ final class Worker: @unchecked Sendable {
         if !accumulate {
             // What collects sums over rows or positions starts from zero; the products overwrite the rest.
             let block = grads ?? model.gradients
-            for t in model.layout.tensors where t.name == "wpe.weight" || t.name.hasPrefix("ln_") || t.name.contains(".ln_") {
+            for t in model.layout.tensors where t.name == "wpe.weight" || GPT.isLayerNorm(t.name) {
                 zero(block.slice(t.offset, t.count))
             }
         }

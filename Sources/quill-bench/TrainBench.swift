@@ -66,7 +66,7 @@ struct TrainBench: ParsableCommand {
         let x = (0..<n).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(vocab)) }
         let y = (0..<n).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(vocab)) }
 
-        // Phase times of each timed step (forward; zero-grad and backward; clipping and AdamW), for the profile.
+        // Phase times of each timed step (forward; backward; clipping and AdamW), for the profile.
         var phases: [[Double]] = [[], [], []]
         var timing = false
         func step() throws {
