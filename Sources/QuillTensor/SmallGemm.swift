@@ -6,7 +6,9 @@
 // place at a power-of-two stride, B rows map to a few L1 sets (measured: 54 against 81 GFLOP/s for dinp = dout · Wᵀ at
 // 256 × 64 × 192). A is read in place when row-major; Aᵀ (dW = inpᵀ · dout) is copied 6 rows at a time into k-major
 // tiles, as are the last rows past a multiple of 6.
-// AVX-512 only: AVX2 has 16 registers, and OpenBLAS runs the products.
+// AVX2 (16 registers): tiles of 6 × 16 over slabs of K × 16, 12 ymm accumulators, the shape of OpenBLAS's own Haswell
+// kernel. On an AVX2 Zen 3 they ran the forward and dinp = dout · Wᵀ at 83–89 GFLOP/s against OpenBLAS's 60–75 (best
+// of 201 runs), and lost dW = inpᵀ · dout (63–76 against 78–81), which stays on OpenBLAS there.
 //
 //   C (M, N) = or += A (M, K) · B (K, N)
 //   A[i, k] = a[i·rs + k·ks]: rs = lda, ks = 1 for A itself; rs = 1, ks = lda for Aᵀ stored (dW = inpᵀ · dout)
@@ -18,9 +20,9 @@
 import CBLAS
 import CQuillKernels
 
-/// Which of the training step's products take `smallGemm` (AVX-512 builds; OpenBLAS runs the others):
+/// Which of the training step's products may take `smallGemm` (OpenBLAS runs the others):
 /// nn the forward (inp · W, and the head's dlogits · wte), nt dinp = dout · Wᵀ (and the head's inp · wteᵀ),
-/// tn dW += inpᵀ · dout.
+/// tn dW += inpᵀ · dout (AVX-512 builds only).
 public struct SmallGemmProducts: OptionSet, Sendable {
     public let rawValue: Int
     public init(rawValue: Int) { self.rawValue = rawValue }
@@ -37,12 +39,16 @@ public nonisolated(unsafe) var smallGemmProducts: SmallGemmProducts = .all
 /// layers) keep OpenBLAS, whose packing pays for itself there.
 public nonisolated(unsafe) var smallGemmMaximumWork = 1 << 27
 
-/// True where smallGemm is compiled with its AVX-512 tiles.
-public var smallGemmAvailable: Bool {
+/// True where smallGemm is compiled with its own tiles (AVX-512's 6 × 64, or AVX2's 6 × 16); every x86-64 build
+/// here has one of the two.
+public var smallGemmAvailable: Bool { true }
+
+/// The register tile smallGemm is compiled with, for reports.
+public var smallGemmTile: String {
     #if QUILL_AVX512
-    true
+    "6x64 (AVX-512)"
     #else
-    false
+    "6x16 (AVX2)"
     #endif
 }
 
@@ -60,7 +66,13 @@ func useSmallGemm(_ kind: SmallGemmProducts, _ M: Int, _ N: Int, _ K: Int,
         && M * N * K <= smallGemmMaximumWork
         && blasThreads == 1
     #else
-    false
+    // 16-column slabs: at most an eighth of the columns may be the zero padding of a ragged last slab. dW = inpᵀ ·
+    // dout stays on OpenBLAS, which ran it faster than these tiles at every shape of config N (best of 201 runs: 78–81
+    // against 63–76 GFLOP/s at 64 × 192 × 256, 256 × 64 × 256, 64 × 64 × 256), where they beat it on the forward and
+    // on dinp = dout · Wᵀ (83–89 against 60–75 GFLOP/s).
+    kind != .tn && smallGemmProducts.contains(kind) && M >= 24 && N >= 16 && ((16 - N % 16) % 16) * 8 <= N
+        && M * N * K <= smallGemmMaximumWork
+        && blasThreads == 1
     #endif
 }
 
@@ -111,7 +123,7 @@ public func smallGemm(M: Int, N: Int, K: Int,
                 // The first k block sets C (or adds to it, when asked); the later ones add.
                 let add = accumulate || k0 > 0
                 let blockBias = k0 == 0 ? bias : nil
-                packB(bpack, b, ldb: ldb, transposed: transposedB, K: kLen, k0: k0, j0: jc, width: width)
+                packB(bpack, b, ldb: ldb, transposed: transposedB, K: kLen, k0: k0, j0: jc, width: width, slab: 64)
                 var i = 0
                 while i < M {
                     let rows = min(6, M - i)
@@ -148,8 +160,63 @@ public func smallGemm(M: Int, N: Int, K: Int,
         }
     }
     #else
-    blasGemm(M: M, N: N, K: K, a, rs: rs, ks: ks, b, ldb: ldb, transposedB: transposedB, c, ldc: ldc,
-             accumulate: accumulate, bias: bias)
+    // AVX2: 16 registers. Tiles of 6 rows × 16 columns: 12 accumulators, 2 loads of B and 6 broadcasts of A per 12
+    // FMAs (15 registers). B is packed into slabs of K × 16 (one 64-byte line per k); each slab (4 KB at K = 64) stays
+    // in L1 while the row tiles of a block of A (at most 256 KB, in L2) walk it.
+    let kc = K <= 256 ? K : 128
+    let mc = max(6, (65_536 / kc) / 6 * 6)
+    let nc = max(16, min((N + 15) / 16 * 16, (131_072 / kc) / 16 * 16))
+    let tiles = (M + 5) / 6, packedTiles = rs == 1 ? tiles : 1
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: kc * nc + packedTiles * 8 * K + 6 * 16 + 16) { scratch in
+        let base = UInt(bitPattern: scratch.baseAddress!)
+        let bpack = UnsafeMutablePointer<Float>(bitPattern: (base + 63) & ~63)!
+        let apack = bpack + kc * nc, spill = apack + packedTiles * 8 * K
+        if rs == 1 {
+            packTransposedA(apack, a, ks: ks, K: K, M: M)
+        } else if M % 6 != 0 {
+            packRows(apack, a + (M - M % 6) * rs, rs: rs, K: K, rows: M % 6)
+        }
+        var jc = 0
+        while jc < N {
+            let width = min(nc, N - jc)
+            let slabs = (width + 15) / 16
+            var k0 = 0
+            while k0 < K {
+                let kLen = min(kc, K - k0)
+                let add = accumulate || k0 > 0
+                let blockBias = k0 == 0 ? bias : nil
+                packB(bpack, b, ldb: ldb, transposed: transposedB, K: kLen, k0: k0, j0: jc, width: width, slab: 16)
+                var ic = 0
+                while ic < M {
+                  let icEnd = min(M, ic + mc)
+                  for s in 0..<slabs {
+                    let cols = min(16, width - 16 * s), bs = UnsafePointer(bpack + s * 16 * kLen)
+                    let slabBias = blockBias.map { $0 + jc + 16 * s }
+                    var i = ic
+                    while i < icEnd {
+                        let rows = min(6, M - i)
+                        let edge = rows < 6 || cols < 16
+                        let out = c + i * ldc + jc + 16 * s
+                        let dst = edge ? spill : out, ld = edge ? 16 : ldc, acc = add && !edge
+                        if ks == 1 && rows == 6 {
+                            gemmTile6x16(K: kLen, a + i * rs + k0, rs: rs, ks: 1, bs, bStride: 16, dst, ldc: ld,
+                                         accumulate: acc, bias: edge ? nil : slabBias)
+                        } else {
+                            let tileA = UnsafePointer(rs == 1 ? apack + (i / 6) * 8 * K + k0 * 8 : apack + k0 * 8)
+                            gemmTile6x16(K: kLen, tileA, rs: 1, ks: 8, bs, bStride: 16, dst, ldc: ld, accumulate: acc,
+                                         bias: edge ? nil : slabBias)
+                        }
+                        if edge { copySpill(spill, ld: 16, rows: rows, cols: cols, out, ldc: ldc, add: add, bias: slabBias) }
+                        i += 6
+                    }
+                  }
+                  ic = icEnd
+                }
+                k0 += kLen
+            }
+            jc += width
+        }
+    }
     #endif
 }
 
@@ -180,33 +247,31 @@ func blasGemm(M: Int, N: Int, K: Int, _ a: UnsafePointer<Float>, rs: Int, ks: In
                 Int32(ks == 1 ? rs : ks), b, Int32(ldb), accumulate || bias != nil ? 1 : 0, c, Int32(ldc))
 }
 
-#if QUILL_AVX512
-/// Rows k0 ..< k0 + K and columns j0 ..< j0 + width of B into slabs of K × 64, slab after slab:
-/// bpack[s·64·K + k·64 + jj] = B[k0 + k, j0 + 64s + jj], zero past width.
+/// Rows k0 ..< k0 + K and columns j0 ..< j0 + width of B into slabs of K × `slab` columns (64 or 16), slab after
+/// slab: bpack[s·slab·K + k·slab + jj] = B[k0 + k, j0 + slab·s + jj], zero past width.
 @inline(__always)
 private func packB(_ bpack: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, transposed: Bool,
-                   K: Int, k0: Int, j0: Int, width: Int) {
-    let slabs = (width + 63) / 64
+                   K: Int, k0: Int, j0: Int, width: Int, slab: Int) {
+    let slabs = (width + slab - 1) / slab
     for s in 0..<slabs {
-        let cols = min(64, width - 64 * s), dst = bpack + s * 64 * K, jb = j0 + 64 * s
+        let cols = min(slab, width - slab * s), dst = bpack + s * slab * K, jb = j0 + slab * s
         if !transposed {
-            if cols == 64 {
+            if cols == slab {
                 for k in 0..<K {
-                    let src = b + (k0 + k) * ldb + jb, d = dst + k * 64
-                    store16(load16(src), d); store16(load16(src + 16), d + 16)
-                    store16(load16(src + 32), d + 32); store16(load16(src + 48), d + 48)
+                    let src = b + (k0 + k) * ldb + jb, d = dst + k * slab
+                    for g in stride(from: 0, to: slab, by: 16) { store16(load16(src + g), d + g) }
                 }
             } else {
                 for k in 0..<K {
-                    let d = dst + k * 64
+                    let d = dst + k * slab
                     d.update(from: b + (k0 + k) * ldb + jb, count: cols)
-                    (d + cols).update(repeating: 0, count: 64 - cols)
+                    (d + cols).update(repeating: 0, count: slab - cols)
                 }
             }
         } else {
             // B[k, j] = b[j·ldb + k]: the slab is the transpose of `cols` stored rows (8 × 8 register blocks).
-            quill_transpose_f32(b + jb * ldb + k0, ldb, Int32(cols), Int32(K), dst, 64)
-            if cols < 64 { for k in 0..<K { (dst + k * 64 + cols).update(repeating: 0, count: 64 - cols) } }
+            quill_transpose_f32(b + jb * ldb + k0, ldb, Int32(cols), Int32(K), dst, slab)
+            if cols < slab { for k in 0..<K { (dst + k * slab + cols).update(repeating: 0, count: slab - cols) } }
         }
     }
 }
@@ -241,6 +306,7 @@ private func packRows(_ apack: UnsafeMutablePointer<Float>, _ a: UnsafePointer<F
     }
 }
 
+#if QUILL_AVX512
 /// The 1 to 48 columns of a last slab, 16 at a time (6 × 16 tiles, through the spill buffer at ragged edges).
 @inline(never)
 private func narrowSlab(K: Int, _ a: UnsafePointer<Float>, rs: Int, inPlace: Bool, _ apack: UnsafePointer<Float>,
@@ -253,14 +319,16 @@ private func narrowSlab(K: Int, _ a: UnsafePointer<Float>, rs: Int, inPlace: Boo
         let dst = edge ? spill : out + g, ld = edge ? 16 : ldc, acc = accumulate && !edge
         let groupBias = bias.map { $0 + g }
         if inPlace {
-            gemmTile6x16(K: K, a, rs: rs, ks: 1, b + g, dst, ldc: ld, accumulate: acc, bias: edge ? nil : groupBias)
+            gemmTile6x16(K: K, a, rs: rs, ks: 1, b + g, bStride: 64, dst, ldc: ld, accumulate: acc, bias: edge ? nil : groupBias)
         } else {
-            gemmTile6x16(K: K, apack, rs: 1, ks: 8, b + g, dst, ldc: ld, accumulate: acc, bias: edge ? nil : groupBias)
+            gemmTile6x16(K: K, apack, rs: 1, ks: 8, b + g, bStride: 64, dst, ldc: ld, accumulate: acc, bias: edge ? nil : groupBias)
         }
         if edge { copySpill(spill, ld: 16, rows: rows, cols: w, out + g, ldc: ldc, add: accumulate, bias: groupBias) }
         g += 16
     }
 }
+
+#endif
 
 /// The real rows and columns of a tile computed into the spill buffer: out = (out if add, else bias, else 0) + v.
 @inline(never)
@@ -272,9 +340,9 @@ private func copySpill(_ spill: UnsafeMutablePointer<Float>, ld: Int, rows: Int,
     }
 }
 
-/// 6 rows × 16 columns of a packed slab (row stride 64): 6 accumulators.
+/// 6 rows × 16 columns of a packed slab (row stride bStride): 6 accumulators (12 ymm registers on AVX2).
 @inline(__always)
-private func gemmTile6x16(K: Int, _ a: UnsafePointer<Float>, rs: Int, ks: Int, _ b: UnsafePointer<Float>,
+private func gemmTile6x16(K: Int, _ a: UnsafePointer<Float>, rs: Int, ks: Int, _ b: UnsafePointer<Float>, bStride: Int,
                           _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>?) {
     let a0 = a, a1 = a + rs, a2 = a + 2 * rs, a3 = a + 3 * rs, a4 = a + 4 * rs, a5 = a + 5 * rs
     var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x(), c4 = Float16x(), c5 = Float16x()
@@ -287,15 +355,29 @@ private func gemmTile6x16(K: Int, _ a: UnsafePointer<Float>, rs: Int, ks: Int, _
         c3 = c3.addingProduct(Float16x(repeating: a3[o]), w)
         c4 = c4.addingProduct(Float16x(repeating: a4[o]), w)
         c5 = c5.addingProduct(Float16x(repeating: a5[o]), w)
-        bp += 64
+        bp += bStride
         o += ks
     }
-    for (r, v) in [c0, c1, c2, c3, c4, c5].enumerated() {
-        let p = c + r * ldc
-        store16(accumulate ? v + load16(p) : bias.map { v + load16($0) } ?? v, p)
+    storeRow16(c0, c, accumulate: accumulate, bias: bias)
+    storeRow16(c1, c + ldc, accumulate: accumulate, bias: bias)
+    storeRow16(c2, c + 2 * ldc, accumulate: accumulate, bias: bias)
+    storeRow16(c3, c + 3 * ldc, accumulate: accumulate, bias: bias)
+    storeRow16(c4, c + 4 * ldc, accumulate: accumulate, bias: bias)
+    storeRow16(c5, c + 5 * ldc, accumulate: accumulate, bias: bias)
+}
+
+@inline(__always)
+private func storeRow16(_ v: Float16x, _ c: UnsafeMutablePointer<Float>, accumulate: Bool, bias: UnsafePointer<Float>?) {
+    if accumulate {
+        store16(v + load16(c), c)
+    } else if let bias {
+        store16(v + load16(bias), c)
+    } else {
+        store16(v, c)
     }
 }
 
+#if QUILL_AVX512
 /// 6 rows × 64 columns, A[r, k] = a[r·rs + k·ks] (in place, or packed with rs = 1, ks = 8) and B a packed slab of
 /// 64 floats per k: 24 accumulators, 4 loads of B and 6 broadcasts of A per 24 FMAs.
 @inline(__always)
