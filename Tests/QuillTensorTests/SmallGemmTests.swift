@@ -1,5 +1,5 @@
 // smallGemm (SmallGemm.swift) against a naive triple loop in double, in the three shapes the training step uses it
-// in, on ragged sizes: rows past a multiple of 6, columns in a narrow last slab, k past one 128-block, strided C.
+// in, on ragged sizes: rows past a multiple of 6, columns in a narrow last slab, k past one 128-block, rows past one block of A, strided C.
 // And the C transpose it packs with, and the training products routed through it, against their twins.
 import CQuillKernels
 @testable import QuillTensor
@@ -27,9 +27,10 @@ struct SmallGemmTests {
         return out
     }
 
+    // (1100, 20, 64): more rows than one block of A on AVX2 (1,024 rows at K = 64), so a second block is packed.
     @Test("smallGemm equals the triple loop in every form, setting, adding a bias or accumulating, on ragged shapes",
           arguments: [(1, 1, 1), (5, 17, 3), (6, 64, 64), (7, 65, 129), (12, 128, 1), (13, 130, 300), (70, 33, 129),
-                      (25, 200, 257), (256, 192, 64)])
+                      (25, 200, 257), (256, 192, 64), (1100, 20, 64)])
     func matchesTripleLoop(shape: (Int, Int, Int)) {
         let (M, N, K) = shape
         let ldc = N + 3   // C rows wider than N: nothing past column N may be written

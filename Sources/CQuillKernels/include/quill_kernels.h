@@ -35,4 +35,8 @@ void quill_head_dot_f32(const float *x, int rows, int C, const float *wte, long 
 /// dst[j·ldd + i] = src[i·lds + j] for i < rows, j < cols (8 × 8 blocks on AVX; compiled everywhere).
 void quill_transpose_f32(const float *src, long lds, int rows, int cols, float *dst, long ldd);
 
+/// Asks for the cache line at p, to be written (prefetchw where the CPU has it): smallGemm's AVX2 tiles call it on
+/// their rows of C before the k loop, so that C's lines, read back when a tile adds to them, arrive while it computes.
+static inline void quill_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
+
 #endif
