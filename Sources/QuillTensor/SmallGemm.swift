@@ -1,14 +1,14 @@
 // A matrix product for the training step's small products (config N: 256 × 64 × 192 and the like), where
-// OpenBLAS's sgemm runs at 55–80 GFLOP/s a core. Register tiles of 6 rows × 64 columns: 24 zmm accumulators, 4 loads
+// OpenBLAS's sgemm runs at 55–80 GFLOP/s a core. AVX-512: tiles of 6 rows × 64 columns: 24 zmm accumulators, 4 loads
 // of B and 6 broadcasts of A per 24 FMAs (29 of the 32 registers). On this machine kind that tile reaches 100–108
 // GFLOP/s where an 8 × 32 tile (10 loads per 16 FMAs) stops at 80–89. B is first copied into slabs of K × 64 (zero past
 // N), once per column block, which costs 1/64 of its loads and keeps every k's row of B in the same two lines: read in
 // place at a power-of-two stride, B rows map to a few L1 sets (measured: 54 against 81 GFLOP/s for dinp = dout · Wᵀ at
 // 256 × 64 × 192). A is read in place when row-major; Aᵀ (dW = inpᵀ · dout) is copied 6 rows at a time into k-major
 // tiles, as are the last rows past a multiple of 6.
-// AVX2 (16 registers): tiles of 6 × 16 over slabs of K × 16, 12 ymm accumulators, the shape of OpenBLAS's own Haswell
-// kernel. On an AVX2 Zen 3 they ran the forward and dinp = dout · Wᵀ at 83–89 GFLOP/s against OpenBLAS's 60–75 (best
-// of 201 runs), and lost dW = inpᵀ · dout (63–76 against 78–81), which stays on OpenBLAS there.
+// The AVX-512 figures are from an AVX-512 Zen 4. AVX2 (16 registers): tiles of 6 × 16 over slabs of K × 16, 12 ymm
+// accumulators and 3 registers for loads, with A packed block by block once it is larger than one block, and each
+// tile's rows of C prefetched (see useSmallGemm for what they measured on an AVX2 Zen 3).
 //
 //   C (M, N) = or += A (M, K) · B (K, N)
 //   A[i, k] = a[i·rs + k·ks]: rs = lda, ks = 1 for A itself; rs = 1, ks = lda for Aᵀ stored (dW = inpᵀ · dout)
@@ -22,7 +22,7 @@ import CQuillKernels
 
 /// Which of the training step's products may take `smallGemm` (OpenBLAS runs the others):
 /// nn the forward (inp · W, and the head's dlogits · wte), nt dinp = dout · Wᵀ (and the head's inp · wteᵀ),
-/// tn dW += inpᵀ · dout (AVX-512 builds only).
+/// tn dW += inpᵀ · dout.
 public struct SmallGemmProducts: OptionSet, Sendable {
     public let rawValue: Int
     public init(rawValue: Int) { self.rawValue = rawValue }
@@ -66,11 +66,12 @@ func useSmallGemm(_ kind: SmallGemmProducts, _ M: Int, _ N: Int, _ K: Int,
         && M * N * K <= smallGemmMaximumWork
         && blasThreads == 1
     #else
-    // 16-column slabs: at most an eighth of the columns may be the zero padding of a ragged last slab. dW = inpᵀ ·
-    // dout stays on OpenBLAS, which ran it faster than these tiles at every shape of config N (best of 201 runs: 78–81
-    // against 63–76 GFLOP/s at 64 × 192 × 256, 256 × 64 × 256, 64 × 64 × 256), where they beat it on the forward and
-    // on dinp = dout · Wᵀ (83–89 against 60–75 GFLOP/s).
-    kind != .tn && smallGemmProducts.contains(kind) && M >= 24 && N >= 16 && ((16 - N % 16) % 16) * 8 <= N
+    // 16-column slabs: at most an eighth of the columns may be the zero padding of a ragged last slab. Alone, the tiles
+    // beat OpenBLAS on the forward and on dinp = dout · Wᵀ (best of 101 runs: 84–88 against 61–64 GFLOP/s at
+    // 256 × 192 × 64 and 256 × 64 × 192) and lost on dW = inpᵀ · dout (60–79 against 69–83 at 64 × 192 × 256,
+    // 256 × 64 × 256); inside config N's step, with dW on the tiles too, the backward was 2–5% faster in five of six
+    // alternating pairs, so all three take them (BENCHMARKS.md).
+    smallGemmProducts.contains(kind) && M >= 24 && N >= 16 && ((16 - N % 16) % 16) * 8 <= N
         && M * N * K <= smallGemmMaximumWork
         && blasThreads == 1
     #endif
@@ -178,7 +179,7 @@ public func smallGemm(M: Int, N: Int, K: Int,
         if blockPack {
             // packed block by block below
         } else if rs == 1 {
-            packTransposedA(apack, a, ks: ks, K: K, M: M)
+            packTransposedABlocked(apack, a, ks: ks, K: K, M: M)
         } else if M % 6 != 0 {
             packRows(apack, a + (M - M % 6) * rs, rs: rs, K: K, rows: M % 6)
         }
@@ -312,6 +313,31 @@ private func packTransposedA(_ apack: UnsafeMutablePointer<Float>, _ a: UnsafePo
 }
 
 #if !QUILL_AVX512
+/// packTransposedA's layout, 16 k at a time over every tile: the 16 rows of Aᵀ (16 · M floats) stay in L1 while each
+/// tile takes its 16 × 8 floats. Tile by tile, the reads walk K rows at a stride of ks floats, which for a
+/// power-of-two ks map to a few L1 sets: 13% of dW = inpᵀ · dout at 256 × 64 × 256 on a Zen 3.
+@inline(__always)
+private func packTransposedABlocked(_ apack: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, ks: Int, K: Int,
+                                    M: Int) {
+    let tiles = (M + 5) / 6
+    var k0 = 0
+    while k0 < K {
+        let k1 = min(K, k0 + 16)
+        for t in 0..<tiles {
+            var d = apack + t * 8 * K + k0 * 8, src = a + k0 * ks + 6 * t
+            if 6 * t + 8 <= M {
+                for _ in k0..<k1 { store8(load8(src), d); src += ks; d += 8 }
+            } else {   // the last one or two tiles: no 8-float read past row M
+                for _ in k0..<k1 {
+                    for r in 0..<8 { d[r] = r < 6 && 6 * t + r < M ? src[r] : 0 }
+                    src += ks; d += 8
+                }
+            }
+        }
+        k0 = k1
+    }
+}
+
 /// Rows from ..< to and columns k0 ..< k0 + K of row-major A (row stride rs) into k-major tiles of 6 rows:
 /// apack[t·8K + k·8 + r] = A[from + 6t + r, k0 + k] for r < 6 (lanes 6 and 7 hold whatever the transpose left).
 /// Tiles with 8 rows of A below their start go through the 8 × 8 transposes; the last ones, row by row.

@@ -21,7 +21,7 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Worker threads (default: all cores, or QUILL_THREADS).") var threads: Int?
     @Option(help: "Dropout probability.") var dropout: Float = 0
     @Option(name: .customLong("small-gemm"),
-            help: "Products on Quill's own tiles instead of OpenBLAS: all, none, or a list of nn, nt, tn (AVX-512 builds).")
+            help: "Products on Quill's own tiles instead of OpenBLAS: all, none, or a list of nn, nt, tn.")
     var smallGemm = "all"
     @Option(name: .customLong("small-gemm-max-work"), help: "Largest product (M·N·K) on Quill's tiles.")
     var smallGemmMaxWork: Int?
