@@ -195,39 +195,41 @@ public func smallGemm(M: Int, N: Int, K: Int,
                 packB(bpack, b, ldb: ldb, transposed: transposedB, K: kLen, k0: k0, j0: jc, width: width, slab: 16)
                 var ic = 0
                 while ic < M {
-                  let icEnd = min(M, ic + mc)
-                  if blockPack { packRowBlock(apack, a, rs: rs, k0: k0, K: kLen, from: ic, to: icEnd, M: M) }
-                  for s in 0..<slabs {
-                    let cols = min(16, width - 16 * s), bs = UnsafePointer(bpack + s * 16 * kLen)
-                    let slabBias = blockBias.map { $0 + jc + 16 * s }
-                    var i = ic
-                    while i < icEnd {
-                        let rows = min(6, M - i)
-                        let edge = rows < 6 || cols < 16
-                        let out = c + i * ldc + jc + 16 * s
-                        let dst = edge ? spill : out, ld = edge ? 16 : ldc, acc = add && !edge
-                        if !edge {
-                            // A row of the tile's C may straddle two lines.
-                            for r in 0..<6 {
-                                quill_prefetch_write(out + r * ldc); quill_prefetch_write(out + r * ldc + 15)
+                    let icEnd = min(M, ic + mc)
+                    if blockPack { packRowBlock(apack, a, rs: rs, k0: k0, K: kLen, from: ic, to: icEnd, M: M) }
+                    for s in 0..<slabs {
+                        let cols = min(16, width - 16 * s), bs = UnsafePointer(bpack + s * 16 * kLen)
+                        let slabBias = blockBias.map { $0 + jc + 16 * s }
+                        var i = ic
+                        while i < icEnd {
+                            let rows = min(6, M - i)
+                            let edge = rows < 6 || cols < 16
+                            let out = c + i * ldc + jc + 16 * s
+                            let dst = edge ? spill : out, ld = edge ? 16 : ldc, acc = add && !edge
+                            if !edge {
+                                // A row of the tile's C may straddle two lines.
+                                for r in 0..<6 {
+                                    quill_prefetch_write(out + r * ldc); quill_prefetch_write(out + r * ldc + 15)
+                                }
                             }
+                            if blockPack {
+                                gemmTile6x16(K: kLen, apack + (i - ic) / 6 * 8 * kLen, rs: 1, ks: 8, bs, bStride: 16,
+                                             dst, ldc: ld, accumulate: acc, bias: edge ? nil : slabBias)
+                            } else if ks == 1 && rows == 6 {
+                                gemmTile6x16(K: kLen, a + i * rs + k0, rs: rs, ks: 1, bs, bStride: 16, dst, ldc: ld,
+                                             accumulate: acc, bias: edge ? nil : slabBias)
+                            } else {
+                                let tileA = UnsafePointer(rs == 1 ? apack + (i / 6) * 8 * K + k0 * 8 : apack + k0 * 8)
+                                gemmTile6x16(K: kLen, tileA, rs: 1, ks: 8, bs, bStride: 16, dst, ldc: ld,
+                                             accumulate: acc, bias: edge ? nil : slabBias)
+                            }
+                            if edge {
+                                copySpill(spill, ld: 16, rows: rows, cols: cols, out, ldc: ldc, add: add, bias: slabBias)
+                            }
+                            i += 6
                         }
-                        if blockPack {
-                            gemmTile6x16(K: kLen, apack + (i - ic) / 6 * 8 * kLen, rs: 1, ks: 8, bs, bStride: 16, dst,
-                                         ldc: ld, accumulate: acc, bias: edge ? nil : slabBias)
-                        } else if ks == 1 && rows == 6 {
-                            gemmTile6x16(K: kLen, a + i * rs + k0, rs: rs, ks: 1, bs, bStride: 16, dst, ldc: ld,
-                                         accumulate: acc, bias: edge ? nil : slabBias)
-                        } else {
-                            let tileA = UnsafePointer(rs == 1 ? apack + (i / 6) * 8 * K + k0 * 8 : apack + k0 * 8)
-                            gemmTile6x16(K: kLen, tileA, rs: 1, ks: 8, bs, bStride: 16, dst, ldc: ld, accumulate: acc,
-                                         bias: edge ? nil : slabBias)
-                        }
-                        if edge { copySpill(spill, ld: 16, rows: rows, cols: cols, out, ldc: ldc, add: add, bias: slabBias) }
-                        i += 6
                     }
-                  }
-                  ic = icEnd
+                    ic = icEnd
                 }
                 k0 += kLen
             }

@@ -1,7 +1,8 @@
 // quill-bench gemm: one training-step product, C (M, N) = A · B, two ways on one thread: OpenBLAS sgemm (what
 // matmulForward/Backward ran before smallGemm) and smallGemm (register tiles: 6 × 64 in AVX-512 builds, 6 × 16 in
-// AVX2 builds). The medians of the timed runs, and the best of them (steadier on a shared machine). --op names the product as the training step uses it: nn (forward, inp · W), nt (dinp = dout · Wᵀ),
-// tn (dW += inpᵀ · dout, accumulating).
+// AVX2 builds). It prints the medians of the timed runs, and the best of them (steadier on a shared machine). --op
+// names the product as the training step uses it: nn (forward, inp · W), nt (dinp = dout · Wᵀ), tn (dW += inpᵀ ·
+// dout, accumulating).
 import ArgumentParser
 import CBLAS
 import Foundation
