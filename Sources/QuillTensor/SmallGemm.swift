@@ -110,7 +110,7 @@ public func smallGemm(M: Int, N: Int, K: Int,
         let bpack = UnsafeMutablePointer<Float>(bitPattern: (base + 63) & ~63)!
         let apack = bpack + kc * nc, spill = apack + packedTiles * 8 * K
         if rs == 1 {
-            packTransposedA(apack, a, ks: ks, K: K, M: M)
+            packTransposedA(apack, a, ks: ks, K: K, M: M, kBlock: K)
         } else if M % 6 != 0 {
             packRows(apack, a + (M - M % 6) * rs, rs: rs, K: K, rows: M % 6)
         }
@@ -179,7 +179,7 @@ public func smallGemm(M: Int, N: Int, K: Int,
         if blockPack {
             // packed block by block below
         } else if rs == 1 {
-            packTransposedABlocked(apack, a, ks: ks, K: K, M: M)
+            packTransposedA(apack, a, ks: ks, K: K, M: M, kBlock: 16)
         } else if M % 6 != 0 {
             packRows(apack, a + (M - M % 6) * rs, rs: rs, K: K, rows: M % 6)
         }
@@ -295,36 +295,20 @@ private func packB(_ bpack: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Floa
     }
 }
 
-/// Aᵀ stored (A[i, k] = a[k·ks + i]) into tiles of 6 rows: apack[t·8K + k·8 + r] = A[6t + r, k], zero past M.
+/// Aᵀ stored (A[i, k] = a[k·ks + i]) into tiles of 6 rows: apack[t·8K + k·8 + r] = A[6t + r, k], zero past M;
+/// kBlock k at a time over every tile.
+/// AVX-512 passes kBlock = K, tile by tile, so that the stores run in order (k by k, the reads at stride ks): k-outer
+/// scattered each k's stores over the tiles, 8·K floats apart, and measured 7% of smallGemm at config N.
+/// AVX2 passes 16: the 16 rows of Aᵀ (16 · M floats) stay in L1 while each tile takes its 16 × 8 floats. Tile by tile,
+/// the reads walk K rows at a stride of ks floats, which for a power-of-two ks map to a few L1 sets: 13% of
+/// dW = inpᵀ · dout at 256 × 64 × 256 on a Zen 3.
 @inline(__always)
-private func packTransposedA(_ apack: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, ks: Int, K: Int, M: Int) {
-    // Tile by tile, so that the stores run in order (k by k, the reads at stride ks): k-outer scattered each k's
-    // stores over the tiles, 8·K floats apart, and measured 7% of smallGemm at config N.
-    let tiles = (M + 5) / 6
-    for t in 0..<tiles {
-        var d = apack + t * 8 * K, src = a + 6 * t
-        if 6 * t + 8 <= M {
-            for _ in 0..<K { store8(load8(src), d); src += ks; d += 8 }
-        } else {   // the last one or two tiles: no 8-float read past row M
-            for _ in 0..<K {
-                for r in 0..<8 { d[r] = r < 6 && 6 * t + r < M ? src[r] : 0 }
-                src += ks; d += 8
-            }
-        }
-    }
-}
-
-#if !QUILL_AVX512
-/// packTransposedA's layout, 16 k at a time over every tile: the 16 rows of Aᵀ (16 · M floats) stay in L1 while each
-/// tile takes its 16 × 8 floats. Tile by tile, the reads walk K rows at a stride of ks floats, which for a
-/// power-of-two ks map to a few L1 sets: 13% of dW = inpᵀ · dout at 256 × 64 × 256 on a Zen 3.
-@inline(__always)
-private func packTransposedABlocked(_ apack: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, ks: Int, K: Int,
-                                    M: Int) {
+private func packTransposedA(_ apack: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, ks: Int, K: Int, M: Int,
+                             kBlock: Int) {
     let tiles = (M + 5) / 6
     var k0 = 0
     while k0 < K {
-        let k1 = min(K, k0 + 16)
+        let k1 = min(K, k0 + kBlock)
         for t in 0..<tiles {
             var d = apack + t * 8 * K + k0 * 8, src = a + k0 * ks + 6 * t
             if 6 * t + 8 <= M {
@@ -340,6 +324,7 @@ private func packTransposedABlocked(_ apack: UnsafeMutablePointer<Float>, _ a: U
     }
 }
 
+#if !QUILL_AVX512
 /// Rows from ..< to and columns k0 ..< k0 + K of row-major A (row stride rs) into k-major tiles of 6 rows:
 /// apack[t·8K + k·8 + r] = A[from + 6t + r, k0 + k] for r < 6 (lanes 6 and 7 hold whatever the transpose left).
 /// Tiles with 8 rows of A below their start go through the 8 × 8 transposes; the last ones, row by row.
