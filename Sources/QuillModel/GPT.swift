@@ -312,14 +312,14 @@ final class Worker: @unchecked Sendable {
     /// Activations saved for backward, for Bw samples of T tokens (llm.c ActivationTensors).
     struct Activations {
         struct Layer {
-            var ln1, ln1Mean, ln1Rstd, qkv, att, atty, residual2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, fchSigmoid, residual3: FloatBuffer
+            var ln1, ln1Mean, ln1Rstd, qkv, att, atty, residual2, ln2, ln2Mean, ln2Rstd, fchGelu, fchGeluGrad, residual3: FloatBuffer
         }
         var encoded: FloatBuffer
         var layers: [Layer]
         var lnf, lnfMean, lnfRstd, logits, losses: FloatBuffer
         /// Output of c_proj (attention and MLP) before it joins the residual stream; not needed by backward.
         var branch: FloatBuffer
-        // Gradient scratch, reused layer after layer.
+        // Gradient scratch, reused layer after layer (dbigA also holds c_fc's output in the forward pass).
         var dres, dtmp, dln, dbigA, dbigB: FloatBuffer
         var attnScratch: FloatBuffer
     }
@@ -353,8 +353,8 @@ final class Worker: @unchecked Sendable {
                     Activations.Layer(ln1: a.take(N * C), ln1Mean: a.take(N), ln1Rstd: a.take(N), qkv: a.take(3 * N * C),
                                       att: a.take(B * NH * T * T), atty: a.take(N * C), residual2: a.take(N * C),
                                       ln2: a.take(N * C), ln2Mean: a.take(N), ln2Rstd: a.take(N),
-                                      fch: a.take(4 * N * C), fchGelu: a.take(4 * N * C),
-                                      fchSigmoid: a.take(4 * N * C), residual3: a.take(N * C))
+                                      fchGelu: a.take(4 * N * C), fchGeluGrad: a.take(4 * N * C),
+                                      residual3: a.take(N * C))
                 },
                 lnf: a.take(N * C), lnfMean: a.take(N), lnfRstd: a.take(N), logits: a.take(N * V), losses: a.take(N),
                 branch: a.take(N * C), dres: a.take(N * C), dtmp: a.take(N * C), dln: a.take(N * C),
@@ -410,8 +410,11 @@ final class Worker: @unchecked Sendable {
             if let mask { dropout(acts.branch, siteMask(mask, layer: l, .attnResidual), width: C, backward: false) }
             residualForward(a.residual2, residual, acts.branch, count: N * C)
             layerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.residual2, p.ln2w, p.ln2b, rows: N, C: C)
-            matmulForward(a.fch, a.ln2, p.fcW, p.fcB, rows: N, inChannels: C, outChannels: 4 * C)
-            geluForward(a.fchGelu, a.fch, count: 4 * N * C, sigmoid: a.fchSigmoid)
+            // c_fc's output is needed only here (backward takes gelu' from fchGeluGrad): it goes to dbigA, backward's
+            // scratch, which one forward pass reuses layer after layer.
+            let fch = acts.dbigA
+            matmulForward(fch, a.ln2, p.fcW, p.fcB, rows: N, inChannels: C, outChannels: 4 * C)
+            geluForward(a.fchGelu, fch, count: 4 * N * C, derivative: a.fchGeluGrad)
             matmulForward(acts.branch, a.fchGelu, p.fcProjW, p.fcProjB, rows: N, inChannels: 4 * C, outChannels: C)
             if let mask { dropout(acts.branch, siteMask(mask, layer: l, .mlpResidual), width: C, backward: false) }
             residualForward(a.residual3, a.residual2, acts.branch, count: N * C)
@@ -464,7 +467,7 @@ final class Worker: @unchecked Sendable {
             }
             matmulBackward(dbigA, gp.fcProjW, gp.fcProjB, dbranch, a.fchGelu, p.fcProjW,
                            rows: N, inChannels: 4 * C, outChannels: C, overwriteInput: true, accumulateWeights: aw)
-            geluBackward(dbigB, a.fch, dbigA, count: 4 * N * C, sigmoid: a.fchSigmoid, overwrite: true)
+            geluBackward(dbigB, derivative: a.fchGeluGrad, dbigA, count: 4 * N * C, overwrite: true)
             matmulBackward(dln, gp.fcW, gp.fcB, dbigB, a.ln2, p.fcW, rows: N, inChannels: C, outChannels: 4 * C,
                            overwriteInput: true, accumulateWeights: aw)
             layerNormBackward(dres, gp.ln2w, gp.ln2b, dln, a.residual2, p.ln2w, a.ln2Mean, a.ln2Rstd, rows: N, C: C)

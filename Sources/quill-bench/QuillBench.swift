@@ -14,5 +14,5 @@ struct QuillBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quill-bench",
         abstract: "Quill's benchmarks; each prints one JSON line.",
-        subcommands: [TrainBench.self, GenerateBench.self, PerplexityBench.self, MatmulBench.self, GemmBench.self, TokenizeBench.self, ServerBench.self])
+        subcommands: [TrainBench.self, GenerateBench.self, PerplexityBench.self, MatmulBench.self, GemmBench.self, AttentionBench.self, TokenizeBench.self, ServerBench.self])
 }

@@ -94,6 +94,7 @@ struct TrainBench: ParsableCommand {
             "mode": "train", "impl": "quill", "threads": workers, "params": params, "blas_core": BLASKernels.coreName,
             "small_gemm": smallGemmAvailable ? smallGemm : "not compiled", "small_gemm_tile": smallGemmTile,
             "step_ms_median": round2(med * 1e3), "step_ms_min": round2(times[0] * 1e3),
+            "step_ms_p10": round2(times[times.count / 10] * 1e3), "step_ms_p90": round2(times[times.count * 9 / 10] * 1e3),
             "forward_ms_median": round2(median(phases[0])), "backward_ms_median": round2(median(phases[1])),
             "optimizer_ms_median": round2(median(phases[2])),
             "tokens_per_s": round1(Double(n) / med),
