@@ -283,9 +283,10 @@ final class ShardSink {
     private func open() throws(TrainingError) {
         for f in [name + ".bin", name + ".docs"] {
             let path = (directory as NSString).appendingPathComponent(f)
-            guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-                throw .output(path: path, reason: "cannot create the shard")
-            }
+            // open(2), not FileManager.createFile, which writes through a ".dat.nosync…" temporary beside the file.
+            let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw .output(path: path, reason: "cannot create the shard") }
+            let h = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
             if f.hasSuffix(".bin") { file = h } else { docsFile = h }
         }
         hasher = SHA256Hasher()

@@ -530,12 +530,19 @@ public final class Trainer {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
         var line = data
         line.append(0x0A)
-        if let h = FileHandle(forWritingAtPath: files.metrics.path) {
-            h.seekToEndOfFile()
-            h.write(line)
-            try? h.close()
-        } else {
-            _ = FileManager.default.createFile(atPath: files.metrics.path, contents: line)
+        // open(2) with O_APPEND, creating the file the first time: FileManager.createFile writes through a
+        // ".dat.nosync…" temporary beside it, which a SIGKILL at that moment left behind (seen in the crash test).
+        let fd = open(files.metrics.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        line.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
         }
     }
 
