@@ -75,7 +75,9 @@ public func attentionForward(_ out: FloatBuffer, _ att: FloatBuffer, _ inp: Floa
                 let st = segments.baseAddress! + b * T
                 for t in 0..<T { softmaxCausalRow(A + t * T, S + t * tp, from: Int(st[t]), t: t, T: T, scale: scale) }
             } else {
-                for t in 0..<T { softmaxCausalRow(A + t * T, S + t * tp, from: 0, t: t, T: T, scale: scale) }
+                var t = 0
+                while t + 4 <= T { softmaxCausalRows4(A + t * T, S + t * tp, t0: t, T: T, tp: tp, scale: scale); t += 4 }
+                while t < T { softmaxCausalRow(A + t * T, S + t * tp, from: 0, t: t, T: T, scale: scale); t += 1 }
             }
             var P = A
             if let dropout {
@@ -142,6 +144,61 @@ private func softmaxCausalRow(_ a0: UnsafeMutablePointer<Float>, _ s0: UnsafeMut
     for z in zeroFrom..<max(zeroFrom, T) { a0[z] = 0 }
 }
 
+/// softmaxCausalRow(from: 0) for the four rows t0 ..< t0 + 4 (t0 a multiple of 4, rows of a at stride T, of s at
+/// stride tp), side by side: their maxima, exps, sums and scalings are four independent chains in one loop, where
+/// row after row each waited on its own horizontal max, sum and division (most of the attention forward's own time
+/// at T = 32). Rows t0 ..< t0 + 4 span the same number of vectors, ⌈(t0 + 4) / 8⌉; only the last is masked, per row.
+@inline(__always)
+private func softmaxCausalRows4(_ a: UnsafeMutablePointer<Float>, _ s: UnsafeMutablePointer<Float>,
+                                t0: Int, T: Int, tp: Int, scale: Float) {
+    let s0 = s, s1 = s + tp, s2 = s + 2 * tp, s3 = s + 3 * tp
+    let a0 = a, a1 = a + T, a2 = a + 2 * T, a3 = a + 3 * T
+    let last = ((t0 + 3) >> 3) << 3         // first column of the last vector; columns before it are all ≤ t0
+    let ninf = Float8(repeating: -.infinity)
+    // Lanes past each row's diagonal in the last vector: column last + lane > t0 + r.
+    let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &+ SIMD8<Int32>(repeating: Int32(last))
+    let p0 = lanes .> SIMD8<Int32>(repeating: Int32(t0)), p1 = lanes .> SIMD8<Int32>(repeating: Int32(t0 + 1))
+    let p2 = lanes .> SIMD8<Int32>(repeating: Int32(t0 + 2)), p3 = lanes .> SIMD8<Int32>(repeating: Int32(t0 + 3))
+    var m0 = load8(s0 + last).replacing(with: ninf, where: p0), m1 = load8(s1 + last).replacing(with: ninf, where: p1)
+    var m2 = load8(s2 + last).replacing(with: ninf, where: p2), m3 = load8(s3 + last).replacing(with: ninf, where: p3)
+    var j = 0
+    while j < last {
+        m0 = vmax(m0, load8(s0 + j)); m1 = vmax(m1, load8(s1 + j)); m2 = vmax(m2, load8(s2 + j)); m3 = vmax(m3, load8(s3 + j))
+        j += 8
+    }
+    let sc = Float8(repeating: scale)
+    let x0 = Float8(repeating: hmax(m0) * scale), x1 = Float8(repeating: hmax(m1) * scale)
+    let x2 = Float8(repeating: hmax(m2) * scale), x3 = Float8(repeating: hmax(m3) * scale)
+    var e0 = fastExp(fma(load8(s0 + last), sc, -x0)).replacing(with: 0, where: p0)
+    var e1 = fastExp(fma(load8(s1 + last), sc, -x1)).replacing(with: 0, where: p1)
+    var e2 = fastExp(fma(load8(s2 + last), sc, -x2)).replacing(with: 0, where: p2)
+    var e3 = fastExp(fma(load8(s3 + last), sc, -x3)).replacing(with: 0, where: p3)
+    var u0 = e0, u1 = e1, u2 = e2, u3 = e3
+    j = 0
+    while j < last {
+        let f0 = fastExp(fma(load8(s0 + j), sc, -x0)), f1 = fastExp(fma(load8(s1 + j), sc, -x1))
+        let f2 = fastExp(fma(load8(s2 + j), sc, -x2)), f3 = fastExp(fma(load8(s3 + j), sc, -x3))
+        store8(f0, a0 + j); store8(f1, a1 + j); store8(f2, a2 + j); store8(f3, a3 + j)
+        u0 += f0; u1 += f1; u2 += f2; u3 += f3
+        j += 8
+    }
+    let i0 = Float8(repeating: 1 / hsum(u0)), i1 = Float8(repeating: 1 / hsum(u1))
+    let i2 = Float8(repeating: 1 / hsum(u2)), i3 = Float8(repeating: 1 / hsum(u3))
+    j = 0
+    while j < last {
+        store8(load8(a0 + j) * i0, a0 + j); store8(load8(a1 + j) * i1, a1 + j)
+        store8(load8(a2 + j) * i2, a2 + j); store8(load8(a3 + j) * i3, a3 + j)
+        j += 8
+    }
+    e0 *= i0; e1 *= i1; e2 *= i2; e3 *= i3
+    if last + 8 <= T {   // the masked lanes are the row's zeros after its diagonal
+        store8(e0, a0 + last); store8(e1, a1 + last); store8(e2, a2 + last); store8(e3, a3 + last)
+        for z in (last + 8)..<max(last + 8, T) { a0[z] = 0; a1[z] = 0; a2[z] = 0; a3[z] = 0 }
+    } else {
+        for l in 0..<(T - last) { a0[last + l] = e0[l]; a1[last + l] = e1[l]; a2[last + l] = e2[l]; a3[last + l] = e3[l] }
+    }
+}
+
 /// ds[0..<n] = scale · a ⊙ (da − Σ a·da): the softmax Jacobian applied to da.
 @inline(__always)
 private func softmaxBackwardRow(_ ds: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>,
@@ -154,6 +211,43 @@ private func softmaxBackwardRow(_ ds: UnsafeMutablePointer<Float>, _ a: UnsafeMu
     j = 0
     while j + 8 <= n { store8(load8(a + j) * (load8(da + j) - dot8) * sc8, ds + j); j += 8 }
     while j < n { ds[j] = a[j] * (da[j] - dot) * scale; j += 1 }
+}
+
+/// softmaxBackwardRow for the four rows t0 ..< t0 + 4 (t0 a multiple of 4; ds and da at stride tp, a at stride T),
+/// as four independent chains (see softmaxCausalRows4). The last vector, masked per row past its diagonal, must lie
+/// within the rows of a: ((t0 + 3) / 8) · 8 + 8 ≤ T. ds gets zeros in the masked lanes.
+@inline(__always)
+private func softmaxBackwardRows4(_ ds: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>,
+                                  _ da: UnsafeMutablePointer<Float>, t0: Int, T: Int, tp: Int, scale: Float) {
+    let a0 = a, a1 = a + T, a2 = a + 2 * T, a3 = a + 3 * T
+    let g0 = da, g1 = da + tp, g2 = da + 2 * tp, g3 = da + 3 * tp
+    let d0 = ds, d1 = ds + tp, d2 = ds + 2 * tp, d3 = ds + 3 * tp
+    let last = ((t0 + 3) >> 3) << 3
+    let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &+ SIMD8<Int32>(repeating: Int32(last))
+    let p0 = lanes .> SIMD8<Int32>(repeating: Int32(t0)), p1 = lanes .> SIMD8<Int32>(repeating: Int32(t0 + 1))
+    let p2 = lanes .> SIMD8<Int32>(repeating: Int32(t0 + 2)), p3 = lanes .> SIMD8<Int32>(repeating: Int32(t0 + 3))
+    let z = Float8()
+    let la0 = load8(a0 + last).replacing(with: z, where: p0), la1 = load8(a1 + last).replacing(with: z, where: p1)
+    let la2 = load8(a2 + last).replacing(with: z, where: p2), la3 = load8(a3 + last).replacing(with: z, where: p3)
+    let lg0 = load8(g0 + last), lg1 = load8(g1 + last), lg2 = load8(g2 + last), lg3 = load8(g3 + last)
+    var s0 = la0 * lg0, s1 = la1 * lg1, s2 = la2 * lg2, s3 = la3 * lg3
+    var j = 0
+    while j < last {
+        s0 = fma(load8(a0 + j), load8(g0 + j), s0); s1 = fma(load8(a1 + j), load8(g1 + j), s1)
+        s2 = fma(load8(a2 + j), load8(g2 + j), s2); s3 = fma(load8(a3 + j), load8(g3 + j), s3)
+        j += 8
+    }
+    let o0 = Float8(repeating: hsum(s0)), o1 = Float8(repeating: hsum(s1))
+    let o2 = Float8(repeating: hsum(s2)), o3 = Float8(repeating: hsum(s3))
+    let sc = Float8(repeating: scale)
+    j = 0
+    while j < last {
+        store8(load8(a0 + j) * (load8(g0 + j) - o0) * sc, d0 + j); store8(load8(a1 + j) * (load8(g1 + j) - o1) * sc, d1 + j)
+        store8(load8(a2 + j) * (load8(g2 + j) - o2) * sc, d2 + j); store8(load8(a3 + j) * (load8(g3 + j) - o3) * sc, d3 + j)
+        j += 8
+    }
+    store8(la0 * (lg0 - o0) * sc, d0 + last); store8(la1 * (lg1 - o1) * sc, d1 + last)
+    store8(la2 * (lg2 - o2) * sc, d2 + last); store8(la3 * (lg3 - o3) * sc, d3 + last)
 }
 
 // MARK: - Backward
@@ -195,13 +289,20 @@ public func attentionBackward(_ dinp: FloatBuffer, _ dout: FloatBuffer, _ att: F
             causalProductWithTranspose(DA, dy, lda: C, v, ldb: C3, scratch: vT, T: T, hs: hs)
             var i0 = 0
             // Through dropout, then softmax: dS = A ⊙ (dA - Σ A dA), times the score scale.
-            for t in 0..<T {
-                let da = DA + t * tp, ds = DS + t * tp, a = A + t * T
-                if let m { for t2 in 0...t { da[t2] *= m.factor(t * T + t2) } }
-                softmaxBackwardRow(ds, a, da, n: t + 1, scale: scale)
-                // dSᵀ is read in 4-row tiles below: up to 3 entries past the diagonal must be zero.
-                for t2 in (t + 1)..<min(t + 4, tp) { ds[t2] = 0 }
+            if let m {
+                for t in 0..<T { let da = DA + t * tp; for t2 in 0...t { da[t2] *= m.factor(t * T + t2) } }
             }
+            var t = 0
+            while t + 4 <= T && (((t + 3) >> 3) << 3) + 8 <= T {
+                softmaxBackwardRows4(DS + t * tp, A + t * T, DA + t * tp, t0: t, T: T, tp: tp, scale: scale)
+                t += 4
+            }
+            while t < T {
+                softmaxBackwardRow(DS + t * tp, A + t * T, DA + t * tp, n: t + 1, scale: scale)
+                t += 1
+            }
+            // dSᵀ is read in 4-row tiles below: up to 3 entries past the diagonal must be zero.
+            for t in 0..<T { let ds = DS + t * tp; for t2 in (t + 1)..<min(t + 4, tp) { ds[t2] = 0 } }
             // dQ += dS K (k range causal);  dV += Pᵀ dY and dK += dSᵀ Q (k range t ≥ row).
             i0 = 0
             while i0 < T {

@@ -126,7 +126,8 @@ struct KernelTwinTests {
     }
 
     @Test("attention forward and backward equal the full-matrix version",
-          arguments: [(1, 1, 4, 1), (2, 5, 12, 3), (2, 9, 24, 2), (1, 13, 16, 1), (3, 20, 40, 5), (1, 33, 64, 4)])
+          arguments: [(1, 1, 4, 1), (2, 5, 12, 3), (2, 9, 24, 2), (1, 12, 16, 2), (1, 13, 16, 1), (3, 20, 40, 5),
+                     (2, 32, 64, 4), (1, 33, 64, 4), (1, 44, 32, 2)])
     func attention(shape: (Int, Int, Int, Int)) {
         for p: Float in [0, 0.3] {
             let (B, T, C, NH) = shape
