@@ -3,10 +3,12 @@
 //   fma   12 FMAs per iteration on registers only: the core's FMA peak (two 256-bit FMA pipes on Zen 3).
 //   tile  smallGemm's AVX2 inner loop (Sources/QuillTensor/SmallGemm.swift): per k, 2 loads of B and 6 broadcasts
 //         of A from an L1-resident buffer per 12 FMAs.
+// With `LABEL watch N`, both loops in N short windows each, one figure per window (scripts/cpu-probe.sh watch).
 // On a quiet core tile runs at about 80% of fma. Where tile sinks and swings while fma holds, the loads share the
 // core with something outside this VM (on the 2026-12-07 Zen 3 VM: fma 87-90, tile 41-83 GFLOP/s).
 #include <immintrin.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -64,6 +66,21 @@ static double tile(long n) {
 int main(int argc, char **argv) {
     for (int i = 0; i < 64 * 16 + 64; i++) buf[i] = 1e-6f * i;
     const char *label = argc > 1 ? argv[1] : "cpu";
+    if (argc > 3 && strcmp(argv[2], "watch") == 0) {
+        // Windows of about 0.05 s each of fma and of tile, for the given number of windows: one figure per window,
+        // to catch the slow spells a benchmark run can fall into (fma would drop by half if two busy CPUs shared
+        // one core's FMA pipes; tile drops when the loads share the core with something else).
+        int windows = atoi(argv[3]);
+        static double f[100000], t[100000];
+        if (windows > 100000) windows = 100000;
+        for (int r = 0; r < windows; r++) { f[r] = fma_peak(2500000); t[r] = tile(1000000); }
+        printf("%s fma-watch ", label);
+        for (int r = 0; r < windows; r++) printf(" %.0f", f[r]);
+        printf("\n%s tile-watch", label);
+        for (int r = 0; r < windows; r++) printf(" %.0f", t[r]);
+        printf("\n");
+        return 0;
+    }
     printf("%s fma ", label);
     for (int r = 0; r < 5; r++) printf(" %.1f", fma_peak(50000000));
     printf("\n%s tile", label);
