@@ -205,6 +205,23 @@ public func smallGemm(M: Int, N: Int, K: Int,
                             let rows = min(6, M - i)
                             let edge = rows < 6 || cols < 16
                             let out = c + i * ldc + jc + 16 * s
+                            if rows == 4 && cols == 16 {
+                                // The last 4 rows of M = 6q + 4 (64, 256: most of the step's products) on a tile of
+                                // their own, straight into C: through the 6-row tile and the spill they cost a third
+                                // more multiply-adds and a scalar copy.
+                                if blockPack {
+                                    gemmTile4x16(K: kLen, apack + (i - ic) / 6 * 8 * kLen, rs: 1, ks: 8, bs, c: out,
+                                                 ldc: ldc, accumulate: add, bias: slabBias)
+                                } else if ks == 1 {
+                                    gemmTile4x16(K: kLen, a + i * rs + k0, rs: rs, ks: 1, bs, c: out, ldc: ldc,
+                                                 accumulate: add, bias: slabBias)
+                                } else {
+                                    gemmTile4x16(K: kLen, apack + (i / 6) * 8 * K + k0 * 8, rs: 1, ks: 8, bs, c: out,
+                                                 ldc: ldc, accumulate: add, bias: slabBias)
+                                }
+                                i += 6
+                                continue
+                            }
                             let dst = edge ? spill : out, ld = edge ? 16 : ldc, acc = add && !edge
                             if !edge {
                                 // A row of the tile's C may straddle two lines.
@@ -415,6 +432,31 @@ private func gemmTile6x16(K: Int, _ a: UnsafePointer<Float>, rs: Int, ks: Int, _
     storeRow16(c4, c + 4 * ldc, accumulate: accumulate, bias: bias)
     storeRow16(c5, c + 5 * ldc, accumulate: accumulate, bias: bias)
 }
+
+#if !QUILL_AVX512
+/// 4 rows × 16 columns of a packed slab of 16 floats per k: 8 accumulators, 2 loads of B and 4 broadcasts of A per 8
+/// FMAs. For the last 4 rows of a product, whose 6-row tile would spill.
+@inline(__always)
+private func gemmTile4x16(K: Int, _ a: UnsafePointer<Float>, rs: Int, ks: Int, _ b: UnsafePointer<Float>,
+                          c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>?) {
+    let a0 = a, a1 = a + rs, a2 = a + 2 * rs, a3 = a + 3 * rs
+    var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
+    var bp = b, o = 0
+    for _ in 0..<K {
+        let w = load16(bp)
+        c0 = c0.addingProduct(Float16x(repeating: a0[o]), w)
+        c1 = c1.addingProduct(Float16x(repeating: a1[o]), w)
+        c2 = c2.addingProduct(Float16x(repeating: a2[o]), w)
+        c3 = c3.addingProduct(Float16x(repeating: a3[o]), w)
+        bp += 16
+        o += ks
+    }
+    storeRow16(c0, c, accumulate: accumulate, bias: bias)
+    storeRow16(c1, c + ldc, accumulate: accumulate, bias: bias)
+    storeRow16(c2, c + 2 * ldc, accumulate: accumulate, bias: bias)
+    storeRow16(c3, c + 3 * ldc, accumulate: accumulate, bias: bias)
+}
+#endif
 
 @inline(__always)
 private func storeRow16(_ v: Float16x, _ c: UnsafeMutablePointer<Float>, accumulate: Bool, bias: UnsafePointer<Float>?) {
