@@ -30,6 +30,27 @@ func gemmTile(rows: Int, n: Int, k0: Int, k1: Int,
     }
 }
 
+/// Four rows of A times K rows of a 16-float-wide panel of B (row stride 16): 4 accumulators of 16 lanes, 1 load of B
+/// and 4 broadcasts of A per 4 FMAs; A[r, k] = a[r·rs + k·ks]. The core that PackedMatmul's panel tiles and
+/// smallGemm's 4-row tile each store in their own way.
+@inline(__always)
+func fourRowsTimesPanel(K: Int, _ a: UnsafePointer<Float>, rs: Int, ks: Int, _ b: UnsafePointer<Float>)
+    -> (Float16x, Float16x, Float16x, Float16x) {
+    let a0 = a, a1 = a + rs, a2 = a + 2 * rs, a3 = a + 3 * rs
+    var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
+    var bp = b, o = 0
+    for _ in 0..<K {
+        let w = load16(bp)
+        c0 = c0.addingProduct(Float16x(repeating: a0[o]), w)
+        c1 = c1.addingProduct(Float16x(repeating: a1[o]), w)
+        c2 = c2.addingProduct(Float16x(repeating: a2[o]), w)
+        c3 = c3.addingProduct(Float16x(repeating: a3[o]), w)
+        bp += 16
+        o += ks
+    }
+    return (c0, c1, c2, c3)
+}
+
 /// A[r, k] = a[r·rs + k·ks].
 @inline(__always)
 private func gemmTile4(n: Int, k0: Int, k1: Int,

@@ -163,17 +163,7 @@ private func panelRowTiles(_ b: UnsafeMutablePointer<Float>, lda: Int, k kc: Int
 @inline(__always)
 private func panelTile4(_ b: UnsafeMutablePointer<Float>, lda: Int, k K: Int, _ a: UnsafeMutablePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, bias: UnsafeMutablePointer<Float>?) {
-    let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
-    var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
-    var bp = b
-    for k in 0..<K {
-        let w = load16(bp)
-        c0 = c0.addingProduct(Float16x(repeating: a0[k]), w)
-        c1 = c1.addingProduct(Float16x(repeating: a1[k]), w)
-        c2 = c2.addingProduct(Float16x(repeating: a2[k]), w)
-        c3 = c3.addingProduct(Float16x(repeating: a3[k]), w)
-        bp += 16
-    }
+    let (c0, c1, c2, c3) = fourRowsTimesPanel(K: K, a, rs: lda, ks: 1, b)
     storeRow(c0, c, cols: cols, bias: bias)
     storeRow(c1, c + ldc, cols: cols, bias: bias)
     storeRow(c2, c + 2 * ldc, cols: cols, bias: bias)

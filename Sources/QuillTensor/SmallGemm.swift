@@ -434,23 +434,12 @@ private func gemmTile6x16(K: Int, _ a: UnsafePointer<Float>, rs: Int, ks: Int, _
 }
 
 #if !QUILL_AVX512
-/// 4 rows × 16 columns of a packed slab of 16 floats per k: 8 accumulators, 2 loads of B and 4 broadcasts of A per 8
-/// FMAs. For the last 4 rows of a product, whose 6-row tile would spill.
+/// 4 rows × 16 columns of a packed slab of 16 floats per k (MicroGemm.swift's fourRowsTimesPanel), stored as smallGemm
+/// stores. For the last 4 rows of a product, whose 6-row tile would spill.
 @inline(__always)
 private func gemmTile4x16(K: Int, _ a: UnsafePointer<Float>, rs: Int, ks: Int, _ b: UnsafePointer<Float>,
                           c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>?) {
-    let a0 = a, a1 = a + rs, a2 = a + 2 * rs, a3 = a + 3 * rs
-    var c0 = Float16x(), c1 = Float16x(), c2 = Float16x(), c3 = Float16x()
-    var bp = b, o = 0
-    for _ in 0..<K {
-        let w = load16(bp)
-        c0 = c0.addingProduct(Float16x(repeating: a0[o]), w)
-        c1 = c1.addingProduct(Float16x(repeating: a1[o]), w)
-        c2 = c2.addingProduct(Float16x(repeating: a2[o]), w)
-        c3 = c3.addingProduct(Float16x(repeating: a3[o]), w)
-        bp += 16
-        o += ks
-    }
+    let (c0, c1, c2, c3) = fourRowsTimesPanel(K: K, a, rs: rs, ks: ks, b)
     storeRow16(c0, c, accumulate: accumulate, bias: bias)
     storeRow16(c1, c + ldc, accumulate: accumulate, bias: bias)
     storeRow16(c2, c + 2 * ldc, accumulate: accumulate, bias: bias)
