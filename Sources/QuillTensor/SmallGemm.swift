@@ -167,9 +167,12 @@ public func smallGemm(M: Int, N: Int, K: Int,
     let kc = K <= 256 ? K : 128
     let mc = max(6, (65_536 / kc) / 6 * 6)
     let nc = max(16, min((N + 15) / 16 * 16, (131_072 / kc) / 16 * 16))
-    // Row-major A is read in place when it is a single block; else each block is packed into k-major tiles of 6 rows
-    // (in place, rows of a larger A at a stride of K floats ran at 43 GFLOP/s where OpenBLAS ran 70).
-    let blockPack = ks == 1 && (K > kc || M > mc)
+    // Row-major A is read in place when it is a single block of at most 256 KB; else each block is packed into k-major
+    // tiles of 6 rows (in place, rows of a larger A at a stride of K floats ran at 43 GFLOP/s where OpenBLAS ran 70).
+    // The test is on A's size, not on mc (whole tiles of 6): c_proj's 256 × 256 A at config N is exactly 256 KB, and
+    // read in place it ran at 89–92 GFLOP/s where packing it through the 8 × 8 transposes ran 79–82 (quill-bench gemm
+    // --m 256 --n 64 --k 256, best of 15).
+    let blockPack = ks == 1 && (K > kc || M * kc > 65_536)
     let tiles = (M + 5) / 6
     let aFloats = rs == 1 ? tiles * 8 * K : blockPack ? (min(M, mc) + 5) / 6 * 8 * kc : 8 * K
     withUnsafeTemporaryAllocation(of: Float.self, capacity: kc * nc + aFloats + 6 * 16 + 16) { scratch in

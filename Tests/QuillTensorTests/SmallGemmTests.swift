@@ -28,11 +28,12 @@ struct SmallGemmTests {
     }
 
     // (1100, 20, 64): more rows than one block of A on AVX2 (1,024 rows at K = 64), so a second block is packed.
-    // M = 6q + 4 (64, 70, 256) ends on AVX2's 4-row tile: in place, packed Aᵀ, and (256, 64, 256) in a second block
-    // of its own 4 rows (252 rows a block at K = 256).
+    // M = 6q + 4 (64, 70, 256) ends on AVX2's 4-row tile: in place, packed Aᵀ, and (508, 24, 256) in a third block
+    // of its own 4 rows (252 rows a block at K = 256, once A is past 256 KB; (256, 64, 256) is just 256 KB: in place).
     @Test("smallGemm equals the triple loop in every form, setting, adding a bias or accumulating, on ragged shapes",
           arguments: [(1, 1, 1), (5, 17, 3), (6, 64, 64), (7, 65, 129), (12, 128, 1), (13, 130, 300), (64, 48, 40),
-                      (70, 33, 129), (25, 200, 257), (256, 192, 64), (256, 64, 256), (1100, 20, 64)])
+                      (70, 33, 129), (25, 200, 257), (256, 192, 64), (256, 64, 256), (508, 24, 256),
+                      (1100, 20, 64)])
     func matchesTripleLoop(shape: (Int, Int, Int)) {
         let (M, N, K) = shape
         let ldc = N + 3   // C rows wider than N: nothing past column N may be written
