@@ -2,6 +2,7 @@
 // sleep. A decode step at GPT-2's size hands out about 60 jobs (four products and attention per layer, the head),
 // each a few hundred microseconds long; DispatchQueue.concurrentPerform wakes sleeping threads for each, and its
 // wake-ups cost more than the gaps between the jobs. llama.cpp's threads spin in the same way.
+import CQuillKernels
 import Dispatch
 import Foundation
 import Synchronization
@@ -61,8 +62,8 @@ final class WorkerPool: @unchecked Sendable {
                 wake.lock(); wake.broadcast(); wake.unlock()
             }
             work(job: job)
-            while finished.load(ordering: .acquiring) < count {}
-            while inside.load(ordering: .acquiring) > 0 {}
+            while finished.load(ordering: .acquiring) < count { quill_cpu_relax() }
+            while inside.load(ordering: .acquiring) > 0 { quill_cpu_relax() }
             self.body = nil
         }
         inUse.store(false, ordering: .releasing)
@@ -96,6 +97,7 @@ final class WorkerPool: @unchecked Sendable {
                 let start = DispatchTime.now().uptimeNanoseconds
                 var spins = 0
                 while job == seen {
+                    quill_cpu_relax()
                     spins &+= 1
                     if spins & 255 == 0, DispatchTime.now().uptimeNanoseconds - start > spinNanoseconds {
                         wake.lock()

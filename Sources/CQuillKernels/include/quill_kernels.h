@@ -39,4 +39,16 @@ void quill_transpose_f32(const float *src, long lds, int rows, int cols, float *
 /// their rows of C before the k loop, so that C's lines, read back when a tile adds to them, arrive while it computes.
 static inline void quill_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
 
+/// One turn of a spin-wait loop (WorkerPool): x86's pause, AArch64's yield. It tells the core that this thread only
+/// waits, so that a hyperthread sharing the core (on a VM, possibly another vCPU of this guest) gets its load ports
+/// and issue slots, and it saves the pipeline flush of a memory-order mispeculation when the awaited store lands.
+/// llama.cpp's spinning threads do the same (ggml_thread_cpu_relax).
+static inline void quill_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #endif
