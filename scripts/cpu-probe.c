@@ -4,6 +4,7 @@
 //   tile  smallGemm's AVX2 inner loop (Sources/QuillTensor/SmallGemm.swift): per k, 2 loads of B and 6 broadcasts
 //         of A from an L1-resident buffer per 12 FMAs.
 // With `LABEL watch N`, both loops in N short windows each, one figure per window (scripts/cpu-probe.sh watch).
+// With `LABEL quick`, one figure: the median fma of 21 short windows (scripts/cpu-probe.sh quick).
 // On a quiet core tile runs at about 80% of fma. Where tile sinks and swings while fma holds, the loads share the
 // core with something outside this VM (on the 2026-12-07 Zen 3 VM: fma 87-90, tile 41-83 GFLOP/s).
 #include <immintrin.h>
@@ -66,6 +67,16 @@ static double tile(long n) {
 int main(int argc, char **argv) {
     for (int i = 0; i < 64 * 16 + 64; i++) buf[i] = 1e-6f * i;
     const char *label = argc > 1 ? argv[1] : "cpu";
+    if (argc > 2 && strcmp(argv[2], "quick") == 0) {
+        // One figure: the median of 21 fma windows of about 5 ms (scripts/cpu-probe.sh quick, which runs it on every
+        // CPU at once, and scripts/bench-train.sh before and after each of Quill's runs). Two CPUs that read half
+        // of their peak together, and all of it alone, are sharing one core's FMA pipes (or one core's time).
+        double f[21];
+        for (int r = 0; r < 21; r++) f[r] = fma_peak(2500000);
+        for (int i = 1; i < 21; i++) for (int j = i; j > 0 && f[j - 1] > f[j]; j--) { double x = f[j]; f[j] = f[j - 1]; f[j - 1] = x; }
+        printf("%.1f\n", f[10]);
+        return 0;
+    }
     if (argc > 3 && strcmp(argv[2], "watch") == 0) {
         // Windows of about 0.05 s each of fma and of tile, for the given number of windows: one figure per window,
         // to catch the slow spells a benchmark run can fall into (fma would drop by half if two busy CPUs shared
