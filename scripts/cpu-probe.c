@@ -68,9 +68,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 64 * 16 + 64; i++) buf[i] = 1e-6f * i;
     const char *label = argc > 1 ? argv[1] : "cpu";
     if (argc > 2 && strcmp(argv[2], "quick") == 0) {
-        // One figure: the median of 21 fma windows of about 5 ms (scripts/cpu-probe.sh quick, which runs it on every
-        // CPU at once, and scripts/bench-train.sh before and after each of Quill's runs). Two CPUs that read half
-        // of their peak together, and all of it alone, are sharing one core's FMA pipes (or one core's time).
+        // One figure: the median of 21 fma windows of about 5 ms (scripts/cpu-probe.sh quick runs it on every CPU at
+        // once). Two CPUs that read half of their peak together, and all of it alone, are sharing one core's FMA
+        // pipes (or one core's time).
         double f[21];
         for (int r = 0; r < 21; r++) f[r] = fma_peak(2500000);
         for (int i = 1; i < 21; i++) for (int j = i; j > 0 && f[j - 1] > f[j]; j--) { double x = f[j]; f[j] = f[j - 1]; f[j - 1] = x; }

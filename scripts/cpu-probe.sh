@@ -4,7 +4,7 @@
 # BENCHMARKS.md ("Why N's ratio swings on the Zen 3 VM"). x86-64 with AVX2 only.
 # `scripts/cpu-probe.sh watch [windows]` instead runs both loops on every CPU at once in short windows (default 100,
 # about 0.1 s each), one figure per window, to see slow spells come and go. `scripts/cpu-probe.sh quick` prints one
-# figure, the lowest CPU's median fma GFLOP/s with all CPUs at once (about 0.1 s): scripts/bench-train.sh's host column.
+# figure, the lowest CPU's median fma GFLOP/s with all CPUs at once (about 0.1 s), to check the host between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .build
